@@ -1,0 +1,3 @@
+"""site-status: graded site status for Prometheus, with pluggable probes."""
+
+__version__ = "0.1.0"

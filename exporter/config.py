@@ -1,0 +1,404 @@
+"""Config: YAML plus ``SITE_STATUS_*`` environment overrides, strictly validated.
+
+Every error names its YAML path (``probes[2].max_age.warning``) and, where the value came from
+the file, its line. Validation collects all errors of a document at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from exporter.probe_api import Duration, ProbeConfig
+from exporter.registry import KindRegistry
+
+ENV_PREFIX = "SITE_STATUS_"
+DEFAULT_LISTEN = ":9918"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MaintenanceWindow(Strict):
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindow:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def covers(self, moment: datetime) -> bool:
+        start, end = (_aware(t) for t in (self.start, self.end))
+        return start <= moment < end
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class Site(Strict):
+    name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128)
+    environment: str = "prod"
+    tier: Literal["priprod", "flexprod", "besteffort"] = "besteffort"
+    profile: str = ""
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+    def in_maintenance(self, moment: datetime | None = None) -> bool:
+        now = moment or datetime.now(timezone.utc)
+        return any(window.covers(now) for window in self.maintenance)
+
+
+class Reports(Strict):
+    #: JSONL file for status reports; empty means the default state directory.
+    file: str | None = None
+    max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    snapshot_interval: Duration = Field(default=300.0, gt=0)
+
+    def file_path(self) -> Path:
+        if self.file:
+            return Path(self.file)
+        return default_state_directory() / "reports.jsonl"
+
+
+def default_state_directory() -> Path:
+    """systemd's ``STATE_DIRECTORY``, else /var/lib/site-status if writable, else ~/.local/state."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    system = Path("/var/lib/site-status")
+    if os.access(system, os.W_OK) or (not system.exists() and os.access(system.parent, os.W_OK)):
+        return system
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "site-status"
+
+
+class Defaults(Strict):
+    interval: Duration = Field(default=60.0, gt=0)
+    timeout: Duration = Field(default=10.0, gt=0)
+    #: Random delay added to each run; unset means 10 % of the probe's interval.
+    jitter: Duration | None = None
+
+
+class ExporterSettings(Strict):
+    listen: str = DEFAULT_LISTEN
+    #: Probe runs in flight at once, over all probes.
+    concurrency: int = Field(default=8, ge=1, le=1000)
+    proc_root: str = "/proc"
+    sys_root: str = "/sys"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (all addresses) or ``[::1]:PORT``."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"listen address {value!r} must be HOST:PORT or :PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """A probe's effective schedule after kind and config defaults are applied."""
+
+    interval: float
+    timeout: float
+    jitter: float
+
+
+class SiteStatusConfig(BaseSettings):
+    """The whole config. ``probes`` is narrowed to the registry's kinds by ``config_model``."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
+    )
+
+    site: Site = Field(default_factory=Site)
+    reports: Reports = Field(default_factory=Reports)
+    defaults: Defaults = Field(default_factory=Defaults)
+    exporter: ExporterSettings = Field(default_factory=ExporterSettings)
+    probes: tuple[ProbeConfig, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (passed in as init values).
+        return (env_settings, init_settings)
+
+    def timing(self, probe: ProbeConfig) -> Timing:
+        interval = probe.interval or probe.default_interval or self.defaults.interval
+        timeout = probe.timeout or probe.default_timeout or self.defaults.timeout
+        jitter = probe.jitter
+        if jitter is None:
+            jitter = self.defaults.jitter if self.defaults.jitter is not None else interval / 10
+        return Timing(interval=interval, timeout=min(timeout, interval), jitter=jitter)
+
+    def probe(self, name: str) -> ProbeConfig:
+        for probe in self.probes:
+            if probe.name == name:
+                return probe
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigError:
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.path or '<config>'}{where}: {self.message}"
+
+
+class ConfigInvalid(Exception):
+    def __init__(self, source: str, errors: Sequence[ConfigError]) -> None:
+        self.source = source
+        self.errors = list(errors)
+        lines = "\n".join(f"  {error}" for error in self.errors)
+        super().__init__(f"{source}: {len(self.errors)} error(s)\n{lines}")
+
+
+def config_model(registry: KindRegistry) -> type[SiteStatusConfig]:
+    """The config class whose ``probes`` accepts exactly the registry's kinds."""
+    models = tuple(kind.config for kind in registry.kinds())
+    if not models:
+        return SiteStatusConfig
+    probe_type: Any = models[0]
+    if len(models) > 1:
+        probe_type = Annotated[typing.Union[models], Discriminator("kind")]  # noqa: UP007
+    model: type[SiteStatusConfig] = create_model(
+        "SiteStatusConfig",
+        __base__=SiteStatusConfig,
+        probes=(tuple[probe_type, ...], ()),
+    )
+    return model
+
+
+def load_config(path: str | Path | None, registry: KindRegistry) -> SiteStatusConfig:
+    """Read, merge with the environment and validate; raise ``ConfigInvalid`` with every error."""
+    if path is None:
+        source = "embedded default config"
+        text = resources.files("exporter").joinpath("default.yaml").read_text()
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise ConfigInvalid(source, [ConfigError("", f"cannot read: {error.strerror}")]) from None
+    return parse_config(text, registry, source=source)
+
+
+def parse_config(text: str, registry: KindRegistry, *, source: str = "<config>") -> SiteStatusConfig:
+    """Validate YAML text; ``SITE_STATUS_*`` variables in the environment override it."""
+    document = _YamlDocument.parse(text, source)
+    data = document.data
+    errors = list(document.errors)
+    if not isinstance(data, dict):
+        raise ConfigInvalid(source, [*errors, ConfigError("", "the config must be a YAML mapping")])
+    errors += _probe_graph_errors(data.get("probes"))
+    model = config_model(registry)
+    config = None
+    try:
+        config = model(**data)
+    except ValidationError as error:
+        errors += [_config_error(e, registry, document) for e in error.errors()]
+    if config is not None:
+        errors += _timing_errors(config, document)
+    if errors or config is None:
+        raise ConfigInvalid(source, errors)
+    return config
+
+
+def _config_error(error: Any, registry: KindRegistry, document: _YamlDocument) -> ConfigError:
+    loc = _without_union_tags(tuple(error["loc"]), registry)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "union_tag_invalid":
+        message = f"unknown probe kind {error['input'].get('kind')!r}; known: {', '.join(registry.names())}"
+        for name, reason in registry.load_errors.items():
+            message += f" (plug-in {name!r} failed to load: {reason})"
+        loc = (*loc, "kind")
+    elif error["type"] == "union_tag_not_found":
+        message = f"missing 'kind'; known kinds: {', '.join(registry.names())}"
+    return ConfigError(format_path(loc), message, document.line(loc))
+
+
+def _without_union_tags(loc: tuple[Any, ...], registry: KindRegistry) -> tuple[Any, ...]:
+    """Pydantic puts the union tag in the path (``probes.2.file.path``): drop it."""
+    names = set(registry.names())
+    if len(loc) >= 3 and loc[0] == "probes" and isinstance(loc[1], int) and loc[2] in names:
+        return (*loc[:2], *loc[3:])
+    return loc
+
+
+def format_path(loc: Sequence[Any]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _probe_graph_errors(probes: Any) -> list[ConfigError]:
+    """Unique names, known and acyclic dependencies: checked on the raw data, alongside types."""
+    if not isinstance(probes, list):
+        return []
+    errors = []
+    index_by_name: dict[str, int] = {}
+    for i, probe in enumerate(probes):
+        name = probe.get("name") if isinstance(probe, dict) else None
+        if isinstance(name, str):
+            if name in index_by_name:
+                errors.append(ConfigError(
+                    f"probes[{i}].name",
+                    f"duplicate probe name {name!r} (also probes[{index_by_name[name]}])",
+                ))
+            else:
+                index_by_name[name] = i
+    graph: dict[str, list[str]] = {}
+    for i, probe in enumerate(probes):
+        if not isinstance(probe, dict) or not isinstance(probe.get("depends_on"), list):
+            continue
+        for j, dependency in enumerate(probe["depends_on"]):
+            if dependency not in index_by_name:
+                errors.append(ConfigError(
+                    f"probes[{i}].depends_on[{j}]", f"no probe named {dependency!r}"
+                ))
+            elif dependency == probe.get("name"):
+                errors.append(ConfigError(f"probes[{i}].depends_on[{j}]", "a probe cannot depend on itself"))
+            elif isinstance(probe.get("name"), str):
+                graph.setdefault(probe["name"], []).append(dependency)
+    cycle = _find_cycle(graph)
+    if cycle:
+        first = index_by_name[cycle[0]]
+        errors.append(ConfigError(f"probes[{first}].depends_on",
+                                  "dependency cycle: " + " -> ".join(cycle)))
+    return errors
+
+
+def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(node: str) -> list[str]:
+        if node in visiting:
+            return [*visiting[visiting.index(node):], node]
+        if node in done:
+            return []
+        visiting.append(node)
+        for dependency in graph.get(node, []):
+            cycle = visit(dependency)
+            if cycle:
+                return cycle
+        visiting.pop()
+        done.add(node)
+        return []
+
+    for node in graph:
+        cycle = visit(node)
+        if cycle:
+            return cycle
+    return []
+
+
+def _timing_errors(config: SiteStatusConfig, document: _YamlDocument) -> list[ConfigError]:
+    errors = []
+    for i, probe in enumerate(config.probes):
+        interval = probe.interval or probe.default_interval or config.defaults.interval
+        if probe.timeout is not None and probe.timeout > interval:
+            loc = ("probes", i, "timeout")
+            errors.append(ConfigError(
+                format_path(loc), f"timeout ({probe.timeout:g}s) is longer than the interval "
+                f"({interval:g}s)", document.line(loc)))
+    return errors
+
+
+class _YamlDocument:
+    """Parsed YAML that remembers where each value was written, and flags duplicate keys."""
+
+    def __init__(self, node: yaml.Node | None, data: Any, errors: list[ConfigError]) -> None:
+        self._node = node
+        self.data = data
+        self.errors = errors
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> _YamlDocument:
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text) if node is not None else {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            problem = getattr(error, "problem", None) or str(error)
+            line = mark.line + 1 if mark else None
+            raise ConfigInvalid(source, [ConfigError("", f"invalid YAML: {problem}", line)]) from None
+        errors = [ConfigError(path, "duplicate key", line) for path, line in _duplicate_keys(node, ())]
+        return cls(node, {} if data is None else data, errors)
+
+    def line(self, loc: Sequence[Any]) -> int | None:
+        node = self._node
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                node = next((v for k, v in node.value if k.value == part), None)
+                if node is None:
+                    return None
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return None
+                node = node.value[part]
+            else:
+                break
+        return node.start_mark.line + 1 if node is not None else None
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[Any, ...]) -> Iterator[tuple[str, int]]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                yield format_path((*loc, key.value)), key.start_mark.line + 1
+            seen.add(key.value)
+            yield from _duplicate_keys(value, (*loc, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, i))

@@ -1,0 +1,156 @@
+"""The mount table, read from ``/proc/self/mountinfo`` (never by walking paths)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Filesystems that hold no data of their own (node_exporter excludes the same kind).
+PSEUDO_FSTYPES = frozenset(
+    "autofs binfmt_misc bpf cgroup cgroup2 configfs debugfs devpts devtmpfs efivarfs fusectl "
+    "hugetlbfs mqueue nsfs proc procfs pstore rpc_pipefs securityfs selinuxfs sysfs tracefs "
+    "ramfs rootfs".split()
+)
+#: Filesystems whose calls can hang on a remote peer or a user-space daemon.
+NETWORK_FSTYPES = frozenset(
+    "nfs nfs4 cifs smb3 smbfs ceph glusterfs lustre gpfs afs 9p davfs ncpfs virtiofs".split()
+)
+#: Read-only images: always 100 % full by design.
+IMAGE_FSTYPES = frozenset("squashfs iso9660 udf erofs".split())
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    mountpoint: str
+    fstype: str
+    source: str
+    device: str  # "major:minor"
+    root: str
+    options: frozenset[str]
+
+    @property
+    def read_only(self) -> bool:
+        return "ro" in self.options
+
+    @property
+    def is_fuse(self) -> bool:
+        return self.fstype in ("fuse", "fuseblk") or self.fstype.startswith("fuse.")
+
+    @property
+    def is_network_or_fuse(self) -> bool:
+        return self.is_fuse or self.fstype in NETWORK_FSTYPES
+
+    @property
+    def is_local_storage(self) -> bool:
+        """A filesystem that holds local data: not pseudo, not network, not FUSE, not an image."""
+        return not (
+            self.fstype in PSEUDO_FSTYPES
+            or self.fstype in IMAGE_FSTYPES
+            or self.is_network_or_fuse
+        )
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal (``\\040``)."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and i + 3 < len(field) and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """Mounts in mount order; malformed lines are skipped (the kernel never writes them)."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        try:
+            separator = fields.index("-", 6)
+            device, root, mountpoint, options = fields[2], fields[3], fields[4], fields[5]
+            fstype, source = fields[separator + 1], fields[separator + 2]
+            super_options = fields[separator + 3] if len(fields) > separator + 3 else ""
+        except (ValueError, IndexError):
+            continue
+        mounts.append(
+            Mount(
+                mountpoint=_unescape(mountpoint),
+                fstype=fstype,
+                source=_unescape(source),
+                device=device,
+                root=_unescape(root),
+                options=frozenset(options.split(",")) | frozenset(super_options.split(",")),
+            )
+        )
+    return mounts
+
+
+class MountTable:
+    """A parsed mount table; the top-most mount wins where mounts are stacked."""
+
+    def __init__(self, mounts: Iterable[Mount]) -> None:
+        self._by_point: dict[str, Mount] = {}
+        for mount in mounts:
+            self._by_point.pop(mount.mountpoint, None)  # keep mount order for the newest
+            self._by_point[mount.mountpoint] = mount
+
+    @classmethod
+    def read(cls, path: str | Path = "/proc/self/mountinfo") -> MountTable:
+        return cls(parse_mountinfo(Path(path).read_text(errors="replace")))
+
+    def all(self) -> list[Mount]:
+        return list(self._by_point.values())
+
+    def get(self, mountpoint: str) -> Mount | None:
+        return self._by_point.get(posixpath.normpath(mountpoint))
+
+    def containing(self, path: str) -> Mount | None:
+        """The mount that holds ``path``, by its absolute name (no syscalls on the path)."""
+        current = posixpath.normpath(os.path.abspath(path))
+        while True:
+            mount = self._by_point.get(current)
+            if mount is not None:
+                return mount
+            if current == "/":
+                return None
+            current = posixpath.dirname(current)
+
+    def select(
+        self,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        fstypes: Sequence[str] = (),
+        exclude_fstypes: Sequence[str] = (),
+    ) -> list[Mount]:
+        """Mounts whose mount point and fstype match the glob patterns."""
+
+        def matches(value: str, patterns: Sequence[str]) -> bool:
+            return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
+
+        return [
+            m
+            for m in self._by_point.values()
+            if (not include or matches(m.mountpoint, include))
+            and not matches(m.mountpoint, exclude)
+            and (not fstypes or matches(m.fstype, fstypes))
+            and not matches(m.fstype, exclude_fstypes)
+        ]
+
+
+def distinct_filesystems(mounts: Iterable[Mount]) -> list[Mount]:
+    """One mount per filesystem: bind mounts (``/etc/hosts`` in a pod) share a device."""
+    chosen: dict[str, Mount] = {}
+    for mount in mounts:
+        known = chosen.get(mount.device)
+        if known is None or len(mount.mountpoint) < len(known.mountpoint):
+            chosen[mount.device] = mount
+    return sorted(chosen.values(), key=lambda m: m.mountpoint)

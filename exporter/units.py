@@ -1,0 +1,83 @@
+"""Parsing of the human units used in config: durations and byte sizes."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?", re.IGNORECASE)
+_SIZE_POWER = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``30s``, ``5m``, ``1h30m``, ``500ms`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = _compound_duration(text, value)
+    else:
+        raise ValueError(f"invalid duration {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"invalid duration {value!r}: must be a finite number >= 0")
+    return seconds
+
+
+def _compound_duration(text: str, original: str) -> float:
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(
+            f"invalid duration {original!r}: use e.g. 30s, 5m, 2h, 1h30m, 500ms or seconds"
+        )
+    return sum(float(number) * _DURATION_SECONDS[unit] for number, unit in parts)
+
+
+def parse_size(value: object) -> float:
+    """Bytes from ``512``, ``10k``, ``10KB`` (1000), ``10KiB`` (1024), ``1.5G`` ..."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}")
+    if isinstance(value, int | float):
+        size = float(value)
+    elif isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if not match:
+            raise ValueError(f"invalid size {value!r}: use e.g. 512, 10KiB, 5MB or 1.5GiB")
+        number, prefix, binary = match.groups()
+        base = 1024 if binary else 1000
+        size = float(number) * base ** _SIZE_POWER[prefix.lower()]
+    else:
+        raise ValueError(f"invalid size {value!r}")
+    if not math.isfinite(size) or size < 0:
+        raise ValueError(f"invalid size {value!r}: must be a finite number >= 0")
+    return size
+
+
+def format_duration(seconds: float) -> str:
+    """A short human form: ``45s``, ``7m``, ``3h12m``, ``2d4h``."""
+    s = int(round(seconds))
+    if s < 120:
+        return f"{seconds:.3g}s" if seconds < 10 else f"{s}s"
+    minutes, _ = divmod(s, 60)
+    if minutes < 120:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def format_size(size: float) -> str:
+    """Binary units: ``512B``, ``1.5KiB``, ``3.2GiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
