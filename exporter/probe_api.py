@@ -42,7 +42,7 @@ _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 @dataclass(frozen=True, slots=True)
 class MetricFamily:
-    """A series a probe kind publishes. The runner adds the ``probe`` label."""
+    """A series: its name, HELP text and label names (a kind's own; the runner adds ``probe``)."""
 
     name: str
     help: str
@@ -52,9 +52,9 @@ class MetricFamily:
     def __post_init__(self) -> None:
         if not _METRIC_NAME.fullmatch(self.name) or not self.help:
             raise ValueError(f"metric family {self.name!r} needs a valid name and HELP text")
-        bad = [n for n in self.labels if not _LABEL_NAME.fullmatch(n) or n in ("probe", "kind")]
+        bad = [name for name in self.labels if not _LABEL_NAME.fullmatch(name)]
         if bad:
-            raise ValueError(f"metric family {self.name!r}: invalid or reserved labels {bad}")
+            raise ValueError(f"metric family {self.name!r}: invalid label names {bad}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ class KindRegistry:
         if name in self._kinds and self._kinds[name] is not kind:
             raise ValueError(f"probe kind {name!r} is registered twice")
         for family in kind.metrics:
+            if "probe" in family.labels:
+                raise ValueError(f"kind {name!r}: metric {family.name!r} must not declare 'probe'")
             if not family.name.startswith(METRIC_PREFIX):
                 raise ValueError(f"kind {name!r}: metric {family.name!r} must start with site_status_")
             known = self._families.get(family.name)

@@ -1,0 +1,135 @@
+"""The ``site-status`` command: run, check (a Nagios/Icinga plugin too), validate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import anyio
+
+from exporter import __version__
+from exporter.app import Exporter
+from exporter.blocking import BlockingRunner
+from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
+from exporter.context import HostRoots, MountTableCache
+from exporter.health import RunStats
+from exporter.registry import KindRegistry, default_registry
+from exporter.scheduler import ProbeRunner, run_all_once
+from exporter.server import view_document
+from exporter.status import Status
+from exporter.store import ProbeView, ResultStore, site_status
+
+EXIT_CONFIG_INVALID = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="site-status", description="Graded site status for Prometheus and Nagios.")
+    parser.add_argument("--version", action="version", version=f"site-status {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "--config", default=os.environ.get("SITE_STATUS_CONFIG"),
+            help="YAML config file (env SITE_STATUS_CONFIG); none: the embedded default")
+        sub.add_argument("--log-level", default="info",
+                         choices=["debug", "info", "warning", "error"])
+        return sub
+
+    run = with_config(commands.add_parser("run", help="serve /metrics until SIGTERM"))
+    run.add_argument("--listen", default=os.environ.get("SITE_STATUS_LISTEN"),
+                     help="HOST:PORT or :PORT (env SITE_STATUS_LISTEN; default :9918)")
+    check = with_config(commands.add_parser(
+        "check", help="run every probe once, print, exit with the rollup's Nagios code"))
+    check.add_argument("--format", choices=["table", "json"], default="table")
+    with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s")
+    registry = default_registry()
+    command = {"run": _run, "check": _check, "validate": _validate}[args.command]
+    return command(args, registry)
+
+
+def _load(args: argparse.Namespace, registry: KindRegistry) -> SiteStatusConfig | None:
+    try:
+        return load_config(args.config, registry)
+    except ConfigInvalid as error:
+        print(f"invalid config {error}", file=sys.stderr)
+        return None
+
+
+def _validate(args: argparse.Namespace, registry: KindRegistry) -> int:
+    config = _load(args, registry)
+    if config is None:
+        return EXIT_CONFIG_INVALID
+    source = args.config or "embedded default config"
+    print(f"{source}: valid, {len(config.probes)} probe(s) for site {config.site.name}")
+    return 0
+
+
+def _run(args: argparse.Namespace, registry: KindRegistry) -> int:
+    config = _load(args, registry)
+    if config is None:
+        return EXIT_CONFIG_INVALID
+    exporter = Exporter(config, registry, args.config, listen=args.listen)
+    anyio.run(exporter.serve)
+    return 0
+
+
+def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
+    config = _load(args, registry)
+    if config is None:
+        print("SITE-STATUS UNKNOWN - invalid config")
+        return int(Status.UNKNOWN)
+    store = ResultStore()
+    roots = HostRoots(proc=config.exporter.proc_root, sys=config.exporter.sys_root)
+    runner = ProbeRunner(registry, BlockingRunner(), MountTableCache(roots), RunStats())
+    anyio.run(run_all_once, runner, config, store, config.exporter.concurrency)
+    views = store.views(time.time())
+    rollup = site_status(views)
+    if args.format == "json":
+        document = {"site": config.site.name, "status": rollup.name, "code": int(rollup),
+                    "probes": [view_document(view) for view in views]}
+        print(json.dumps(document, indent=1, default=str))
+    else:
+        print(status_line(rollup, views))
+        print(status_table(views))
+    # Leave at once: a call abandoned on a hung mount must not hold up the plugin's exit.
+    sys.stdout.flush()
+    os._exit(int(rollup))
+
+
+def status_line(rollup: Status, views: Sequence[ProbeView]) -> str:
+    """Nagios plugin style: ``SITE-STATUS CRITICAL - probe: why; other: why``."""
+    failing = sorted((v for v in views if v.status is not Status.OK),
+                     key=lambda v: -v.rollup_status.severity)
+    if not failing:
+        return f"SITE-STATUS OK - {len(views)} probe(s) OK"
+    reasons = "; ".join(f"{v.name}: {v.summary}" for v in failing)
+    return f"SITE-STATUS {rollup.name} - {reasons}"
+
+
+def status_table(views: Sequence[ProbeView]) -> str:
+    rows = [("PROBE", "KIND", "STATUS", "SUMMARY")]
+    rows += [(v.name, v.kind, v.status.name, v.summary) for v in views]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  " + row[3]
+        for row in rows
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

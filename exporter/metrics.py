@@ -1,0 +1,262 @@
+"""``/metrics``: a custom Collector over the result store, and a fast text renderer.
+
+Both read the same rows. The renderer exists because a scrape must stay cheap with hundreds of
+probes: each probe's lines are rendered once, when its result is recorded (see
+``ResultStore.record``), and a scrape only joins them. Only the status lines, which depend on
+the clock (staleness) and on other probes (dependencies), are rendered at scrape time.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import generate_latest as generate_text
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from exporter import __version__
+from exporter.blocking import BlockingRunner
+from exporter.config import Site
+from exporter.health import ExporterHealth, RunStats
+from exporter.probe_api import MetricFamily
+from exporter.store import ProbeState, ProbeView, ResultStore, site_status
+
+PROBE_LABELS = ("probe", "kind")
+
+
+def _family(name: str, help: str, *labels: str, type: str = "gauge") -> MetricFamily:
+    return MetricFamily(name, help, labels, type)  # type: ignore[arg-type]
+
+
+PROBE_STATUS = _family(
+    "site_status_probe_status",
+    "Nagios code of the probe's current status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), "
+    "after flap damping, staleness and dependencies.", *PROBE_LABELS)
+PROBE_DURATION = _family(
+    "site_status_probe_duration_seconds", "How long the probe's latest run took.", *PROBE_LABELS)
+PROBE_LAST_RUN = _family(
+    "site_status_probe_last_run_timestamp_seconds",
+    "Unix time at which the probe's latest run finished.", *PROBE_LABELS)
+SITE_STATUS = _family(
+    "site_status_site_status",
+    "Nagios code of the site rollup: the worst probe status, CRITICAL > UNKNOWN > WARNING > OK; "
+    "probes with critical: false count at most as WARNING.")
+SITE_INFO = _family(
+    "site_status_site_info", "The site this exporter watches; always 1.",
+    "site", "environment", "tier", "profile")
+MAINTENANCE = _family(
+    "site_status_maintenance", "1 while the site is in a declared maintenance window, else 0.")
+RUNS = _family(
+    "site_status_probe_runs_total", "Probe runs finished, by kind and raw status.",
+    "kind", "status", type="counter")
+ERRORS = _family(
+    "site_status_probe_errors_total",
+    "Probe runs that raised or timed out (reported as UNKNOWN), by kind and reason.",
+    "kind", "reason", type="counter")
+RUN_SECONDS = _family(
+    "site_status_probe_run_seconds_total", "Seconds spent in probe runs, by kind.",
+    "kind", type="counter")
+BUILD_INFO = _family(
+    "site_status_build_info", "Version of site-status and of Python; always 1.",
+    "version", "python_version")
+RELOAD_OK = _family(
+    "site_status_config_last_reload_successful",
+    "1 if the last config load or reload succeeded, 0 if it failed (the last good config "
+    "stays in force).")
+RELOAD_AT = _family(
+    "site_status_config_last_reload_success_timestamp_seconds",
+    "Unix time of the last successful config load.")
+CONFIGURED = _family("site_status_probes_configured", "Number of probes in the config.")
+IN_FLIGHT = _family("site_status_probes_in_flight", "Probe runs in progress now.")
+STALE = _family(
+    "site_status_probes_stale",
+    "Probes whose latest result is older than 3 intervals (reported as UNKNOWN).")
+MOUNT_STUCK = _family(
+    "site_status_mount_stuck",
+    "1 while a call on this mount point has not returned (no new call is started on it), "
+    "0 once it has.", "mountpoint")
+ABANDONED = _family(
+    "site_status_abandoned_threads",
+    "Worker threads whose blocking call passed its deadline and has not returned yet.")
+REPORTS = _family(
+    "site_status_reports_written_total", "Status reports written, by report type.",
+    "type", type="counter")
+REPORT_ERRORS = _family(
+    "site_status_report_errors_total", "Status reports that could not be written.",
+    type="counter")
+
+#: Families of each probe's own state, rendered when its result is recorded.
+PER_PROBE = (PROBE_DURATION, PROBE_LAST_RUN)
+#: Core families in exposition order; probe kinds' families follow, by name.
+CORE_FAMILIES = (
+    PROBE_STATUS, *PER_PROBE, SITE_STATUS, SITE_INFO, MAINTENANCE, RUNS, ERRORS, RUN_SECONDS,
+    BUILD_INFO, RELOAD_OK, RELOAD_AT, CONFIGURED, IN_FLIGHT, STALE, MOUNT_STUCK, ABANDONED,
+    REPORTS, REPORT_ERRORS,
+)
+_CORE_NAMES = frozenset(family.name for family in CORE_FAMILIES)
+
+
+def label_names(family: MetricFamily) -> tuple[str, ...]:
+    """A kind's families get the ``probe`` label in front of their own."""
+    return family.labels if family.name in _CORE_NAMES else ("probe", *family.labels)
+
+
+def escape_label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def sample_line(name: str, names: Sequence[str], values: Sequence[str], value: float) -> str:
+    if not names:
+        return f"{name} {floatToGoString(value)}\n"
+    labels = ",".join(f'{n}="{escape_label_value(v)}"' for n, v in zip(names, values, strict=True))
+    return f"{name}{{{labels}}} {floatToGoString(value)}\n"
+
+
+Row = tuple[MetricFamily, tuple[str, ...], float]
+
+
+def probe_rows(state: ProbeState) -> Iterator[Row]:
+    """The rows of one probe's recorded state, status excepted (see ``status_rows``)."""
+    if state.raw is None:
+        return
+    ids = (state.spec.name, state.spec.kind)
+    yield PROBE_DURATION, ids, state.duration
+    yield PROBE_LAST_RUN, ids, state.finished_at
+
+
+def kind_rows(state: ProbeState, families: Mapping[str, MetricFamily]) -> Iterator[Row]:
+    if state.raw is None:
+        return
+    for sample in state.raw.samples:
+        yield families[sample.family], (state.spec.name, *sample.labels), sample.value
+
+
+def render_probe_lines(
+    state: ProbeState, families: Mapping[str, MetricFamily]
+) -> dict[str, str]:
+    """Exposition text of a probe's recorded values, by family name."""
+    lines: dict[str, list[str]] = {}
+    for family, values, value in (*probe_rows(state), *kind_rows(state, families)):
+        line = sample_line(family.name, label_names(family), values, value)
+        lines.setdefault(family.name, []).append(line)
+    return {name: "".join(text) for name, text in lines.items()}
+
+
+def _header(family: MetricFamily, openmetrics: bool) -> str:
+    name = family.name
+    if openmetrics and family.type == "counter":
+        name = name.removesuffix("_total")
+    help_text = family.help.replace("\\", "\\\\").replace("\n", "\\n")
+    return f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n"
+
+
+@dataclass
+class Exposition:
+    """Everything ``/metrics`` shows, read fresh at each scrape."""
+
+    store: ResultStore
+    families: Callable[[], Mapping[str, MetricFamily]]
+    site: Callable[[], Site]
+    stats: RunStats
+    health: ExporterHealth
+    blocking: BlockingRunner
+
+    def global_rows(self, views: Sequence[ProbeView]) -> Iterator[Row]:
+        site = self.site()
+        yield SITE_STATUS, (), float(site_status(views))
+        yield SITE_INFO, (site.name, site.environment, site.tier, site.profile), 1.0
+        yield MAINTENANCE, (), float(site.in_maintenance())
+        runs, errors, seconds = self.stats.snapshot()
+        for (kind, status), count in sorted(runs.items()):
+            yield RUNS, (kind, status), float(count)
+        for (kind, reason), count in sorted(errors.items()):
+            yield ERRORS, (kind, reason), float(count)
+        for kind, total in sorted(seconds.items()):
+            yield RUN_SECONDS, (kind,), total
+        yield BUILD_INFO, (__version__, platform.python_version()), 1.0
+        yield RELOAD_OK, (), float(self.health.reload_successful)
+        yield RELOAD_AT, (), self.health.reload_success_at
+        yield CONFIGURED, (), float(len(views))
+        yield IN_FLIGHT, (), float(self.stats.in_flight)
+        yield STALE, (), float(sum(view.stale for view in views))
+        for mountpoint, stuck in sorted(self.blocking.stuck_history().items()):
+            yield MOUNT_STUCK, (mountpoint,), float(stuck)
+        yield ABANDONED, (), float(self.blocking.abandoned_threads())
+        for report_type, count in sorted(self.health.reports_written.items()):
+            yield REPORTS, (report_type,), float(count)
+        yield REPORT_ERRORS, (), float(self.health.report_errors)
+
+    def ordered_families(self) -> list[MetricFamily]:
+        kinds = sorted(self.families().values(), key=lambda family: family.name)
+        return [*CORE_FAMILIES, *kinds]
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        """The exposition of every site_status series (process metrics: ``SelfMetrics``)."""
+        views = self.store.views()
+        dynamic: dict[str, list[str]] = {}
+        for view in views:
+            dynamic.setdefault(PROBE_STATUS.name, []).append(sample_line(
+                PROBE_STATUS.name, PROBE_LABELS, (view.name, view.kind), float(view.status)))
+        for family, values, value in self.global_rows(views):
+            dynamic.setdefault(family.name, []).append(
+                sample_line(family.name, family.labels, values, value))
+        out: list[str] = []
+        for family in self.ordered_families():
+            parts = dynamic.get(family.name) or [
+                view.state.lines[family.name] for view in views
+                if family.name in view.state.lines
+            ]
+            if parts:
+                out.append(_header(family, openmetrics))
+                out.extend(parts)
+        return "".join(out).encode()
+
+    def rows(self) -> Iterator[Row]:
+        """Every row, for the prometheus_client Collector (same data as ``render``)."""
+        views = self.store.views()
+        families = self.families()
+        for view in views:
+            yield PROBE_STATUS, (view.name, view.kind), float(view.status)
+            yield from probe_rows(view.state)
+            yield from kind_rows(view.state, families)
+        yield from self.global_rows(views)
+
+
+class SiteStatusCollector(Collector):
+    """A prometheus_client Collector over the result store, for any registry that wants it."""
+
+    def __init__(self, exposition: Exposition) -> None:
+        self.exposition = exposition
+
+    def collect(self) -> Iterable[Metric]:
+        built: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        for family, values, value in self.exposition.rows():
+            metric = built.get(family.name)
+            if metric is None:
+                labels = label_names(family)
+                if family.type == "counter":
+                    metric = CounterMetricFamily(family.name, family.help, labels=labels)
+                else:
+                    metric = GaugeMetricFamily(family.name, family.help, labels=labels)
+                built[family.name] = metric
+            metric.add_metric(list(values), value)
+        return list(built.values())
+
+
+class SelfMetrics:
+    """The process's own series (memory, CPU, file descriptors) via prometheus_client."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        if openmetrics:
+            return generate_openmetrics(self.registry).removesuffix(b"# EOF\n")
+        return generate_text(self.registry)

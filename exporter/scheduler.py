@@ -1,0 +1,191 @@
+"""The scheduler: runs every probe on its own interval, within its timeout, a few at a time.
+
+The runner is the one boundary that turns a probe's exception or timeout into UNKNOWN with the
+reason. Runs of one probe never overlap: the next waits until the previous has finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+
+import anyio
+from anyio.abc import TaskGroup
+
+from exporter.blocking import BlockingRunner
+from exporter.config import SiteStatusConfig, Timing
+from exporter.context import MountTableCache, RunContext
+from exporter.health import RunStats
+from exporter.probe_api import MetricFamily, ProbeConfig, Result
+from exporter.registry import KindRegistry
+from exporter.status import Status
+from exporter.store import ProbeSpec, ProbeState, ResultStore
+from exporter.units import format_duration
+
+log = logging.getLogger(__name__)
+
+#: Called after each recorded result with the states before and after it.
+ResultListener = Callable[[ProbeState, ProbeState], Awaitable[None]]
+
+
+def probe_spec(probe: ProbeConfig, timing: Timing) -> ProbeSpec:
+    return ProbeSpec(
+        name=probe.name,
+        kind=probe.kind,
+        interval=timing.interval,
+        critical=probe.critical,
+        depends_on=tuple(probe.depends_on),
+        failure_threshold=probe.failure_threshold,
+        success_threshold=probe.success_threshold,
+    )
+
+
+class ProbeRunner:
+    """Runs one probe once: the boundary between probe code and the runtime."""
+
+    def __init__(
+        self,
+        registry: KindRegistry,
+        blocking: BlockingRunner,
+        mount_tables: MountTableCache,
+        stats: RunStats,
+    ) -> None:
+        self.registry = registry
+        self.blocking = blocking
+        self.mount_tables = mount_tables
+        self.stats = stats
+
+    async def run(self, probe: ProbeConfig, timeout: float) -> tuple[Result, float]:
+        """The probe's result and how long it took; never raises for a probe's failure."""
+        kind = self.registry.get(probe.kind)
+        context = RunContext(timeout, self.blocking, self.mount_tables)
+        started = time.monotonic()
+        self.stats.in_flight += 1
+        try:
+            with anyio.move_on_after(timeout) as scope:
+                result = await kind.run(probe, context)
+                _check_samples(result, kind.metrics)
+            if scope.cancelled_caught:
+                self.stats.errors[probe.kind, "timeout"] += 1
+                result = Result(Status.UNKNOWN, f"timed out after {format_duration(timeout)}")
+        except Exception as error:  # a probe's failure is a result, never a crash
+            self.stats.errors[probe.kind, "exception"] += 1
+            log.debug("probe %s raised", probe.name, exc_info=True)
+            result = Result(
+                Status.UNKNOWN,
+                f"probe error: {error}" if str(error) else f"probe error: {type(error).__name__}",
+                {"error": type(error).__name__},
+            )
+        finally:
+            self.stats.in_flight -= 1
+        duration = time.monotonic() - started
+        self.stats.runs[probe.kind, result.status.name.lower()] += 1
+        self.stats.seconds[probe.kind] += duration
+        return result, duration
+
+
+def _check_samples(result: Result, declared: tuple[MetricFamily, ...]) -> None:
+    families = {family.name: family for family in declared}
+    for sample in result.samples:
+        family = families.get(sample.family)
+        if family is None:
+            raise TypeError(f"probe returned undeclared metric {sample.family!r}")
+        if len(sample.labels) != len(family.labels):
+            raise TypeError(f"metric {sample.family!r} needs labels {family.labels}")
+
+
+@dataclass
+class _Scheduled:
+    probe: ProbeConfig
+    timing: Timing
+    scope: anyio.CancelScope
+
+
+class Scheduler:
+    """Keeps one task per probe; ``apply`` swaps configs without touching unchanged probes."""
+
+    def __init__(
+        self,
+        runner: ProbeRunner,
+        store: ResultStore,
+        render: Callable[[ProbeState], Mapping[str, str]],
+        on_result: ResultListener | None = None,
+    ) -> None:
+        self.runner = runner
+        self.store = store
+        self.render = render
+        self.on_result = on_result
+        self._tasks: dict[str, _Scheduled] = {}
+        self._task_group: TaskGroup | None = None
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def run(self, config: SiteStatusConfig) -> None:
+        """Run until cancelled."""
+        async with anyio.create_task_group() as task_group:
+            self._task_group = task_group
+            self.apply(config)
+            await anyio.sleep_forever()
+
+    def apply(self, config: SiteStatusConfig) -> None:
+        if self._task_group is None:
+            raise RuntimeError("the scheduler is not running")
+        self._limiter.total_tokens = config.exporter.concurrency
+        wanted = {probe.name: (probe, config.timing(probe)) for probe in config.probes}
+        for name in list(self._tasks):
+            scheduled = self._tasks[name]
+            if wanted.get(name) != (scheduled.probe, scheduled.timing):
+                scheduled.scope.cancel()
+                del self._tasks[name]
+        self.store.configure(probe_spec(probe, timing) for probe, timing in wanted.values())
+        for name, (probe, timing) in wanted.items():
+            if name not in self._tasks:
+                scheduled = _Scheduled(probe, timing, anyio.CancelScope())
+                self._tasks[name] = scheduled
+                self._task_group.start_soon(self._loop, scheduled, name=f"probe {name}")
+
+    async def _loop(self, scheduled: _Scheduled) -> None:
+        probe, timing = scheduled.probe, scheduled.timing
+        with scheduled.scope:
+            # Spread the first runs so that probes (and sites) do not all start at once.
+            await anyio.sleep(random.uniform(0, min(timing.jitter, timing.interval)))
+            next_run = anyio.current_time()
+            while True:
+                async with self._limiter:
+                    result, duration = await self.runner.run(probe, timing.timeout)
+                await self._record(probe.name, result, duration)
+                next_run += timing.interval
+                now = anyio.current_time()
+                if next_run < now:  # a run took longer than the interval: skip, never overlap
+                    next_run = now
+                await anyio.sleep(next_run - now + random.uniform(0, timing.jitter))
+
+    async def _record(self, name: str, result: Result, duration: float) -> None:
+        change = self.store.record(name, result, duration, render=self.render)
+        if change is not None and self.on_result is not None:
+            try:
+                await self.on_result(*change)
+            except Exception:
+                log.exception("result listener failed for probe %s", name)
+
+
+async def run_all_once(
+    runner: ProbeRunner, config: SiteStatusConfig, store: ResultStore, concurrency: int
+) -> None:
+    """Every probe once, a few at a time (``site-status check``)."""
+    store.configure(probe_spec(probe, config.timing(probe)) for probe in config.probes)
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def one(probe: ProbeConfig) -> None:
+        async with limiter:
+            result, duration = await runner.run(probe, config.timing(probe).timeout)
+        store.record(probe.name, result, duration)
+
+    async with anyio.create_task_group() as task_group:
+        for probe in config.probes:
+            task_group.start_soon(one, probe)
+
+

@@ -1,0 +1,276 @@
+"""The ``file`` probe kind: a file (or the newest of a glob or directory) exists, fresh, sized.
+
+``path`` is one path, a glob pattern (when it has ``*``, ``?`` or ``[``) or a directory (then its
+newest entry, not recursive). All filesystem work for one run happens in one blocking call on the
+mount that holds the path, so a hung mount costs one stuck thread, not one per file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import glob
+import os
+import posixpath
+import re
+import stat
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from exporter.blocking import BlockingTimeout, ResourceStuck
+from exporter.probe_api import MetricFamily, ProbeConfig, ProbeContext, ProbeKind, Result, Sample
+from exporter.status import Status, worst
+from exporter.thresholds import DurationLimits, Limits, MinSizeLimits, SizeLimits  # noqa: TC001 (pydantic)
+from exporter.units import format_duration, format_size
+
+AGE = MetricFamily("site_status_file_age_seconds", "Age of the file's mtime (newest match).")
+SIZE = MetricFamily("site_status_file_size_bytes", "Size of the file (newest match).")
+MATCHES = MetricFamily(
+    "site_status_file_matches", "Files found: 0 or 1, or the glob matches or directory entries."
+)
+
+_MAGIC = re.compile(r"[*?[]")
+#: Errors that mean "this name does not exist" rather than "the filesystem failed".
+_MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
+
+
+class FileProbe(ProbeConfig):
+    """A file that must exist, and optionally be recent enough and of a sane size."""
+
+    kind: Literal["file"]
+    path: str
+    max_age: DurationLimits | None = None
+    min_size: MinSizeLimits | None = None
+    max_size: SizeLimits | None = None
+    allow_missing: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, path: str) -> str:
+        if not posixpath.isabs(path):
+            raise ValueError("path must be absolute")
+        return posixpath.normpath(path)
+
+
+class BrokenSymlink(Exception):
+    def __init__(self, path: str, target: str) -> None:
+        self.path = path
+        self.target = target
+        super().__init__(f"broken symlink {path} -> {target}")
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What one look at the filesystem found: how many matched, and the newest one."""
+
+    shape: Literal["file", "glob", "directory"]
+    count: int
+    newest: str | None = None
+    stat: os.stat_result | None = None
+
+    @property
+    def noun(self) -> str:
+        """``matches``/``entries``, for summaries."""
+        if self.shape == "glob":
+            return "match" if self.count == 1 else "matches"
+        return "entry" if self.count == 1 else "entries"
+
+
+# --- the blocking part: runs in one worker thread per probe run -------------------------------
+
+
+def look(path: str) -> Lookup:
+    """The file, glob matches or directory entries at ``path``; raises OSError/BrokenSymlink."""
+    if has_glob_magic(path):
+        return newest_of("glob", glob_matches(path))
+    try:
+        found = Path(path).stat()
+    except OSError as error:
+        if error.errno in _MISSING_ERRNOS:
+            raise_if_broken_symlink(path)
+            return Lookup("file", 0)
+        raise
+    if stat.S_ISDIR(found.st_mode):
+        with os.scandir(path) as entries:
+            return newest_of("directory", [entry.path for entry in entries])
+    return Lookup("file", 1, path, found)
+
+
+def has_glob_magic(path: str) -> bool:
+    return _MAGIC.search(path) is not None
+
+
+def raise_if_broken_symlink(path: str) -> None:
+    """Raise ``BrokenSymlink`` if ``path`` is a symlink whose target does not exist."""
+    try:
+        link = Path(path).lstat()
+    except OSError as error:
+        if error.errno in _MISSING_ERRNOS:
+            return
+        raise
+    if stat.S_ISLNK(link.st_mode):
+        raise BrokenSymlink(path, str(Path(path).readlink()))
+
+
+def glob_matches(pattern: str) -> list[str]:
+    """Paths matching ``pattern``, like ``glob.glob``, but errors on the fixed directory surface.
+
+    ``glob.glob`` hides every ``OSError``: a stale or unreadable directory would look like "no
+    match". Here the directory part without wildcards is listed directly, so its errors raise;
+    directories reached through a wildcard are skipped when unreadable, as glob does.
+    """
+    directory, name_pattern = posixpath.split(pattern)
+    if has_glob_magic(directory):
+        # glob.glob takes an absolute pattern as it is; Path.glob does not
+        directories = [d for d in glob.glob(directory) if Path(d).is_dir()]  # noqa: PTH207
+        return [m for d in directories for m in names_matching(d, name_pattern, strict=False)]
+    return names_matching(directory, name_pattern, strict=True)
+
+
+def names_matching(directory: str, name_pattern: str, *, strict: bool) -> list[str]:
+    """Entries of ``directory`` matching one glob component (hidden only if asked for)."""
+    if not has_glob_magic(name_pattern):
+        candidate = posixpath.join(directory, name_pattern)
+        return [candidate] if lexists(candidate) else []
+    show_hidden = name_pattern.startswith(".")
+    try:
+        with os.scandir(directory) as entries:
+            names = [e.name for e in entries if show_hidden or not e.name.startswith(".")]
+    except OSError:
+        if strict:
+            raise
+        return []
+    return [posixpath.join(directory, n) for n in fnmatch.filter(names, name_pattern)]
+
+
+def lexists(path: str) -> bool:
+    """Whether ``path`` exists as a name, even as a broken symlink."""
+    try:
+        Path(path).lstat()
+    except OSError:
+        return False
+    return True
+
+
+def newest_of(shape: Literal["glob", "directory"], paths: list[str]) -> Lookup:
+    """The most recently modified of ``paths``; vanished entries and broken links are skipped."""
+    newest: tuple[str, os.stat_result] | None = None
+    for path in paths:
+        try:
+            found = Path(path).stat()
+        except OSError as error:
+            if error.errno in _MISSING_ERRNOS or error.errno == errno.ELOOP:
+                continue
+            raise
+        if newest is None or found.st_mtime > newest[1].st_mtime:
+            newest = (path, found)
+    if newest is None:
+        return Lookup(shape, len(paths))
+    return Lookup(shape, len(paths), newest[0], newest[1])
+
+
+# --- the async part: grading ------------------------------------------------------------------
+
+
+async def run(config: FileProbe, context: ProbeContext) -> Result:
+    mount = context.mounts().containing(config.path)
+    resource = mount.mountpoint if mount is not None else None
+    try:
+        lookup = await context.blocking(look, config.path, resource=resource)
+    except (BlockingTimeout, ResourceStuck) as error:
+        return Result(Status.UNKNOWN, f"{config.path}: no answer from {resource}: {error}",
+                      {"path": config.path, "mount": resource})
+    except BrokenSymlink as error:
+        return Result(Status.CRITICAL, str(error),
+                      {"path": config.path, "target": error.target})
+    except OSError as error:
+        return failed_result(config.path, error)
+    if lookup.newest is None or lookup.stat is None:
+        return missing_result(config, lookup)
+    return graded_result(config, lookup, lookup.newest, lookup.stat)
+
+
+def failed_result(path: str, error: OSError) -> Result:
+    """A filesystem error: a symlink loop is CRITICAL, anything else UNKNOWN."""
+    where = os.fsdecode(error.filename) if error.filename is not None else path
+    details = {"path": path, "errno": errno.errorcode.get(error.errno or 0, str(error.errno))}
+    if error.errno == errno.ELOOP:
+        return Result(Status.CRITICAL, f"symlink loop at {where}", details)
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return Result(Status.UNKNOWN, f"permission denied: {where}", details)
+    return Result(Status.UNKNOWN, f"{where}: {error.strerror or error}", details)
+
+
+def missing_result(config: FileProbe, lookup: Lookup) -> Result:
+    """Nothing to grade: no file, no glob match, an empty directory (or only broken links)."""
+    details = {"path": config.path, "count": lookup.count, "allow_missing": config.allow_missing}
+    samples = (Sample(MATCHES.name, 0.0),)
+    if config.allow_missing:
+        return Result(Status.OK, f"{config.path} absent (allowed)", details, samples)
+    return Result(Status.CRITICAL, missing_summary(config.path, lookup), details, samples)
+
+
+def missing_summary(path: str, lookup: Lookup) -> str:
+    if lookup.count:
+        return f"{path}: none of {lookup.count} {lookup.noun} exists (broken links?)"
+    if lookup.shape == "glob":
+        return f"no file matches {path}"
+    if lookup.shape == "directory":
+        return f"{path} is empty"
+    return f"{path} is missing"
+
+
+def graded_result(
+    config: FileProbe, lookup: Lookup, matched: str, found: os.stat_result
+) -> Result:
+    """The newest file graded on age and size."""
+    age = max(0.0, time.time() - found.st_mtime)
+    size = float(found.st_size)
+    age_status, age_text = graded(config.max_age, age, f"{format_duration(age)} old")
+    size_statuses = [graded(limits, size, format_size(size))
+                     for limits in (config.min_size, config.max_size)]
+    size_status = worst(s for s, _ in size_statuses)
+    size_text = next((t for s, t in size_statuses if s is size_status), format_size(size))
+    parts = [age_text]
+    if size_status is not Status.OK or config.min_size or config.max_size:
+        parts.append(size_text)
+    summary = f"{subject(config.path, lookup, matched)} is {', '.join(parts)}"
+    details: dict[str, Any] = {
+        "path": config.path,
+        "matched": matched,
+        "count": lookup.count,
+        "age_seconds": round(age, 3),
+        "size_bytes": found.st_size,
+        "mtime": datetime.fromtimestamp(found.st_mtime, UTC).isoformat(),
+    }
+    samples = (
+        Sample(AGE.name, age),
+        Sample(SIZE.name, size),
+        Sample(MATCHES.name, float(lookup.count)),
+    )
+    return Result(worst([age_status, size_status]), summary, details, samples)
+
+
+def graded(limits: Limits | None, value: float, text: str) -> tuple[Status, str]:
+    """The status of ``value`` and its text, with the limit it broke: ``7h old (max 6h)``."""
+    if limits is None:
+        return Status.OK, text
+    status = limits.grade(value)
+    if status is Status.OK:
+        return status, text
+    return status, f"{text} ({limits.describe(status)})"
+
+
+def subject(path: str, lookup: Lookup, matched: str) -> str:
+    """What the summary talks about: the file, or the newest of several."""
+    if lookup.shape == "file":
+        return matched
+    return f"{matched} (newest of {lookup.count} {lookup.noun})"
+
+
+KIND = ProbeKind(config=FileProbe, run=run, metrics=(AGE, SIZE, MATCHES))

@@ -1,0 +1,153 @@
+"""The ``mount`` probe kind: network and FUSE mounts are there, answer, and are writable.
+
+Each mount gets one ``statvfs`` in a worker thread with the run's deadline, all at once. A mount
+that does not answer is *hung*: its thread is abandoned and, until it returns, later runs say so
+at once instead of starting another thread (``site_status_mount_stuck`` comes from the runtime).
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+from exporter.blocking import BlockingTimeout, ResourceStuck
+from exporter.probe_api import MetricFamily, ProbeConfig, ProbeContext, ProbeKind, Result, Sample
+from exporter.status import Status, worst
+from exporter.units import format_duration
+
+if TYPE_CHECKING:
+    from exporter.mounts import Mount, MountTable
+
+STATUS = MetricFamily(
+    "site_status_mount_status",
+    "Nagios code of each checked mount: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+    labels=("mountpoint",),
+)
+READ_ONLY = MetricFamily(
+    "site_status_mount_read_only", "1 if the mount is read-only.", labels=("mountpoint",)
+)
+
+
+class MountProbe(ProbeConfig):
+    """Listed mount points, or (when none are listed) every network or FUSE mount."""
+
+    kind: Literal["mount"]
+    mountpoints: tuple[str, ...] = ()
+    fstypes: tuple[str, ...] = ()
+    expect_writable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MountCheck:
+    """The verdict on one mount point."""
+
+    mountpoint: str
+    status: Status
+    reason: str
+    mount: Mount | None = None
+    stuck_since: float | None = None
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mountpoint": self.mountpoint, "status": self.status.name,
+                               "reason": self.reason}
+        if self.mount is not None:
+            out |= {"fstype": self.mount.fstype, "source": self.mount.source,
+                    "read_only": self.mount.read_only}
+        if self.stuck_since is not None:
+            out["stuck_since"] = self.stuck_since
+        return out
+
+
+def mounts_to_check(config: MountProbe, table: MountTable) -> list[tuple[str, Mount | None]]:
+    """The configured mount points (``None`` when not mounted), or every network/FUSE mount."""
+    if config.mountpoints:
+        return [(point, table.get(point)) for point in config.mountpoints]
+    return [
+        (mount.mountpoint, mount)
+        for mount in table.all()
+        if mount.is_network_or_fuse and fstype_selected(mount.fstype, config.fstypes)
+    ]
+
+
+def fstype_selected(fstype: str, patterns: tuple[str, ...]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(fstype, p) for p in patterns)
+
+
+async def check_mount(
+    config: MountProbe, mountpoint: str, mount: Mount | None, context: ProbeContext
+) -> MountCheck:
+    """Mounted, answering ``statvfs``, and writable if it should be."""
+    if mount is None:
+        return MountCheck(mountpoint, Status.CRITICAL, "not mounted")
+    try:
+        await context.blocking(os.statvfs, mount.mountpoint, resource=mount.mountpoint)
+    except BlockingTimeout as error:
+        reason = f"hung: no answer within {format_duration(error.timeout)}"
+        return MountCheck(mountpoint, Status.CRITICAL, reason, mount)
+    except ResourceStuck as error:
+        age = format_duration(max(0.0, time.time() - error.since))
+        reason = f"hung: a stat has not returned for {age}"
+        return MountCheck(mountpoint, Status.CRITICAL, reason, mount, stuck_since=error.since)
+    except OSError as error:
+        return MountCheck(mountpoint, *graded_error(error), mount)
+    if mount.read_only and config.expect_writable:
+        return MountCheck(mountpoint, Status.WARNING, "read-only", mount)
+    return MountCheck(mountpoint, Status.OK, "ok", mount)
+
+
+def graded_error(error: OSError) -> tuple[Status, str]:
+    """The status and reason for a failed ``statvfs``."""
+    if error.errno == errno.ESTALE:
+        return Status.CRITICAL, "stale file handle"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return Status.UNKNOWN, "permission denied"
+    return Status.CRITICAL, error.strerror or str(error)
+
+
+async def run(config: MountProbe, context: ProbeContext) -> Result:
+    targets = mounts_to_check(config, context.mounts())
+    if not targets:
+        return Result(Status.OK, "no network or FUSE mounts", {"mounts": []})
+    checks: list[MountCheck | None] = [None] * len(targets)
+
+    async def check(index: int, mountpoint: str, mount: Mount | None) -> None:
+        checks[index] = await check_mount(config, mountpoint, mount, context)
+
+    async with anyio.create_task_group() as group:
+        for index, (mountpoint, mount) in enumerate(targets):
+            group.start_soon(check, index, mountpoint, mount)
+    done = [c for c in checks if c is not None]
+    return Result(
+        worst(c.status for c in done),
+        summary(done),
+        {"mounts": [c.details() for c in done]},
+        tuple(sample for c in done for sample in samples(c)),
+    )
+
+
+def summary(checks: list[MountCheck]) -> str:
+    """``/mnt/a: stale file handle; /mnt/b: read-only`` or ``3 mounts OK``."""
+    failing = [c for c in checks if c.status is not Status.OK]
+    if not failing:
+        if len(checks) == 1:
+            return f"{checks[0].mountpoint} OK"
+        return f"{len(checks)} mounts OK"
+    text = "; ".join(f"{c.mountpoint}: {c.reason}" for c in failing)
+    healthy = len(checks) - len(failing)
+    return f"{text} ({healthy} other{'s' if healthy != 1 else ''} OK)" if healthy else text
+
+
+def samples(check: MountCheck) -> tuple[Sample, ...]:
+    status = Sample(STATUS.name, float(check.status), (check.mountpoint,))
+    if check.mount is None:
+        return (status,)
+    return (status, Sample(READ_ONLY.name, float(check.mount.read_only), (check.mountpoint,)))
+
+
+KIND = ProbeKind(config=MountProbe, run=run, metrics=(STATUS, READ_ONLY))

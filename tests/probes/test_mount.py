@@ -1,0 +1,152 @@
+"""The ``mount`` probe on real mounts: FUSE (ok, stale, hung, read-only) and a read-only tmpfs."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from exporter.blocking import BlockingRunner
+from exporter.probe_api import Result, Status
+from probes import mount as mount_probe
+from tests.support.context import make_context
+
+if TYPE_CHECKING:
+    from tests.support.fuse_mounts import FuseMounts
+
+
+async def run_probe(
+    timeout: float = 1.0, blocking: BlockingRunner | None = None, **fields: Any
+) -> Result:
+    config = mount_probe.MountProbe.model_validate({"name": "m", "kind": "mount", **fields})
+    return await mount_probe.run(config, make_context(timeout, blocking=blocking))
+
+
+def by_mountpoint(result: Result) -> dict[str, dict[str, Any]]:
+    return {entry["mountpoint"]: entry for entry in result.details["mounts"]}
+
+
+def sample_values(result: Result) -> dict[tuple[str, tuple[str, ...]], float]:
+    return {(sample.family, sample.labels): sample.value for sample in result.samples}
+
+
+@pytest.fixture
+def read_only_tmpfs(tmp_path: Path) -> Iterator[str]:
+    point = tmp_path / "ro-tmpfs"
+    point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(point)],
+                   check=True, timeout=10)
+    try:
+        yield str(point)
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=True, timeout=10)
+
+
+async def test_healthy_mount_is_ok(fuse_mount: FuseMounts) -> None:
+    mount = fuse_mount("ok")
+    result = await run_probe(mountpoints=[mount.path])
+    assert result.status is Status.OK
+    assert result.summary == f"{mount.path} OK"
+    entry = by_mountpoint(result)[mount.path]
+    assert entry["fstype"].startswith("fuse")
+    assert entry["read_only"] is False
+    assert sample_values(result) == {
+        ("site_status_mount_status", (mount.path,)): 0,
+        ("site_status_mount_read_only", (mount.path,)): 0,
+    }
+
+
+async def test_stale_mount_is_critical(fuse_mount: FuseMounts) -> None:
+    mount = fuse_mount("stale")
+    result = await run_probe(mountpoints=[mount.path])
+    assert result.status is Status.CRITICAL
+    assert result.summary == f"{mount.path}: stale file handle"
+    assert sample_values(result)[("site_status_mount_status", (mount.path,))] == 2
+
+
+async def test_hung_mount_is_critical_and_holds_one_thread(fuse_mount: FuseMounts) -> None:
+    mount = fuse_mount("hung")
+    runner = BlockingRunner()
+
+    started = time.monotonic()
+    first = await run_probe(timeout=1.0, blocking=runner, mountpoints=[mount.path])
+    assert time.monotonic() - started < 1.0 + 1.0
+    assert first.status is Status.CRITICAL
+    assert first.summary.startswith(f"{mount.path}: hung: no answer within ")
+
+    started = time.monotonic()
+    second = await run_probe(timeout=1.0, blocking=runner, mountpoints=[mount.path])
+    assert time.monotonic() - started < 0.2
+    assert second.status is Status.CRITICAL
+    assert second.summary.startswith(f"{mount.path}: hung: a stat has not returned for ")
+    since = by_mountpoint(second)[mount.path]["stuck_since"]
+    assert runner.stuck() == {mount.path: since}
+    assert runner.abandoned_threads() == 1
+
+    mount.abort()  # the stuck statvfs returns (with an error): the mount is no longer stuck
+    with anyio.fail_after(3):
+        while runner.stuck():
+            await anyio.sleep(0.02)
+    assert runner.abandoned_threads() == 0
+    third = await run_probe(timeout=1.0, blocking=runner, mountpoints=[mount.path])
+    assert third.status is Status.CRITICAL  # the connection is gone: "not connected"
+    assert not by_mountpoint(third)[mount.path]["reason"].startswith("hung")
+
+
+async def test_read_only_fuse_mount_warns_when_expected_writable(fuse_mount: FuseMounts) -> None:
+    mount = fuse_mount("readonly")
+    result = await run_probe(mountpoints=[mount.path])
+    assert result.status is Status.WARNING
+    assert result.summary == f"{mount.path}: read-only"
+    assert sample_values(result)[("site_status_mount_read_only", (mount.path,))] == 1
+    expected = await run_probe(mountpoints=[mount.path], expect_writable=False)
+    assert expected.status is Status.OK
+
+
+async def test_read_only_tmpfs_warns(read_only_tmpfs: str) -> None:
+    result = await run_probe(mountpoints=[read_only_tmpfs])
+    assert result.status is Status.WARNING
+    assert result.summary == f"{read_only_tmpfs}: read-only"
+
+
+async def test_missing_mount_is_critical(tmp_path: Path) -> None:
+    result = await run_probe(mountpoints=[str(tmp_path)])
+    assert result.status is Status.CRITICAL
+    assert result.summary == f"{tmp_path}: not mounted"
+    assert sample_values(result) == {("site_status_mount_status", (str(tmp_path),)): 2}
+
+
+async def test_auto_mode_checks_every_fuse_mount_at_once(fuse_mount: FuseMounts) -> None:
+    healthy, stale, hung = fuse_mount("ok"), fuse_mount("stale"), fuse_mount("hung")
+    started = time.monotonic()
+    result = await run_probe(timeout=1.0, fstypes=["fuse*"])
+    assert time.monotonic() - started < 1.0 + 1.0
+    found = by_mountpoint(result)
+    assert found[healthy.path]["status"] == "OK"
+    assert found[stale.path]["reason"] == "stale file handle"
+    assert found[hung.path]["reason"].startswith("hung: ")
+    assert result.status is Status.CRITICAL
+    assert f"{stale.path}: stale file handle" in result.summary
+    assert f"{hung.path}: hung" in result.summary
+    assert healthy.path not in result.summary
+    assert "\n" not in result.summary
+
+
+async def test_auto_mode_fstype_filter(fuse_mount: FuseMounts) -> None:
+    fuse_mount("stale")
+    result = await run_probe(fstypes=["no-such-fstype"])
+    assert result.status is Status.OK
+    assert result.summary == "no network or FUSE mounts"
+
+
+def test_kind_declares_its_name_and_series() -> None:
+    assert mount_probe.KIND.name == "mount"
+    assert [(f.name, f.labels) for f in mount_probe.KIND.metrics] == [
+        ("site_status_mount_status", ("mountpoint",)),
+        ("site_status_mount_read_only", ("mountpoint",)),
+    ]
