@@ -48,11 +48,21 @@ class Exporter:
         self.reports = JsonlReportSink(config.reports, self.blocking, self.health)
         self.scheduler = Scheduler(self.runner, self.store, self._render, self._on_result)
         self.exposition = Exposition(
-            self.store, registry.families, lambda: self.config.site, self.stats, self.health,
-            self.blocking)
+            self.store,
+            registry.families,
+            lambda: self.config.site,
+            self.stats,
+            self.health,
+            self.blocking,
+        )
         self.endpoints = Endpoints(
-            self.exposition, SelfMetrics(), self.store, self.health, self.blocking,
-            lambda: self.config.site)
+            self.exposition,
+            SelfMetrics(),
+            self.store,
+            self.health,
+            self.blocking,
+            lambda: self.config.site,
+        )
         self.server: HttpServer | None = None
 
     def _render(self, state: ProbeState) -> dict[str, str]:
@@ -86,10 +96,17 @@ class Exporter:
         host, port = parse_listen(self.listen)
         self.server = HttpServer(host, port, self.endpoints)
         self.server.start()
-        log.info("site-status serving on %s:%d with %d probes (site %s)",
-                 host, self.server.port, len(self.config.probes), self.config.site.name)
+        log.info(
+            "site-status serving on %s:%d with %d probes (site %s)",
+            host,
+            self.server.port,
+            len(self.config.probes),
+            self.config.site.name,
+        )
         try:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            with anyio.open_signal_receiver(
+                signal.SIGTERM, signal.SIGINT, signal.SIGHUP
+            ) as signals:
                 async with anyio.create_task_group() as task_group:
                     task_group.start_soon(self.scheduler.run, self.config)
                     task_group.start_soon(self._heartbeat)

@@ -10,6 +10,7 @@ interpreter exit, and no ``concurrent.futures`` pool is used (its exit hook join
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -91,12 +92,18 @@ class BlockingRunner:
             return await self._call(func, args, None, deadline, timeout)
         lock = self._resource_locks.setdefault(resource, anyio.Lock())
         self._raise_if_stuck(resource)
+        acquired = False
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-            async with lock:
-                self._raise_if_stuck(resource)
-                return await self._call(func, args, resource, deadline, timeout)
-        self._raise_if_stuck(resource)
-        raise BlockingTimeout(resource, timeout)
+            await lock.acquire()
+            acquired = True
+        if not acquired:  # the call ahead of us took all our time
+            self._raise_if_stuck(resource)
+            raise BlockingTimeout(resource, timeout)
+        try:
+            self._raise_if_stuck(resource)
+            return await self._call(func, args, resource, deadline, timeout)
+        finally:
+            lock.release()
 
     def _raise_if_stuck(self, resource: str) -> None:
         with self._lock:
@@ -127,10 +134,9 @@ class BlockingRunner:
                     if resource is not None:
                         self._stuck_since.pop(resource, None)
                     return
-            try:
+            # If the event loop is gone (shutdown), nobody waits any more.
+            with contextlib.suppress(Exception):
                 anyio.from_thread.run_sync(call.done.set, token=token)
-            except Exception:  # the event loop is gone (shutdown): nobody waits any more
-                pass
 
         name = f"site-status blocking call on {resource}" if resource else "site-status call"
         threading.Thread(target=work, name=name, daemon=True).start()

@@ -29,23 +29,33 @@ EXIT_CONFIG_INVALID = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="site-status", description="Graded site status for Prometheus and Nagios.")
+        prog="site-status", description="Graded site status for Prometheus and Nagios."
+    )
     parser.add_argument("--version", action="version", version=f"site-status {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument(
-            "--config", default=os.environ.get("SITE_STATUS_CONFIG"),
-            help="YAML config file (env SITE_STATUS_CONFIG); none: the embedded default")
-        sub.add_argument("--log-level", default="info",
-                         choices=["debug", "info", "warning", "error"])
+            "--config",
+            default=os.environ.get("SITE_STATUS_CONFIG"),
+            help="YAML config file (env SITE_STATUS_CONFIG); none: the embedded default",
+        )
+        sub.add_argument(
+            "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        )
         return sub
 
     run = with_config(commands.add_parser("run", help="serve /metrics until SIGTERM"))
-    run.add_argument("--listen", default=os.environ.get("SITE_STATUS_LISTEN"),
-                     help="HOST:PORT or :PORT (env SITE_STATUS_LISTEN; default :9918)")
-    check = with_config(commands.add_parser(
-        "check", help="run every probe once, print, exit with the rollup's Nagios code"))
+    run.add_argument(
+        "--listen",
+        default=os.environ.get("SITE_STATUS_LISTEN"),
+        help="HOST:PORT or :PORT (env SITE_STATUS_LISTEN; default :9918)",
+    )
+    check = with_config(
+        commands.add_parser(
+            "check", help="run every probe once, print, exit with the rollup's Nagios code"
+        )
+    )
     check.add_argument("--format", choices=["table", "json"], default="table")
     with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
     return parser
@@ -54,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s")
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+    )
     registry = default_registry()
     command = {"run": _run, "check": _check, "validate": _validate}[args.command]
     return command(args, registry)
@@ -99,8 +111,12 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
     views = store.views(time.time())
     rollup = site_status(views)
     if args.format == "json":
-        document = {"site": config.site.name, "status": rollup.name, "code": int(rollup),
-                    "probes": [view_document(view) for view in views]}
+        document = {
+            "site": config.site.name,
+            "status": rollup.name,
+            "code": int(rollup),
+            "probes": [view_document(view) for view in views],
+        }
         print(json.dumps(document, indent=1, default=str))
     else:
         print(status_line(rollup, views))
@@ -112,8 +128,9 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
 
 def status_line(rollup: Status, views: Sequence[ProbeView]) -> str:
     """Nagios plugin style: ``SITE-STATUS CRITICAL - probe: why; other: why``."""
-    failing = sorted((v for v in views if v.status is not Status.OK),
-                     key=lambda v: -v.rollup_status.severity)
+    failing = sorted(
+        (v for v in views if v.status is not Status.OK), key=lambda v: -v.rollup_status.severity
+    )
     if not failing:
         return f"SITE-STATUS OK - {len(views)} probe(s) OK"
     reasons = "; ".join(f"{v.name}: {v.summary}" for v in failing)
@@ -126,7 +143,8 @@ def status_table(views: Sequence[ProbeView]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  " + row[3]
+        + "  "
+        + row[3]
         for row in rows
     )
 

@@ -11,7 +11,7 @@ import socket
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,7 +57,7 @@ class MaintenanceWindow(Strict):
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Site(Strict):
@@ -68,7 +68,7 @@ class Site(Strict):
     maintenance: tuple[MaintenanceWindow, ...] = ()
 
     def in_maintenance(self, moment: datetime | None = None) -> bool:
-        now = moment or datetime.now(timezone.utc)
+        now = moment or datetime.now(UTC)
         return any(window.covers(now) for window in self.maintenance)
 
 
@@ -222,11 +222,15 @@ def load_config(path: str | Path | None, registry: KindRegistry) -> SiteStatusCo
         try:
             text = Path(path).read_text()
         except OSError as error:
-            raise ConfigInvalid(source, [ConfigError("", f"cannot read: {error.strerror}")]) from None
+            raise ConfigInvalid(
+                source, [ConfigError("", f"cannot read: {error.strerror}")]
+            ) from None
     return parse_config(text, registry, source=source)
 
 
-def parse_config(text: str, registry: KindRegistry, *, source: str = "<config>") -> SiteStatusConfig:
+def parse_config(
+    text: str, registry: KindRegistry, *, source: str = "<config>"
+) -> SiteStatusConfig:
     """Validate YAML text; ``SITE_STATUS_*`` variables in the environment override it."""
     document = _YamlDocument.parse(text, source)
     data = document.data
@@ -253,7 +257,8 @@ def _config_error(error: Any, registry: KindRegistry, document: _YamlDocument) -
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown probe kind {error['input'].get('kind')!r}; known: {', '.join(registry.names())}"
+        kind = error["input"].get("kind")
+        message = f"unknown probe kind {kind!r}; known: {', '.join(registry.names())}"
         for name, reason in registry.load_errors.items():
             message += f" (plug-in {name!r} failed to load: {reason})"
         loc = (*loc, "kind")
@@ -290,10 +295,12 @@ def _probe_graph_errors(probes: Any) -> list[ConfigError]:
         name = probe.get("name") if isinstance(probe, dict) else None
         if isinstance(name, str):
             if name in index_by_name:
-                errors.append(ConfigError(
-                    f"probes[{i}].name",
-                    f"duplicate probe name {name!r} (also probes[{index_by_name[name]}])",
-                ))
+                errors.append(
+                    ConfigError(
+                        f"probes[{i}].name",
+                        f"duplicate probe name {name!r} (also probes[{index_by_name[name]}])",
+                    )
+                )
             else:
                 index_by_name[name] = i
     graph: dict[str, list[str]] = {}
@@ -302,18 +309,21 @@ def _probe_graph_errors(probes: Any) -> list[ConfigError]:
             continue
         for j, dependency in enumerate(probe["depends_on"]):
             if dependency not in index_by_name:
-                errors.append(ConfigError(
-                    f"probes[{i}].depends_on[{j}]", f"no probe named {dependency!r}"
-                ))
+                errors.append(
+                    ConfigError(f"probes[{i}].depends_on[{j}]", f"no probe named {dependency!r}")
+                )
             elif dependency == probe.get("name"):
-                errors.append(ConfigError(f"probes[{i}].depends_on[{j}]", "a probe cannot depend on itself"))
+                errors.append(
+                    ConfigError(f"probes[{i}].depends_on[{j}]", "a probe cannot depend on itself")
+                )
             elif isinstance(probe.get("name"), str):
                 graph.setdefault(probe["name"], []).append(dependency)
     cycle = _find_cycle(graph)
     if cycle:
         first = index_by_name[cycle[0]]
-        errors.append(ConfigError(f"probes[{first}].depends_on",
-                                  "dependency cycle: " + " -> ".join(cycle)))
+        errors.append(
+            ConfigError(f"probes[{first}].depends_on", "dependency cycle: " + " -> ".join(cycle))
+        )
     return errors
 
 
@@ -323,7 +333,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
 
     def visit(node: str) -> list[str]:
         if node in visiting:
-            return [*visiting[visiting.index(node):], node]
+            return [*visiting[visiting.index(node) :], node]
         if node in done:
             return []
         visiting.append(node)
@@ -348,9 +358,13 @@ def _timing_errors(config: SiteStatusConfig, document: _YamlDocument) -> list[Co
         interval = probe.interval or probe.default_interval or config.defaults.interval
         if probe.timeout is not None and probe.timeout > interval:
             loc = ("probes", i, "timeout")
-            errors.append(ConfigError(
-                format_path(loc), f"timeout ({probe.timeout:g}s) is longer than the interval "
-                f"({interval:g}s)", document.line(loc)))
+            errors.append(
+                ConfigError(
+                    format_path(loc),
+                    f"timeout ({probe.timeout:g}s) is longer than the interval ({interval:g}s)",
+                    document.line(loc),
+                )
+            )
     return errors
 
 
@@ -371,8 +385,12 @@ class _YamlDocument:
             mark = getattr(error, "problem_mark", None)
             problem = getattr(error, "problem", None) or str(error)
             line = mark.line + 1 if mark else None
-            raise ConfigInvalid(source, [ConfigError("", f"invalid YAML: {problem}", line)]) from None
-        errors = [ConfigError(path, "duplicate key", line) for path, line in _duplicate_keys(node, ())]
+            raise ConfigInvalid(
+                source, [ConfigError("", f"invalid YAML: {problem}", line)]
+            ) from None
+        errors = [
+            ConfigError(path, "duplicate key", line) for path, line in _duplicate_keys(node, ())
+        ]
         return cls(node, {} if data is None else data, errors)
 
     def line(self, loc: Sequence[Any]) -> int | None:

@@ -30,7 +30,7 @@ class HostRoots:
     def path(self, path: str) -> str:
         for real, root in (("/proc", self.proc), ("/sys", self.sys)):
             if path == real or path.startswith(real + "/"):
-                return root + path[len(real):]
+                return root + path[len(real) :]
         return path
 
 

@@ -17,11 +17,12 @@ class RunStats:
 
     runs: Counter[tuple[str, str]] = field(default_factory=Counter)
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
     in_flight: int = 0
 
-    def snapshot(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int],
-                                dict[str, float]]:
+    def snapshot(
+        self,
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int], dict[str, float]]:
         # Copies: the event loop may add keys while a scrape iterates.
         return dict(self.runs), dict(self.errors), dict(self.seconds)
 

@@ -8,6 +8,7 @@ the clock (staleness) and on other probes (dependencies), are rendered at scrape
 
 from __future__ import annotations
 
+import math
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from prometheus_client import generate_latest as generate_text
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.blocking import BlockingRunner
@@ -36,67 +36,116 @@ def _family(name: str, help: str, *labels: str, type: str = "gauge") -> MetricFa
 PROBE_STATUS = _family(
     "site_status_probe_status",
     "Nagios code of the probe's current status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), "
-    "after flap damping, staleness and dependencies.", *PROBE_LABELS)
+    "after flap damping, staleness and dependencies.",
+    *PROBE_LABELS,
+)
 PROBE_DURATION = _family(
-    "site_status_probe_duration_seconds", "How long the probe's latest run took.", *PROBE_LABELS)
+    "site_status_probe_duration_seconds", "How long the probe's latest run took.", *PROBE_LABELS
+)
 PROBE_LAST_RUN = _family(
     "site_status_probe_last_run_timestamp_seconds",
-    "Unix time at which the probe's latest run finished.", *PROBE_LABELS)
+    "Unix time at which the probe's latest run finished.",
+    *PROBE_LABELS,
+)
 SITE_STATUS = _family(
     "site_status_site_status",
     "Nagios code of the site rollup: the worst probe status, CRITICAL > UNKNOWN > WARNING > OK; "
-    "probes with critical: false count at most as WARNING.")
+    "probes with critical: false count at most as WARNING.",
+)
 SITE_INFO = _family(
-    "site_status_site_info", "The site this exporter watches; always 1.",
-    "site", "environment", "tier", "profile")
+    "site_status_site_info",
+    "The site this exporter watches; always 1.",
+    "site",
+    "environment",
+    "tier",
+    "profile",
+)
 MAINTENANCE = _family(
-    "site_status_maintenance", "1 while the site is in a declared maintenance window, else 0.")
+    "site_status_maintenance", "1 while the site is in a declared maintenance window, else 0."
+)
 RUNS = _family(
-    "site_status_probe_runs_total", "Probe runs finished, by kind and raw status.",
-    "kind", "status", type="counter")
+    "site_status_probe_runs_total",
+    "Probe runs finished, by kind and raw status.",
+    "kind",
+    "status",
+    type="counter",
+)
 ERRORS = _family(
     "site_status_probe_errors_total",
     "Probe runs that raised or timed out (reported as UNKNOWN), by kind and reason.",
-    "kind", "reason", type="counter")
+    "kind",
+    "reason",
+    type="counter",
+)
 RUN_SECONDS = _family(
-    "site_status_probe_run_seconds_total", "Seconds spent in probe runs, by kind.",
-    "kind", type="counter")
+    "site_status_probe_run_seconds_total",
+    "Seconds spent in probe runs, by kind.",
+    "kind",
+    type="counter",
+)
 BUILD_INFO = _family(
-    "site_status_build_info", "Version of site-status and of Python; always 1.",
-    "version", "python_version")
+    "site_status_build_info",
+    "Version of site-status and of Python; always 1.",
+    "version",
+    "python_version",
+)
 RELOAD_OK = _family(
     "site_status_config_last_reload_successful",
     "1 if the last config load or reload succeeded, 0 if it failed (the last good config "
-    "stays in force).")
+    "stays in force).",
+)
 RELOAD_AT = _family(
     "site_status_config_last_reload_success_timestamp_seconds",
-    "Unix time of the last successful config load.")
+    "Unix time of the last successful config load.",
+)
 CONFIGURED = _family("site_status_probes_configured", "Number of probes in the config.")
 IN_FLIGHT = _family("site_status_probes_in_flight", "Probe runs in progress now.")
 STALE = _family(
     "site_status_probes_stale",
-    "Probes whose latest result is older than 3 intervals (reported as UNKNOWN).")
+    "Probes whose latest result is older than 3 intervals (reported as UNKNOWN).",
+)
 MOUNT_STUCK = _family(
     "site_status_mount_stuck",
     "1 while a call on this mount point has not returned (no new call is started on it), "
-    "0 once it has.", "mountpoint")
+    "0 once it has.",
+    "mountpoint",
+)
 ABANDONED = _family(
     "site_status_abandoned_threads",
-    "Worker threads whose blocking call passed its deadline and has not returned yet.")
+    "Worker threads whose blocking call passed its deadline and has not returned yet.",
+)
 REPORTS = _family(
-    "site_status_reports_written_total", "Status reports written, by report type.",
-    "type", type="counter")
+    "site_status_reports_written_total",
+    "Status reports written, by report type.",
+    "type",
+    type="counter",
+)
 REPORT_ERRORS = _family(
-    "site_status_report_errors_total", "Status reports that could not be written.",
-    type="counter")
+    "site_status_report_errors_total", "Status reports that could not be written.", type="counter"
+)
 
 #: Families of each probe's own state, rendered when its result is recorded.
 PER_PROBE = (PROBE_DURATION, PROBE_LAST_RUN)
 #: Core families in exposition order; probe kinds' families follow, by name.
 CORE_FAMILIES = (
-    PROBE_STATUS, *PER_PROBE, SITE_STATUS, SITE_INFO, MAINTENANCE, RUNS, ERRORS, RUN_SECONDS,
-    BUILD_INFO, RELOAD_OK, RELOAD_AT, CONFIGURED, IN_FLIGHT, STALE, MOUNT_STUCK, ABANDONED,
-    REPORTS, REPORT_ERRORS,
+    PROBE_STATUS,
+    *PER_PROBE,
+    SITE_STATUS,
+    SITE_INFO,
+    MAINTENANCE,
+    RUNS,
+    ERRORS,
+    RUN_SECONDS,
+    BUILD_INFO,
+    RELOAD_OK,
+    RELOAD_AT,
+    CONFIGURED,
+    IN_FLIGHT,
+    STALE,
+    MOUNT_STUCK,
+    ABANDONED,
+    REPORTS,
+    REPORT_ERRORS,
 )
 _CORE_NAMES = frozenset(family.name for family in CORE_FAMILIES)
 
@@ -106,15 +155,23 @@ def label_names(family: MetricFamily) -> tuple[str, ...]:
     return family.labels if family.name in _CORE_NAMES else ("probe", *family.labels)
 
 
+def format_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
 def escape_label_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def sample_line(name: str, names: Sequence[str], values: Sequence[str], value: float) -> str:
     if not names:
-        return f"{name} {floatToGoString(value)}\n"
+        return f"{name} {format_value(value)}\n"
     labels = ",".join(f'{n}="{escape_label_value(v)}"' for n, v in zip(names, values, strict=True))
-    return f"{name}{{{labels}}} {floatToGoString(value)}\n"
+    return f"{name}{{{labels}}} {format_value(value)}\n"
 
 
 Row = tuple[MetricFamily, tuple[str, ...], float]
@@ -136,9 +193,7 @@ def kind_rows(state: ProbeState, families: Mapping[str, MetricFamily]) -> Iterat
         yield families[sample.family], (state.spec.name, *sample.labels), sample.value
 
 
-def render_probe_lines(
-    state: ProbeState, families: Mapping[str, MetricFamily]
-) -> dict[str, str]:
+def render_probe_lines(state: ProbeState, families: Mapping[str, MetricFamily]) -> dict[str, str]:
     """Exposition text of a probe's recorded values, by family name."""
     lines: dict[str, list[str]] = {}
     for family, values, value in (*probe_rows(state), *kind_rows(state, families)):
@@ -200,16 +255,19 @@ class Exposition:
         views = self.store.views()
         dynamic: dict[str, list[str]] = {}
         for view in views:
-            dynamic.setdefault(PROBE_STATUS.name, []).append(sample_line(
-                PROBE_STATUS.name, PROBE_LABELS, (view.name, view.kind), float(view.status)))
+            dynamic.setdefault(PROBE_STATUS.name, []).append(
+                sample_line(
+                    PROBE_STATUS.name, PROBE_LABELS, (view.name, view.kind), float(view.status)
+                )
+            )
         for family, values, value in self.global_rows(views):
             dynamic.setdefault(family.name, []).append(
-                sample_line(family.name, family.labels, values, value))
+                sample_line(family.name, family.labels, values, value)
+            )
         out: list[str] = []
         for family in self.ordered_families():
             parts = dynamic.get(family.name) or [
-                view.state.lines[family.name] for view in views
-                if family.name in view.state.lines
+                view.state.lines[family.name] for view in views if family.name in view.state.lines
             ]
             if parts:
                 out.append(_header(family, openmetrics))
@@ -258,5 +316,7 @@ class SelfMetrics:
 
     def render(self, openmetrics: bool = False) -> bytes:
         if openmetrics:
-            return generate_openmetrics(self.registry).removesuffix(b"# EOF\n")
-        return generate_text(self.registry)
+            body: bytes = generate_openmetrics(self.registry)  # type: ignore[no-untyped-call]
+            return body.removesuffix(b"# EOF\n")
+        text: bytes = generate_text(self.registry)
+        return text

@@ -11,16 +11,54 @@ from pathlib import Path
 
 #: Filesystems that hold no data of their own (node_exporter excludes the same kind).
 PSEUDO_FSTYPES = frozenset(
-    "autofs binfmt_misc bpf cgroup cgroup2 configfs debugfs devpts devtmpfs efivarfs fusectl "
-    "hugetlbfs mqueue nsfs proc procfs pstore rpc_pipefs securityfs selinuxfs sysfs tracefs "
-    "ramfs rootfs".split()
+    [
+        "autofs",
+        "binfmt_misc",
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "fusectl",
+        "hugetlbfs",
+        "mqueue",
+        "nsfs",
+        "proc",
+        "procfs",
+        "pstore",
+        "rpc_pipefs",
+        "securityfs",
+        "selinuxfs",
+        "sysfs",
+        "tracefs",
+        "ramfs",
+        "rootfs",
+    ]
 )
 #: Filesystems whose calls can hang on a remote peer or a user-space daemon.
 NETWORK_FSTYPES = frozenset(
-    "nfs nfs4 cifs smb3 smbfs ceph glusterfs lustre gpfs afs 9p davfs ncpfs virtiofs".split()
+    [
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "afs",
+        "9p",
+        "davfs",
+        "ncpfs",
+        "virtiofs",
+    ]
 )
 #: Read-only images: always 100 % full by design.
-IMAGE_FSTYPES = frozenset("squashfs iso9660 udf erofs".split())
+IMAGE_FSTYPES = frozenset(["squashfs", "iso9660", "udf", "erofs"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +86,7 @@ class Mount:
     def is_local_storage(self) -> bool:
         """A filesystem that holds local data: not pseudo, not network, not FUSE, not an image."""
         return not (
-            self.fstype in PSEUDO_FSTYPES
-            or self.fstype in IMAGE_FSTYPES
-            or self.is_network_or_fuse
+            self.fstype in PSEUDO_FSTYPES or self.fstype in IMAGE_FSTYPES or self.is_network_or_fuse
         )
 
 

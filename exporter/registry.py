@@ -42,7 +42,9 @@ class KindRegistry:
             if "probe" in family.labels:
                 raise ValueError(f"kind {name!r}: metric {family.name!r} must not declare 'probe'")
             if not family.name.startswith(METRIC_PREFIX):
-                raise ValueError(f"kind {name!r}: metric {family.name!r} must start with site_status_")
+                raise ValueError(
+                    f"kind {name!r}: metric {family.name!r} must start with site_status_"
+                )
             known = self._families.get(family.name)
             if known is not None and known is not family:
                 raise ValueError(f"kind {name!r}: metric {family.name!r} is declared twice")
@@ -57,8 +59,12 @@ class KindRegistry:
                 self.register(kind)
             except Exception as error:
                 self.load_errors[entry_point.name] = f"{type(error).__name__}: {error}"
-                log.error("probe kind %r from %s not loaded: %s",
-                          entry_point.name, entry_point.value, error)
+                log.error(
+                    "probe kind %r from %s not loaded: %s",
+                    entry_point.name,
+                    entry_point.value,
+                    error,
+                )
 
     def get(self, name: str) -> AnyKind:
         return self._kinds[name]

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,17 @@ WRITE_TIMEOUT = 5.0
 
 
 def _timestamp(unix: float | None = None) -> str:
-    moment = datetime.now(timezone.utc) if unix is None else datetime.fromtimestamp(unix, timezone.utc)
+    moment = datetime.now(UTC) if unix is None else datetime.fromtimestamp(unix, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _site(site: Site) -> dict[str, str]:
-    return {"name": site.name, "environment": site.environment, "tier": site.tier,
-            "profile": site.profile}
+    return {
+        "name": site.name,
+        "environment": site.environment,
+        "tier": site.tier,
+        "profile": site.profile,
+    }
 
 
 def bounded_details(details: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +96,9 @@ class JsonlReportSink:
             return
         text = "".join(json.dumps(report, default=str) + "\n" for report in reports)
         try:
-            await self.blocking.call(self._append, text, resource=f"report file {self.path}",
-                                     timeout=WRITE_TIMEOUT)
+            await self.blocking.call(
+                self._append, text, resource=f"report file {self.path}", timeout=WRITE_TIMEOUT
+            )
         except Exception as error:
             self.health.report_errors += len(reports)
             log.error("could not write %d report(s) to %s: %s", len(reports), self.path, error)

@@ -12,7 +12,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-
 import anyio
 from anyio.abc import TaskGroup
 
@@ -84,7 +83,7 @@ class ProbeRunner:
             self.stats.in_flight -= 1
         duration = time.monotonic() - started
         self.stats.runs[probe.kind, result.status.name.lower()] += 1
-        self.stats.seconds[probe.kind] += duration
+        self.stats.seconds[probe.kind] = self.stats.seconds.get(probe.kind, 0.0) + duration
         return result, duration
 
 
@@ -187,5 +186,3 @@ async def run_all_once(
     async with anyio.create_task_group() as task_group:
         for probe in config.probes:
             task_group.start_soon(one, probe)
-
-

@@ -90,8 +90,12 @@ class Endpoints:
         views = self.store.views()
         rollup = site_status(views)
         return {
-            "site": {"name": site.name, "environment": site.environment, "tier": site.tier,
-                     "profile": site.profile},
+            "site": {
+                "name": site.name,
+                "environment": site.environment,
+                "tier": site.tier,
+                "profile": site.profile,
+            },
             "status": rollup.name,
             "code": int(rollup),
             "maintenance": site.in_maintenance(),
@@ -106,16 +110,29 @@ class Endpoints:
         stuck = self.blocking.stuck()
         checks = {
             "scheduler:heartbeat": _check(
-                "fail" if heartbeat > HEARTBEAT_FAIL_AFTER else "pass", round(heartbeat, 3), "s",
-                "the event loop that runs the probes"),
+                "fail" if heartbeat > HEARTBEAT_FAIL_AFTER else "pass",
+                round(heartbeat, 3),
+                "s",
+                "the event loop that runs the probes",
+            ),
             "config:reload": _check(
                 "pass" if self.health.reload_successful else "warn",
-                int(self.health.reload_successful), None,
-                self.health.reload_error or "last config load succeeded"),
-            "probes:stale": _check("warn" if stale else "pass", stale, None,
-                                   "probes whose result is older than 3 intervals"),
-            "mounts:stuck": _check("warn" if stuck else "pass", len(stuck), None,
-                                   ", ".join(sorted(stuck)) or "no stuck mount"),
+                int(self.health.reload_successful),
+                None,
+                self.health.reload_error or "last config load succeeded",
+            ),
+            "probes:stale": _check(
+                "warn" if stale else "pass",
+                stale,
+                None,
+                "probes whose result is older than 3 intervals",
+            ),
+            "mounts:stuck": _check(
+                "warn" if stuck else "pass",
+                len(stuck),
+                None,
+                ", ".join(sorted(stuck)) or "no stuck mount",
+            ),
         }
         statuses = [c[0]["status"] for c in checks.values()]
         overall = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
@@ -215,8 +232,11 @@ class HttpServer:
     def __init__(self, host: str, port: int, endpoints: Endpoints) -> None:
         self._server = _Server((host, port), endpoints)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-            name="site-status http", daemon=True)
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="site-status http",
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:
@@ -228,5 +248,3 @@ class HttpServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-

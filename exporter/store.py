@@ -83,8 +83,11 @@ class ProbeView:
                 "details": dict(state.raw.details),
             }
             if state.streak:
-                threshold = (state.spec.failure_threshold if state.streak_worse
-                             else state.spec.success_threshold)
+                threshold = (
+                    state.spec.failure_threshold
+                    if state.streak_worse
+                    else state.spec.success_threshold
+                )
                 details["raw"]["streak"] = f"{state.streak}/{threshold}"
         return details
 
@@ -126,8 +129,12 @@ def _view_with_dependencies(
                 continue
             upstream = _view_with_dependencies(dependency_state, by_name, views, now)
             if upstream.status is Status.CRITICAL or upstream.blocked_by:
-                view = replace(view, status=Status.UNKNOWN, blocked_by=dependency,
-                               summary=f"blocked by {dependency}: {view.summary}")
+                view = replace(
+                    view,
+                    status=Status.UNKNOWN,
+                    blocked_by=dependency,
+                    summary=f"blocked by {dependency}: {view.summary}",
+                )
                 break
     views[state.spec.name] = view
     return view
@@ -138,8 +145,9 @@ def _own_view(state: ProbeState, now: float) -> ProbeView:
         return ProbeView(state, Status.UNKNOWN, "no result yet")
     age = now - state.finished_at
     if age > STALE_AFTER_INTERVALS * state.spec.interval:
-        return ProbeView(state, Status.UNKNOWN,
-                         f"stale: last result is {format_duration(age)} old", stale=True)
+        return ProbeView(
+            state, Status.UNKNOWN, f"stale: last result is {format_duration(age)} old", stale=True
+        )
     return ProbeView(state, state.status, state.held.summary)
 
 
@@ -159,13 +167,18 @@ class ResultStore:
         with self._lock:
             old = self._states
             self._states = {
-                spec.name: old[spec.name] if spec.name in old and old[spec.name].spec == spec
+                spec.name: old[spec.name]
+                if spec.name in old and old[spec.name].spec == spec
                 else ProbeState(spec)
                 for spec in specs
             }
 
     def record(
-        self, name: str, result: Result, duration: float, finished_at: float | None = None,
+        self,
+        name: str,
+        result: Result,
+        duration: float,
+        finished_at: float | None = None,
         render: Any = None,
     ) -> tuple[ProbeState, ProbeState] | None:
         """Store a result; return (before, after), or None if the probe is no longer configured."""
@@ -173,8 +186,11 @@ class ResultStore:
             before = self._states.get(name)
             if before is None:
                 return None
-            after = replace(damp(before, result), duration=duration,
-                            finished_at=time.time() if finished_at is None else finished_at)
+            after = replace(
+                damp(before, result),
+                duration=duration,
+                finished_at=time.time() if finished_at is None else finished_at,
+            )
             if render is not None:
                 after = replace(after, lines=render(after))
             self._states[name] = after

@@ -74,7 +74,7 @@ class Limits(BaseModel):
         return float(value)
 
     @staticmethod
-    def format_value(value: float) -> str:
+    def format_value(value: float, /) -> str:
         return f"{value:g}"
 
     @model_validator(mode="before")
@@ -121,7 +121,7 @@ class Limits(BaseModel):
 
 class PercentLimits(Limits):
     @staticmethod
-    def format_value(value: float) -> str:
+    def format_value(value: float, /) -> str:
         return f"{value:g}%"
 
 

@@ -61,7 +61,7 @@ def parse_size(value: object) -> float:
 
 def format_duration(seconds: float) -> str:
     """A short human form: ``45s``, ``7m``, ``3h12m``, ``2d4h``."""
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 120:
         return f"{seconds:.3g}s" if seconds < 10 else f"{s}s"
     minutes, _ = divmod(s, 60)

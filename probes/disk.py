@@ -55,7 +55,8 @@ USED_BYTES = MetricFamily(
     ("mountpoint",),
 )
 INODES = MetricFamily(
-    "site_status_disk_inodes", "Inodes of the filesystem (0 if it has no fixed number).",
+    "site_status_disk_inodes",
+    "Inodes of the filesystem (0 if it has no fixed number).",
     ("mountpoint",),
 )
 INODES_FREE = MetricFamily(
@@ -209,9 +210,7 @@ def graded_report(mount: Mount, usage: Usage, config: DiskProbe) -> FilesystemRe
 
 
 def unreadable_report(mount: Mount, reason: str) -> FilesystemReport:
-    return FilesystemReport(
-        mount, Status.UNKNOWN, f"{mount.mountpoint}: {reason}", error=reason
-    )
+    return FilesystemReport(mount, Status.UNKNOWN, f"{mount.mountpoint}: {reason}", error=reason)
 
 
 def ok_line(report: FilesystemReport) -> str:

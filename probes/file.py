@@ -25,7 +25,7 @@ from pydantic import field_validator
 from exporter.blocking import BlockingTimeout, ResourceStuck
 from exporter.probe_api import MetricFamily, ProbeConfig, ProbeContext, ProbeKind, Result, Sample
 from exporter.status import Status, worst
-from exporter.thresholds import DurationLimits, Limits, MinSizeLimits, SizeLimits  # noqa: TC001 (pydantic)
+from exporter.thresholds import DurationLimits, Limits, MinSizeLimits, SizeLimits
 from exporter.units import format_duration, format_size
 
 AGE = MetricFamily("site_status_file_age_seconds", "Age of the file's mtime (newest match).")
@@ -127,7 +127,7 @@ def glob_matches(pattern: str) -> list[str]:
     directory, name_pattern = posixpath.split(pattern)
     if has_glob_magic(directory):
         # glob.glob takes an absolute pattern as it is; Path.glob does not
-        directories = [d for d in glob.glob(directory) if Path(d).is_dir()]  # noqa: PTH207
+        directories = [d for d in glob.glob(directory) if Path(d).is_dir()]
         return [m for d in directories for m in names_matching(d, name_pattern, strict=False)]
     return names_matching(directory, name_pattern, strict=True)
 
@@ -183,11 +183,13 @@ async def run(config: FileProbe, context: ProbeContext) -> Result:
     try:
         lookup = await context.blocking(look, config.path, resource=resource)
     except (BlockingTimeout, ResourceStuck) as error:
-        return Result(Status.UNKNOWN, f"{config.path}: no answer from {resource}: {error}",
-                      {"path": config.path, "mount": resource})
+        return Result(
+            Status.UNKNOWN,
+            f"{config.path}: no answer from {resource}: {error}",
+            {"path": config.path, "mount": resource},
+        )
     except BrokenSymlink as error:
-        return Result(Status.CRITICAL, str(error),
-                      {"path": config.path, "target": error.target})
+        return Result(Status.CRITICAL, str(error), {"path": config.path, "target": error.target})
     except OSError as error:
         return failed_result(config.path, error)
     if lookup.newest is None or lookup.stat is None:
@@ -225,15 +227,14 @@ def missing_summary(path: str, lookup: Lookup) -> str:
     return f"{path} is missing"
 
 
-def graded_result(
-    config: FileProbe, lookup: Lookup, matched: str, found: os.stat_result
-) -> Result:
+def graded_result(config: FileProbe, lookup: Lookup, matched: str, found: os.stat_result) -> Result:
     """The newest file graded on age and size."""
     age = max(0.0, time.time() - found.st_mtime)
     size = float(found.st_size)
     age_status, age_text = graded(config.max_age, age, f"{format_duration(age)} old")
-    size_statuses = [graded(limits, size, format_size(size))
-                     for limits in (config.min_size, config.max_size)]
+    size_statuses = [
+        graded(limits, size, format_size(size)) for limits in (config.min_size, config.max_size)
+    ]
     size_status = worst(s for s, _ in size_statuses)
     size_text = next((t for s, t in size_statuses if s is size_status), format_size(size))
     parts = [age_text]

@@ -133,12 +133,13 @@ def cgroup_and_ancestors(mount: str, path: str) -> Iterator[str]:
 
     Inside a container the cgroup is often mounted as the root, so the root itself counts.
     """
-    current = posixpath.normpath("/" + path)
+    current = posixpath.normpath("/" + path.lstrip("/"))
     while True:
         yield posixpath.normpath(mount + current)
-        if current == "/":
+        parent = posixpath.dirname(current)
+        if parent == current:
             return
-        current = posixpath.dirname(current)
+        current = parent
 
 
 def read_text_or_none(path: str) -> str | None:
@@ -163,8 +164,7 @@ def cgroup_v2_quota_cpus(context: ProbeContext, path: str) -> float | None:
         return parse_cpu_max(text) if text is not None else None
 
     quotas = [
-        smallest_quota(cgroup_and_ancestors(mount, path), read_cpus)
-        for mount in CGROUP_V2_MOUNTS
+        smallest_quota(cgroup_and_ancestors(mount, path), read_cpus) for mount in CGROUP_V2_MOUNTS
     ]
     return min((q for q in quotas if q is not None), default=None)
 
@@ -180,9 +180,7 @@ def cgroup_v1_quota_cpus(context: ProbeContext, controllers: str, path: str) -> 
         except ValueError:
             return None
 
-    mounts = dict.fromkeys(
-        f"{CGROUP_ROOT}/{name}" for name in (controllers, "cpu,cpuacct", "cpu")
-    )
+    mounts = dict.fromkeys(f"{CGROUP_ROOT}/{name}" for name in (controllers, "cpu,cpuacct", "cpu"))
     quotas = [smallest_quota(cgroup_and_ancestors(mount, path), read_cpus) for mount in mounts]
     return min((q for q in quotas if q is not None), default=None)
 
@@ -245,9 +243,7 @@ def window_line(window: str, load: float, config: LoadProbe, cpus: CpuCount) -> 
     return line
 
 
-def graded_windows(
-    averages: LoadAverages, config: LoadProbe, cpus: CpuCount
-) -> dict[str, Status]:
+def graded_windows(averages: LoadAverages, config: LoadProbe, cpus: CpuCount) -> dict[str, Status]:
     """Each window's status against its limits (OK where it has none)."""
     statuses = {}
     for window, _ in WINDOWS:

@@ -54,11 +54,17 @@ class MountCheck:
     stuck_since: float | None = None
 
     def details(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"mountpoint": self.mountpoint, "status": self.status.name,
-                               "reason": self.reason}
+        out: dict[str, Any] = {
+            "mountpoint": self.mountpoint,
+            "status": self.status.name,
+            "reason": self.reason,
+        }
         if self.mount is not None:
-            out |= {"fstype": self.mount.fstype, "source": self.mount.source,
-                    "read_only": self.mount.read_only}
+            out |= {
+                "fstype": self.mount.fstype,
+                "source": self.mount.source,
+                "read_only": self.mount.read_only,
+            }
         if self.stuck_since is not None:
             out["stuck_since"] = self.stuck_since
         return out

@@ -20,7 +20,8 @@ def errors_of(text: str, registry: KindRegistry) -> list[str]:
 
 
 def test_design_shape_is_valid(registry: KindRegistry) -> None:
-    config = parse_config(textwrap.dedent("""
+    config = parse_config(
+        textwrap.dedent("""
         site: {name: example-site, environment: prod, tier: priprod, profile: os2web}
         reports: {file: /var/lib/site-status/reports.jsonl}
         defaults: {interval: 60s, timeout: 10s}
@@ -30,7 +31,9 @@ def test_design_shape_is_valid(registry: KindRegistry) -> None:
           - {name: data-disk, kind: disk, path: /data, used_percent: {warning: 80, critical: 90}}
           - {name: data-disk-late, kind: disk, path: /data, interval: 5m, timeout: 30s,
              depends_on: [data-disk], critical: false}
-    """), registry)
+    """),
+        registry,
+    )
     assert config.site.tier == "priprod"
     assert [p.name for p in config.probes] == ["forecast-file", "data-disk", "data-disk-late"]
     timing = config.timing(config.probe("data-disk-late"))
@@ -39,14 +42,17 @@ def test_design_shape_is_valid(registry: KindRegistry) -> None:
 
 
 def test_three_mistakes_are_all_named_with_their_paths(registry: KindRegistry) -> None:
-    errors = errors_of("""
+    errors = errors_of(
+        """
         site: {name: s, tier: gold}
         probes:
           - {name: a, kind: file, path: /x}
           - {name: b, kind: disk, path: /}
           - {name: c, kind: file, path: /y, max_age: {warning: soon, critical: 6h}}
           - {name: d, kind: load, colour: blue}
-    """, registry)
+    """,
+        registry,
+    )
     assert len(errors) == 3, errors
     assert errors[0].startswith("site.tier (line 2): Input should be 'priprod'")
     assert errors[1].startswith("probes[2].max_age.warning (line 6): invalid duration 'soon'")
@@ -69,32 +75,39 @@ def test_missing_kind(registry: KindRegistry) -> None:
 
 
 def test_probe_graph_errors(registry: KindRegistry) -> None:
-    errors = errors_of("""
+    errors = errors_of(
+        """
         probes:
           - {name: a, kind: load, depends_on: [b]}
           - {name: b, kind: load, depends_on: [a, ghost]}
           - {name: a, kind: load}
-    """, registry)
+    """,
+        registry,
+    )
     assert "probes[2].name: duplicate probe name 'a' (also probes[0])" in errors
     assert "probes[1].depends_on[1]: no probe named 'ghost'" in errors
     assert any("dependency cycle: a -> b -> a" in e for e in errors)
 
 
 def test_timeout_longer_than_interval(registry: KindRegistry) -> None:
-    [error] = errors_of("probes:\n  - {name: a, kind: load, interval: 10s, timeout: 1m}\n",
-                        registry)
+    [error] = errors_of(
+        "probes:\n  - {name: a, kind: load, interval: 10s, timeout: 1m}\n", registry
+    )
     assert error.startswith("probes[0].timeout (line 2): timeout (60s) is longer")
 
 
 def test_duplicate_yaml_keys_and_syntax_errors(registry: KindRegistry) -> None:
     assert errors_of("site: {name: a}\nsite: {name: b}\n", registry) == [
-        "site (line 2): duplicate key"]
+        "site (line 2): duplicate key"
+    ]
     [error] = errors_of("probes: [\n", registry)
     assert error.startswith("<config> (line ")
     assert "invalid YAML" in error
 
 
-def test_environment_overrides_yaml(registry: KindRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_yaml(
+    registry: KindRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SITE_STATUS_SITE__NAME", "from-env")
     monkeypatch.setenv("SITE_STATUS_DEFAULTS__INTERVAL", "2m")
     monkeypatch.setenv("SITE_STATUS_CONFIG", "/not/a/config/key")

@@ -17,7 +17,11 @@ from exporter.units import format_duration, parse_duration, parse_size
 
 def test_nagios_codes() -> None:
     assert [int(s) for s in (Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN)] == [
-        0, 1, 2, 3]
+        0,
+        1,
+        2,
+        3,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -43,20 +47,29 @@ def test_capped() -> None:
 @pytest.mark.parametrize(
     ("text", "value", "alerts"),
     [
-        ("10", 11, True), ("10", 5, False), ("10", -1, True),
-        ("10:", 9, True), ("10:", 10, False), ("10:", 1e9, False),
-        ("~:20", 21, True), ("~:20", -1e9, False),
-        ("10:20", 9, True), ("10:20", 15, False), ("10:20", 21, True),
-        ("@10:20", 15, True), ("@10:20", 9, False), ("@10:20", 10, True),
+        ("10", 11, True),
+        ("10", 5, False),
+        ("10", -1, True),
+        ("10:", 9, True),
+        ("10:", 10, False),
+        ("10:", 1e9, False),
+        ("~:20", 21, True),
+        ("~:20", -1e9, False),
+        ("10:20", 9, True),
+        ("10:20", 15, False),
+        ("10:20", 21, True),
+        ("@10:20", 15, True),
+        ("@10:20", 9, False),
+        ("@10:20", 10, True),
     ],
 )
 def test_nagios_ranges(text: str, value: float, alerts: bool) -> None:
-    assert parse_range(text, float).alerts(value) is alerts
+    assert parse_range(text, Limits.parse_value).alerts(value) is alerts
 
 
 def test_range_start_after_end_is_an_error() -> None:
     with pytest.raises(ValueError, match="start is greater"):
-        parse_range("20:10", float)
+        parse_range("20:10", Limits.parse_value)
 
 
 def test_warning_critical_mapping_with_plain_limits() -> None:
@@ -92,8 +105,16 @@ def test_duration_range_with_units() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("2h", 7200), ("1h30m", 5400), ("500ms", 0.5), (12, 12),
-     ("1.5", 1.5), ("1d", 86400)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        (12, 12),
+        ("1.5", 1.5),
+        ("1d", 86400),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert math.isclose(parse_duration(text), seconds)
@@ -106,8 +127,9 @@ def test_bad_durations(bad: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("512", 512), ("10k", 10_000), ("10KiB", 10_240), ("1.5GiB", 1.5 * 2**30),
-                       ("5MB", 5e6)])
+    ("text", "size"),
+    [("512", 512), ("10k", 10_000), ("10KiB", 10_240), ("1.5GiB", 1.5 * 2**30), ("5MB", 5e6)],
+)
 def test_sizes(text: str, size: float) -> None:
     assert parse_size(text) == size
 

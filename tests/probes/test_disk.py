@@ -6,7 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import ValidationError
@@ -16,7 +16,9 @@ from exporter.mounts import MountTable, parse_mountinfo
 from exporter.probe_api import Result, Status
 from probes.disk import KIND, DiskProbe, selected_filesystems
 from tests.support.context import make_context
-from tests.support.fuse_mounts import FuseMounts
+
+if TYPE_CHECKING:
+    from tests.support.fuse_mounts import FuseMounts
 
 FIXTURES = Path(__file__).with_name("fixtures")
 MiB = 1024 * 1024

@@ -27,10 +27,10 @@ HOUR = 3600.0
 
 
 async def run_probe(
-    timeout: float = 2.0, blocking: BlockingRunner | None = None, **fields: Any
+    budget: float = 2.0, blocking: BlockingRunner | None = None, **fields: Any
 ) -> Result:
     config = file.FileProbe.model_validate({"name": "f", "kind": "file", **fields})
-    return await file.run(config, make_context(timeout, blocking=blocking))
+    return await file.run(config, make_context(budget, blocking=blocking))
 
 
 def write(path: Path, size: int = 10, age: float = 0.0) -> Path:
@@ -251,24 +251,24 @@ def test_permission_denied_is_unknown() -> None:
 async def test_file_on_a_stale_mount_is_unknown(fuse_mount: FuseMounts) -> None:
     mount = fuse_mount("stale")
     path = f"{mount.path}/hello"
-    result = await run_probe(timeout=1.0, path=path)
+    result = await run_probe(budget=1.0, path=path)
     assert result.status is Status.UNKNOWN
     assert result.summary == f"{path}: Stale file handle"
 
 
 async def test_glob_on_a_stale_mount_is_unknown_not_missing(fuse_mount: FuseMounts) -> None:
     mount = fuse_mount("stale")
-    result = await run_probe(timeout=1.0, path=f"{mount.path}/*.nc")
+    result = await run_probe(budget=1.0, path=f"{mount.path}/*.nc")
     assert result.status is Status.UNKNOWN
     assert "Stale file handle" in result.summary
 
 
 async def test_file_on_a_healthy_fuse_mount(fuse_mount: FuseMounts) -> None:
     mount = fuse_mount("ok")
-    result = await run_probe(timeout=1.0, path=f"{mount.path}/hello", min_size=1)
+    result = await run_probe(budget=1.0, path=f"{mount.path}/hello", min_size=1)
     assert result.status is Status.OK
     assert result.details["size_bytes"] == len(b"hello\n")
-    listing = await run_probe(timeout=1.0, path=mount.path)
+    listing = await run_probe(budget=1.0, path=mount.path)
     assert listing.details["count"] == 1
 
 
@@ -277,14 +277,14 @@ async def test_file_on_a_hung_mount_returns_in_time(fuse_mount: FuseMounts) -> N
     runner = BlockingRunner()
     path = f"{mount.path}/hello"
     started = time.monotonic()
-    result = await run_probe(timeout=0.5, blocking=runner, path=path)
+    result = await run_probe(budget=0.5, blocking=runner, path=path)
     assert time.monotonic() - started < 0.5 + 0.5
     assert result.status is Status.UNKNOWN
     assert result.summary.startswith(f"{path}: no answer from {mount.path}")
     assert runner.stuck().keys() == {mount.path}
 
     started = time.monotonic()
-    again = await run_probe(timeout=0.5, blocking=runner, path=path)
+    again = await run_probe(budget=0.5, blocking=runner, path=path)
     assert time.monotonic() - started < 0.2
     assert again.status is Status.UNKNOWN
     assert "stuck" in again.summary

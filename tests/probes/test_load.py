@@ -10,7 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from exporter.probe_api import Result, Status
-from probes.load import KIND, LoadProbe, cgroup_quota, effective_cpus, parse_cpu_max
+from probes.load import (
+    KIND,
+    LoadProbe,
+    cgroup_and_ancestors,
+    cgroup_quota,
+    effective_cpus,
+    parse_cpu_max,
+)
 from tests.support.context import make_context
 
 AFFINITY = len(os.sched_getaffinity(0))
@@ -92,6 +99,19 @@ def test_cpu_max_parsing() -> None:
     assert parse_cpu_max("50000 100000") == 0.5
 
 
+def test_a_cgroup_and_its_ancestors_up_to_the_mount() -> None:
+    assert list(cgroup_and_ancestors("/sys/fs/cgroup", "/a.slice/b.scope")) == [
+        "/sys/fs/cgroup/a.slice/b.scope",
+        "/sys/fs/cgroup/a.slice",
+        "/sys/fs/cgroup",
+    ]
+    assert list(cgroup_and_ancestors("/sys/fs/cgroup/cpu", "/")) == ["/sys/fs/cgroup/cpu"]
+    assert list(cgroup_and_ancestors("/sys/fs/cgroup", "//a")) == [
+        "/sys/fs/cgroup/a",
+        "/sys/fs/cgroup",
+    ]
+
+
 async def test_cgroup_v2_quota_of_our_cgroup(tree: HostTree) -> None:
     tree.host(cgroup="0::/kubepods.slice/pod-1.slice/cri-abc.scope\n")
     tree.write("/sys/fs/cgroup/kubepods.slice/pod-1.slice/cri-abc.scope/cpu.max", "50000 100000\n")
@@ -144,7 +164,9 @@ async def test_quota_larger_than_affinity_uses_affinity(tree: HostTree) -> None:
 
 
 async def test_cgroup_v1_quota_in_the_cpu_cpuacct_hierarchy(tree: HostTree) -> None:
-    tree.host(cgroup="12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n")
+    tree.host(
+        cgroup="12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n"
+    )
     tree.write("/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "50000\n")
     tree.write("/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n")
     cpus = effective_cpus(tree.context())
@@ -228,8 +250,7 @@ async def test_every_window_at_the_worst_status_is_named(tree: HostTree) -> None
     result = await loaded.run(config)
     assert result.status is Status.CRITICAL
     assert result.summary == (
-        "load1 3 = 6 per CPU on 0.5 CPUs (max 4); "
-        "load15 1.6 = 3.2 per CPU on 0.5 CPUs (range ~:3)"
+        "load1 3 = 6 per CPU on 0.5 CPUs (max 4); load15 1.6 = 3.2 per CPU on 0.5 CPUs (range ~:3)"
     )
     assert result.details["status"] == {"load1": "CRITICAL", "load5": "OK", "load15": "CRITICAL"}
 
@@ -259,9 +280,13 @@ async def test_unreadable_loadavg_raises_for_the_runner(tree: HostTree) -> None:
 # --- this machine ---------------------------------------------------------------------------
 
 
+def real_load_averages() -> list[float]:
+    return [float(field) for field in Path("/proc/loadavg").read_text().split()[:3]]
+
+
 async def test_real_machine() -> None:
     context = make_context()
-    before = [float(field) for field in Path("/proc/loadavg").read_text().split()[:3]]
+    before = real_load_averages()
     result = await KIND.run(probe(), context)
     details = result.details
     for field, expected in zip(("load1", "load5", "load15"), before, strict=True):

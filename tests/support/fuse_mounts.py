@@ -13,11 +13,14 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exporter.mounts import parse_mountinfo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FUSEFS = Path(__file__).with_name("fusefs.py")
 MODES = ("ok", "stale", "hung", "readonly")

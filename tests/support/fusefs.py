@@ -1,7 +1,7 @@
 """A tiny FUSE filesystem for tests: healthy, stale (ESTALE) or hung (never answers).
 
 Run as its own process: ``python fusefs.py MODE MOUNTPOINT``. The test that starts it must
-abort the connection and unmount in teardown (see ``tests/support/mounts.py``).
+abort the connection and unmount in teardown (see ``tests/support/fuse_mounts.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from fuse import FUSE, FuseOSError, Operations  # type: ignore[import-untyped]
+from fuse import FUSE, FuseOSError, Operations
 
 HELLO = b"hello\n"
 
@@ -34,11 +34,22 @@ class TestFilesystem(Operations):  # type: ignore[misc]
         if path != "/":
             self._misbehave()
         if path == "/":
-            return {"st_mode": stat.S_IFDIR | 0o755, "st_nlink": 2,
-                    "st_mtime": self.started, "st_ctime": self.started, "st_atime": self.started}
+            return {
+                "st_mode": stat.S_IFDIR | 0o755,
+                "st_nlink": 2,
+                "st_mtime": self.started,
+                "st_ctime": self.started,
+                "st_atime": self.started,
+            }
         if path == "/hello":
-            return {"st_mode": stat.S_IFREG | 0o644, "st_nlink": 1, "st_size": len(HELLO),
-                    "st_mtime": self.started, "st_ctime": self.started, "st_atime": self.started}
+            return {
+                "st_mode": stat.S_IFREG | 0o644,
+                "st_nlink": 1,
+                "st_size": len(HELLO),
+                "st_mtime": self.started,
+                "st_ctime": self.started,
+                "st_atime": self.started,
+            }
         raise FuseOSError(errno.ENOENT)
 
     def readdir(self, path: str, fh: Any) -> list[str]:
@@ -51,15 +62,30 @@ class TestFilesystem(Operations):  # type: ignore[misc]
 
     def statfs(self, path: str) -> dict[str, int]:
         self._misbehave()
-        return {"f_bsize": 4096, "f_frsize": 4096, "f_blocks": 1000, "f_bfree": 600,
-                "f_bavail": 600, "f_files": 100, "f_ffree": 90, "f_favail": 90, "f_namemax": 255}
+        return {
+            "f_bsize": 4096,
+            "f_frsize": 4096,
+            "f_blocks": 1000,
+            "f_bfree": 600,
+            "f_bavail": 600,
+            "f_files": 100,
+            "f_ffree": 90,
+            "f_favail": 90,
+            "f_namemax": 255,
+        }
 
 
 def main() -> None:
     mode, mountpoint = sys.argv[1], sys.argv[2]
     extra = {"ro": True} if mode == "readonly" else {}
-    FUSE(TestFilesystem(mode), mountpoint, foreground=True, nothreads=False,
-         fsname=f"sitestatus-{mode}", **extra)
+    FUSE(
+        TestFilesystem(mode),
+        mountpoint,
+        foreground=True,
+        nothreads=False,
+        fsname=f"sitestatus-{mode}",
+        **extra,
+    )
 
 
 if __name__ == "__main__":

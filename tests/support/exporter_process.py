@@ -1,0 +1,150 @@
+"""The real ``site-status`` command in a child process, and readers for what it serves."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[2]
+
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def command_env(extra_path: Sequence[str] = ()) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SITE_STATUS_")}
+    env["PYTHONPATH"] = os.pathsep.join([*extra_path, str(REPO)])
+    return env
+
+
+def site_status(
+    *args: str, extra_path: Sequence[str] = (), timeout: float = 60, user: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``site-status ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "exporter.cli", *args],
+        capture_output=True,
+        text=True,
+        env=command_env(extra_path),
+        timeout=timeout,
+        user=user,
+        check=False,
+    )
+
+
+@dataclass
+class RunningExporter:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def metrics(self) -> Series:
+        _, body = self.get("/metrics")
+        return parse_series(body.decode())
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.get("/status")[1])  # type: ignore[no-any-return]
+
+    def probe(self, name: str) -> dict[str, Any]:
+        return next(p for p in self.status()["probes"] if p["name"] == name)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def threads_waiting_on_fuse(self) -> int:
+        """Threads of the exporter that wait in the kernel for a FUSE answer."""
+        count = 0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                count += (task / "wchan").read_text().strip() == "request_wait_answer"
+        return count
+
+
+def parse_series(text: str) -> Series:
+    series: Series = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            series[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+    return series
+
+
+def wait_until(condition: Any, timeout: float, interval: float = 0.05) -> Any:
+    """Poll ``condition()`` until it returns something true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def running_exporter(config: Path, workdir: Path) -> Iterator[RunningExporter]:
+    """``site-status run`` on a free loopback port; killed in teardown if still running."""
+    port = free_port()
+    log = workdir / "exporter.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter.cli",
+                "run",
+                "--config",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=command_env(),
+        )
+    exporter = RunningExporter(process, f"http://127.0.0.1:{port}", log)
+    try:
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"exporter exited early:\n{exporter.log_text()}")
+            with contextlib.suppress(OSError):
+                return exporter.get("/healthz", timeout=1)[0] == 200
+            return False
+
+        wait_until(ready, timeout=20)
+        yield exporter
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
