@@ -264,7 +264,21 @@ def _config_error(error: Any, registry: KindRegistry, document: _YamlDocument) -
         loc = (*loc, "kind")
     elif error["type"] == "union_tag_not_found":
         message = f"missing 'kind'; known kinds: {', '.join(registry.names())}"
+    variable = _environment_variable(loc)
+    if variable is not None:
+        return ConfigError(format_path(loc), f"{message} (from environment {variable})")
     return ConfigError(format_path(loc), message, document.line(loc))
+
+
+def _environment_variable(loc: Sequence[Any]) -> str | None:
+    """The ``SITE_STATUS_A__B`` variable that set the value at ``loc``, if one did."""
+    for end in range(len(loc), 0, -1):
+        if any(isinstance(part, int) for part in loc[:end]):
+            continue
+        name = (ENV_PREFIX + "__".join(str(part) for part in loc[:end])).upper()
+        if any(key.upper() == name for key in os.environ):
+            return name
+    return None
 
 
 def _without_union_tags(loc: tuple[Any, ...], registry: KindRegistry) -> tuple[Any, ...]:
@@ -394,18 +408,17 @@ class _YamlDocument:
         return cls(node, {} if data is None else data, errors)
 
     def line(self, loc: Sequence[Any]) -> int | None:
+        """The line of the value at ``loc``, or of its nearest written parent (missing keys)."""
         node = self._node
         for part in loc:
+            child = None
             if isinstance(node, yaml.MappingNode):
-                node = next((v for k, v in node.value if k.value == part), None)
-                if node is None:
-                    return None
+                child = next((v for k, v in node.value if k.value == part), None)
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if part >= len(node.value):
-                    return None
-                node = node.value[part]
-            else:
+                child = node.value[part] if part < len(node.value) else None
+            if child is None:
                 break
+            node = child
         return node.start_mark.line + 1 if node is not None else None
 
 

@@ -121,7 +121,9 @@ def test_bad_environment_override_is_named(
     registry: KindRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SITE_STATUS_SITE__TEIR", "priprod")
-    assert errors_of("site: {name: x}\n", registry) == ["site.teir: unknown key"]
+    assert errors_of("site: {name: x}\n", registry) == [
+        "site.teir: unknown key (from environment SITE_STATUS_SITE__TEIR)"
+    ]
 
 
 def test_embedded_default_is_valid(registry: KindRegistry) -> None:

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import textwrap
+from typing import Literal
+
+import anyio
+
+from exporter.blocking import BlockingRunner
+from exporter.config import SiteStatusConfig, parse_config
+from exporter.context import HostRoots, MountTableCache
+from exporter.health import RunStats
+from exporter.probe_api import (
+    MetricFamily,
+    ProbeConfig,
+    ProbeContext,
+    ProbeKind,
+    Result,
+    Sample,
+    Status,
+)
+from exporter.registry import KindRegistry
+from exporter.scheduler import ProbeRunner, Scheduler
+from exporter.store import ProbeState, ResultStore
+
+ACTIVE = {"now": 0, "max": 0, "runs": 0}
+
+
+class ScriptedProbe(ProbeConfig):
+    kind: Literal["test"]
+    behaviour: Literal["ok", "raise", "sleep", "undeclared"] = "ok"
+    seconds: float = 0.0
+
+
+async def run_test_probe(config: ScriptedProbe, context: ProbeContext) -> Result:
+    ACTIVE["now"] += 1
+    ACTIVE["runs"] += 1
+    ACTIVE["max"] = max(ACTIVE["max"], ACTIVE["now"])
+    try:
+        if config.behaviour == "raise":
+            raise RuntimeError("database is on fire")
+        await anyio.sleep(config.seconds)
+        if config.behaviour == "undeclared":
+            return Result(Status.OK, "x", {}, (Sample("site_status_nope", 1.0),))
+        return Result(Status.OK, f"slept {config.seconds}", {}, (Sample(RUNS.name, 1.0),))
+    finally:
+        ACTIVE["now"] -= 1
+
+
+RUNS = MetricFamily("site_status_test_value", "A value from the test probe.")
+REGISTRY = KindRegistry([ProbeKind(ScriptedProbe, run_test_probe, (RUNS,))])
+
+
+def config(text: str) -> SiteStatusConfig:
+    return parse_config(textwrap.dedent(text), REGISTRY)
+
+
+def runner(stats: RunStats | None = None) -> ProbeRunner:
+    return ProbeRunner(
+        REGISTRY, BlockingRunner(), MountTableCache(HostRoots()), stats or RunStats()
+    )
+
+
+async def test_exception_becomes_unknown_with_the_message() -> None:
+    stats = RunStats()
+    probe = config("probes: [{name: a, kind: test, behaviour: raise}]").probe("a")
+    result, _ = await runner(stats).run(probe, timeout=1)
+    assert result.status is Status.UNKNOWN
+    assert result.summary == "probe error: database is on fire"
+    assert stats.errors["test", "exception"] == 1
+    assert stats.runs["test", "unknown"] == 1
+
+
+async def test_timeout_becomes_unknown() -> None:
+    stats = RunStats()
+    probe = config("probes: [{name: a, kind: test, behaviour: sleep, seconds: 5}]").probe("a")
+    with anyio.fail_after(2):
+        result, duration = await runner(stats).run(probe, timeout=0.2)
+    assert result.status is Status.UNKNOWN
+    assert result.summary == "timed out after 0.2s"
+    assert 0.2 <= duration < 0.5
+    assert stats.errors["test", "timeout"] == 1
+
+
+async def test_undeclared_metric_is_a_probe_error() -> None:
+    probe = config("probes: [{name: a, kind: test, behaviour: undeclared}]").probe("a")
+    result, _ = await runner().run(probe, timeout=1)
+    assert result.status is Status.UNKNOWN
+    assert "undeclared metric 'site_status_nope'" in result.summary
+
+
+async def run_scheduler_for(
+    cfg: SiteStatusConfig, seconds: float, store: ResultStore | None = None
+) -> ResultStore:
+    store = store or ResultStore()
+    scheduler = Scheduler(runner(), store, lambda state: {})
+    with anyio.move_on_after(seconds):
+        await scheduler.run(cfg)
+    return store
+
+
+async def test_concurrency_limit_and_interval() -> None:
+    ACTIVE.update(now=0, max=0, runs=0)
+    probes = "\n".join(
+        f"  - {{name: p{i}, kind: test, behaviour: sleep, seconds: 0.1}}" for i in range(6)
+    )
+    cfg = config(
+        f"exporter: {{concurrency: 2}}\ndefaults: {{interval: 0.5s, jitter: 0s}}\n"
+        f"probes:\n{probes}\n"
+    )
+    store = await run_scheduler_for(cfg, 1.4)
+    assert ACTIVE["max"] == 2
+    # 6 probes x 0.1 s, two at a time: each cycle takes 0.3 s, so in 1.4 s each ran 3 times.
+    assert ACTIVE["runs"] == 18
+    assert all(state.status is Status.OK for state in store.states())
+
+
+async def test_slow_runs_never_overlap() -> None:
+    ACTIVE.update(now=0, max=0, runs=0)
+    cfg = config("""
+        defaults: {interval: 0.3s, timeout: 0.3s, jitter: 0s}
+        probes: [{name: slow, kind: test, behaviour: sleep, seconds: 0.25}]
+    """)
+    await run_scheduler_for(cfg, 1.0)
+    assert ACTIVE["max"] == 1
+    assert ACTIVE["runs"] in (3, 4)
+
+
+async def test_apply_keeps_unchanged_probes_and_stops_removed_ones() -> None:
+    store = ResultStore()
+    records: list[str] = []
+
+    async def listen(before: ProbeState, after: ProbeState) -> None:
+        records.append(after.spec.name)
+
+    scheduler = Scheduler(runner(), store, lambda state: {}, listen)
+    first = config("""
+        defaults: {interval: 0.2s, jitter: 0s}
+        probes: [{name: keep, kind: test}, {name: drop, kind: test}]
+    """)
+    second = config("""
+        defaults: {interval: 0.2s, jitter: 0s}
+        probes: [{name: keep, kind: test}, {name: new, kind: test}]
+    """)
+    async with anyio.create_task_group() as group:
+        group.start_soon(scheduler.run, first)
+        await anyio.sleep(0.5)
+        kept_before = store.states()[0]
+        scheduler.apply(second)
+        assert store.states()[0] is kept_before  # unchanged probe keeps its result
+        records.clear()
+        await anyio.sleep(0.5)
+        group.cancel_scope.cancel()
+    assert [s.spec.name for s in store.states()] == ["keep", "new"]
+    assert "drop" not in records
+    assert {"keep", "new"} <= set(records)
