@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from exporter.probe_api import Duration, ProbeConfig
+from exporter.probe_api import Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
 
 ENV_PREFIX = "SITE_STATUS_"
@@ -75,7 +75,7 @@ class Site(Strict):
 class Reports(Strict):
     #: JSONL file for status reports; empty means the default state directory.
     file: str | None = None
-    max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    max_file_bytes: Size = Field(default=64 * 1024 * 1024, ge=4096)
     snapshot_interval: Duration = Field(default=300.0, gt=0)
 
     def file_path(self) -> Path:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from exporter.mounts import MountTable
 from exporter.status import Status
-from exporter.units import parse_duration
+from exporter.units import parse_duration, parse_size
 
 __all__ = [
     "Duration",
@@ -27,6 +27,7 @@ __all__ = [
     "ProbeKind",
     "Result",
     "Sample",
+    "Size",
     "Status",
 ]
 
@@ -34,6 +35,8 @@ T = TypeVar("T")
 
 #: Seconds, written as ``30s``, ``5m``, ``2h``, ``1h30m`` or a plain number.
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+#: Bytes, written as ``512``, ``10KiB``, ``5MB`` or a plain number.
+Size = Annotated[int, BeforeValidator(lambda value: round(parse_size(value)))]
 
 _PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")

@@ -67,11 +67,12 @@ class Limits(BaseModel):
 
     @staticmethod
     def parse_value(value: object) -> float:
-        if isinstance(value, str):
-            return float(value)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"expected a number, got {value!r}")
-        return float(value)
+        try:
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                return float(value)
+        except ValueError:
+            pass
+        raise ValueError(f"expected a number or a Nagios range, got {value!r}")
 
     @staticmethod
     def format_value(value: float, /) -> str:

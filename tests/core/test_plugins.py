@@ -109,3 +109,21 @@ def test_registry_rejects_bad_kinds() -> None:
     unprefixed = ProbeKind(LOAD.config, LOAD.run, (MetricFamily("widgets", "Widgets."),))
     with pytest.raises(ValueError, match="must start with site_status_"):
         KindRegistry().register(unprefixed)
+
+
+async def test_the_readme_example_kind_works(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Writing a probe kind", 1)[1]
+    source = section.split("```python\n", 1)[1].split("```", 1)[0]
+    module = type(sys)("readme_queue_probe")
+    sys.modules[module.__name__] = module  # as an import would: pydantic resolves names there
+    try:
+        exec(compile(source, "README.md", "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+    registry = KindRegistry([module.KIND])
+    for i in range(3):
+        (tmp_path / f"job-{i}").write_text("x")
+    config = parse_config(f"probes: [{{name: q, kind: queue, path: {tmp_path}}}]\n", registry)
+    result = await module.KIND.run(config.probe("q"), make_context())
+    assert (result.status.name, result.summary) == ("OK", "3 jobs waiting")

@@ -77,7 +77,9 @@ def test_validate_names_all_three_mistakes(tmp_path: Path) -> None:
     errors = [line.strip() for line in done.stderr.splitlines()[1:]]
     assert len(errors) == 3, done.stderr
     assert errors[0].startswith("site.tier (line 2): Input should be 'priprod'")
-    assert errors[1].startswith("probes[0].used_percent.warning (line 5):")
+    assert errors[1] == (
+        "probes[0].used_percent.warning (line 5): expected a number or a Nagios range, got 'lots'"
+    )
     assert errors[2] == "probes[1].colour (line 6): unknown key"
 
 
