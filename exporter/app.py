@@ -13,6 +13,7 @@ from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
 from exporter.context import HostRoots, MountTableCache
 from exporter.health import ExporterHealth, RunStats
+from exporter.memory import release_freed_memory
 from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.registry import KindRegistry
 from exporter.reports import JsonlReportSink, snapshot_report, transition_report
@@ -88,11 +89,13 @@ class Exporter:
         self.config = config
         self.scheduler.apply(config)
         self.health.reloaded()
+        release_freed_memory()
         log.info("config reloaded: %d probes", len(config.probes))
         return True
 
     async def serve(self) -> None:
         """Serve until SIGTERM or SIGINT."""
+        release_freed_memory()  # what loading the config took and no longer needs
         host, port = parse_listen(self.listen)
         self.server = HttpServer(host, port, self.endpoints)
         self.server.start()

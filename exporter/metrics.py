@@ -24,6 +24,7 @@ from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.health import ExporterHealth, RunStats
 from exporter.probe_api import MetricFamily
+from exporter.status import Status
 from exporter.store import ProbeState, ProbeView, ResultStore, site_status
 
 PROBE_LABELS = ("probe", "kind")
@@ -194,12 +195,25 @@ def kind_rows(state: ProbeState, families: Mapping[str, MetricFamily]) -> Iterat
 
 
 def render_probe_lines(state: ProbeState, families: Mapping[str, MetricFamily]) -> dict[str, str]:
-    """Exposition text of a probe's recorded values, by family name."""
-    lines: dict[str, list[str]] = {}
+    """Exposition text of a probe's recorded values, by family name.
+
+    For ``site_status_probe_status`` it holds the line without its value: the status depends on
+    the clock and on other probes, so the value is added at scrape time.
+    """
+    lines: dict[str, list[str]] = {PROBE_STATUS.name: [status_prefix(state)]}
     for family, values, value in (*probe_rows(state), *kind_rows(state, families)):
         line = sample_line(family.name, label_names(family), values, value)
         lines.setdefault(family.name, []).append(line)
     return {name: "".join(text) for name, text in lines.items()}
+
+
+def status_prefix(state: ProbeState) -> str:
+    """``site_status_probe_status{probe="a",kind="file"} `` (the value follows)."""
+    line = sample_line(PROBE_STATUS.name, PROBE_LABELS, (state.spec.name, state.spec.kind), 0.0)
+    return line[: -len("0.0\n")]
+
+
+_STATUS_VALUES = {status: format_value(float(status)) + "\n" for status in Status}
 
 
 def _header(family: MetricFamily, openmetrics: bool) -> str:
@@ -253,25 +267,26 @@ class Exposition:
     def render(self, openmetrics: bool = False) -> bytes:
         """The exposition of every site_status series (process metrics: ``SelfMetrics``)."""
         views = self.store.views()
-        dynamic: dict[str, list[str]] = {}
-        for view in views:
-            dynamic.setdefault(PROBE_STATUS.name, []).append(
-                sample_line(
-                    PROBE_STATUS.name, PROBE_LABELS, (view.name, view.kind), float(view.status)
-                )
-            )
+        status_lines = [
+            (view.state.lines.get(PROBE_STATUS.name) or status_prefix(view.state))
+            + _STATUS_VALUES[view.status]
+            for view in views
+        ]
+        global_lines: dict[str, list[str]] = {}
         for family, values, value in self.global_rows(views):
-            dynamic.setdefault(family.name, []).append(
-                sample_line(family.name, family.labels, values, value)
-            )
+            line = sample_line(family.name, family.labels, values, value)
+            global_lines.setdefault(family.name, []).append(line)
         out: list[str] = []
         for family in self.ordered_families():
-            parts = dynamic.get(family.name) or [
-                view.state.lines[family.name] for view in views if family.name in view.state.lines
-            ]
-            if parts:
+            if family is PROBE_STATUS:
+                lines = "".join(status_lines)
+            elif family.name in global_lines:
+                lines = "".join(global_lines[family.name])
+            else:
+                lines = self.store.rendered(family.name)
+            if lines:
                 out.append(_header(family, openmetrics))
-                out.extend(parts)
+                out.append(lines)
         return "".join(out).encode()
 
     def rows(self) -> Iterator[Row]:

@@ -7,19 +7,21 @@ timeouts, the common series and turning exceptions into UNKNOWN.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from exporter.mounts import MountTable
 from exporter.status import Status
 from exporter.units import parse_duration, parse_size
 
 __all__ = [
+    "AbsolutePath",
     "Duration",
     "MetricFamily",
     "ProbeConfig",
@@ -35,6 +37,16 @@ T = TypeVar("T")
 
 #: Seconds, written as ``30s``, ``5m``, ``2h``, ``1h30m`` or a plain number.
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _absolute_path(path: str) -> str:
+    if not posixpath.isabs(path):
+        raise ValueError("path must be absolute")
+    return posixpath.normpath(path)
+
+
+#: An absolute path, normalized (``/data/./x/`` -> ``/data/x``).
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 #: Bytes, written as ``512``, ``10KiB``, ``5MB`` or a plain number.
 Size = Annotated[int, BeforeValidator(lambda value: round(parse_size(value)))]
 

@@ -6,7 +6,10 @@ reason. Runs of one probe never overlap: the next waits until the previous has f
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -97,15 +100,24 @@ def _check_samples(result: Result, declared: tuple[MetricFamily, ...]) -> None:
             raise TypeError(f"metric {sample.family!r} needs labels {family.labels}")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Scheduled:
     probe: ProbeConfig
     timing: Timing
-    scope: anyio.CancelScope
+    #: When the next run is due, before its random jitter.
+    next_run: float = 0.0
+    #: The scope of the run in progress, to cancel it when the probe is reconfigured.
+    running: anyio.CancelScope | None = None
+    removed: bool = False
 
 
 class Scheduler:
-    """Keeps one task per probe; ``apply`` swaps configs without touching unchanged probes."""
+    """One dispatcher over a heap of due times; a task exists only while a probe runs.
+
+    (An idle task per probe costs about 5 KiB: 2.6 MiB for 500 probes.) ``apply`` swaps configs
+    without touching unchanged probes. Runs of one probe never overlap: the next run is queued
+    only when the previous one has finished.
+    """
 
     def __init__(
         self,
@@ -118,7 +130,10 @@ class Scheduler:
         self.store = store
         self.render = render
         self.on_result = on_result
-        self._tasks: dict[str, _Scheduled] = {}
+        self._scheduled: dict[str, _Scheduled] = {}
+        self._due: list[tuple[float, int, _Scheduled]] = []
+        self._sequence = itertools.count()
+        self._wakeup = anyio.Event()
         self._task_group: TaskGroup | None = None
         self._limiter = anyio.CapacityLimiter(1)
 
@@ -127,40 +142,68 @@ class Scheduler:
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
             self.apply(config)
-            await anyio.sleep_forever()
+            await self._dispatch(task_group)
 
     def apply(self, config: SiteStatusConfig) -> None:
         if self._task_group is None:
             raise RuntimeError("the scheduler is not running")
         self._limiter.total_tokens = config.exporter.concurrency
         wanted = {probe.name: (probe, config.timing(probe)) for probe in config.probes}
-        for name in list(self._tasks):
-            scheduled = self._tasks[name]
+        for name, scheduled in list(self._scheduled.items()):
             if wanted.get(name) != (scheduled.probe, scheduled.timing):
-                scheduled.scope.cancel()
-                del self._tasks[name]
+                scheduled.removed = True
+                if scheduled.running is not None:
+                    scheduled.running.cancel()
+                del self._scheduled[name]
         self.store.configure(probe_spec(probe, timing) for probe, timing in wanted.values())
+        now = anyio.current_time()
         for name, (probe, timing) in wanted.items():
-            if name not in self._tasks:
-                scheduled = _Scheduled(probe, timing, anyio.CancelScope())
-                self._tasks[name] = scheduled
-                self._task_group.start_soon(self._loop, scheduled, name=f"probe {name}")
+            if name not in self._scheduled:
+                # Spread the first runs so that probes (and sites) do not all start at once.
+                first = now + random.uniform(0, min(timing.jitter, timing.interval))
+                scheduled = _Scheduled(probe, timing, next_run=first)
+                self._scheduled[name] = scheduled
+                self._queue(scheduled, first)
+        self._wakeup.set()
 
-    async def _loop(self, scheduled: _Scheduled) -> None:
+    def _queue(self, scheduled: _Scheduled, at: float) -> None:
+        heapq.heappush(self._due, (at, next(self._sequence), scheduled))
+
+    async def _dispatch(self, task_group: TaskGroup) -> None:
+        while True:
+            while self._due and self._due[0][0] <= anyio.current_time():
+                _, _, scheduled = heapq.heappop(self._due)
+                if scheduled.removed:
+                    continue
+                await self._limiter.acquire_on_behalf_of(scheduled)
+                if scheduled.removed:
+                    self._limiter.release_on_behalf_of(scheduled)
+                    continue
+                scope = scheduled.running = anyio.CancelScope()
+                name = f"probe {scheduled.probe.name}"
+                task_group.start_soon(self._run, scheduled, scope, name=name)
+            self._wakeup = anyio.Event()
+            wait = self._due[0][0] - anyio.current_time() if self._due else math.inf
+            with anyio.move_on_after(wait):
+                await self._wakeup.wait()
+
+    async def _run(self, scheduled: _Scheduled, scope: anyio.CancelScope) -> None:
         probe, timing = scheduled.probe, scheduled.timing
-        with scheduled.scope:
-            # Spread the first runs so that probes (and sites) do not all start at once.
-            await anyio.sleep(random.uniform(0, min(timing.jitter, timing.interval)))
-            next_run = anyio.current_time()
-            while True:
-                async with self._limiter:
-                    result, duration = await self.runner.run(probe, timing.timeout)
+        try:
+            with scope:
+                result, duration = await self.runner.run(probe, timing.timeout)
                 await self._record(probe.name, result, duration)
-                next_run += timing.interval
-                now = anyio.current_time()
-                if next_run < now:  # a run took longer than the interval: skip, never overlap
-                    next_run = now
-                await anyio.sleep(next_run - now + random.uniform(0, timing.jitter))
+        finally:
+            scheduled.running = None
+            self._limiter.release_on_behalf_of(scheduled)
+        if scheduled.removed:
+            return
+        now = anyio.current_time()
+        scheduled.next_run += timing.interval
+        if scheduled.next_run < now:  # a run took longer than the interval: skip, never overlap
+            scheduled.next_run = now
+        self._queue(scheduled, scheduled.next_run + random.uniform(0, timing.jitter))
+        self._wakeup.set()
 
     async def _record(self, name: str, result: Result, duration: float) -> None:
         change = self.store.record(name, result, duration, render=self.render)

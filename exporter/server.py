@@ -10,6 +10,7 @@ import gzip
 import json
 import logging
 import socket
+import socketserver
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,6 +158,9 @@ def _check(status: str, value: Any, unit: str | None, output: str) -> list[dict[
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the
+    # client's delayed ACK (40 ms on Linux).
+    disable_nagle_algorithm = True
     server_version = f"site-status/{__version__}"
 
     def do_GET(self) -> None:
@@ -224,6 +228,13 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.endpoints = endpoints
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN in DNS, which can hang at start-up
+        # where DNS is broken; nothing here uses the name.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
 
 class HttpServer:

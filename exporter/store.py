@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,9 +50,9 @@ class ProbeState:
     lines: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProbeView:
-    """A probe as reported at one moment."""
+    """A probe as reported at one moment (not frozen: scrapes build hundreds of these)."""
 
     state: ProbeState
     status: Status
@@ -104,40 +104,31 @@ def damp(state: ProbeState, result: Result) -> ProbeState:
     return replace(state, raw=result, streak=streak, streak_worse=worse)
 
 
-def view_all(states: Iterable[ProbeState], now: float) -> list[ProbeView]:
+def view_all(states: Sequence[ProbeState], now: float) -> list[ProbeView]:
     """Views in config order, with staleness and dependency blocking applied."""
-    views: dict[str, ProbeView] = {}
-    pending = list(states)
-    by_name = {state.spec.name: state for state in pending}
-    # Dependencies first; cycles are rejected by config validation, missing ones ignored.
-    for state in pending:
-        _view_with_dependencies(state, by_name, views, now)
-    return [views[state.spec.name] for state in pending]
+    views = {state.spec.name: _own_view(state, now) for state in states}
+    for state in states:
+        if state.spec.depends_on:
+            _block_by_dependencies(views[state.spec.name], views, set())
+    return list(views.values())
 
 
-def _view_with_dependencies(
-    state: ProbeState, by_name: Mapping[str, ProbeState], views: dict[str, ProbeView], now: float
-) -> ProbeView:
-    known = views.get(state.spec.name)
-    if known is not None:
-        return known
-    view = _own_view(state, now)
-    if view.status is not Status.OK:
-        for dependency in state.spec.depends_on:
-            dependency_state = by_name.get(dependency)
-            if dependency_state is None:
-                continue
-            upstream = _view_with_dependencies(dependency_state, by_name, views, now)
-            if upstream.status is Status.CRITICAL or upstream.blocked_by:
-                view = replace(
-                    view,
-                    status=Status.UNKNOWN,
-                    blocked_by=dependency,
-                    summary=f"blocked by {dependency}: {view.summary}",
-                )
-                break
-    views[state.spec.name] = view
-    return view
+def _block_by_dependencies(view: ProbeView, views: Mapping[str, ProbeView], seen: set[str]) -> None:
+    """Make ``view`` UNKNOWN "blocked by X" while a dependency X is CRITICAL or blocked."""
+    if view.status is Status.OK or view.blocked_by or view.name in seen:
+        return
+    seen.add(view.name)  # cycles are rejected by config validation; this only guards
+    for dependency in view.state.spec.depends_on:
+        upstream = views.get(dependency)
+        if upstream is None:
+            continue
+        if upstream.state.spec.depends_on:
+            _block_by_dependencies(upstream, views, seen)
+        if upstream.status is Status.CRITICAL or upstream.blocked_by:
+            view.status = Status.UNKNOWN
+            view.blocked_by = dependency
+            view.summary = f"blocked by {dependency}: {view.summary}"
+            return
 
 
 def _own_view(state: ProbeState, now: float) -> ProbeView:
@@ -145,9 +136,8 @@ def _own_view(state: ProbeState, now: float) -> ProbeView:
         return ProbeView(state, Status.UNKNOWN, "no result yet")
     age = now - state.finished_at
     if age > STALE_AFTER_INTERVALS * state.spec.interval:
-        return ProbeView(
-            state, Status.UNKNOWN, f"stale: last result is {format_duration(age)} old", stale=True
-        )
+        summary = f"stale: last result is {format_duration(age)} old"
+        return ProbeView(state, Status.UNKNOWN, summary, stale=True)
     return ProbeView(state, state.status, state.held.summary)
 
 
@@ -161,6 +151,8 @@ class ResultStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._states: dict[str, ProbeState] = {}
+        #: Each probe's rendered lines by family, so a scrape joins a family in one call.
+        self._by_family: dict[str, dict[str, str]] = {}
 
     def configure(self, specs: Iterable[ProbeSpec]) -> None:
         """Keep the states of probes whose spec is unchanged; drop the others."""
@@ -172,6 +164,9 @@ class ResultStore:
                 else ProbeState(spec)
                 for spec in specs
             }
+            self._by_family = {}
+            for state in self._states.values():
+                self._index(state, None)
 
     def record(
         self,
@@ -179,7 +174,7 @@ class ResultStore:
         result: Result,
         duration: float,
         finished_at: float | None = None,
-        render: Any = None,
+        render: Callable[[ProbeState], Mapping[str, str]] | None = None,
     ) -> tuple[ProbeState, ProbeState] | None:
         """Store a result; return (before, after), or None if the probe is no longer configured."""
         with self._lock:
@@ -194,7 +189,21 @@ class ResultStore:
             if render is not None:
                 after = replace(after, lines=render(after))
             self._states[name] = after
+            self._index(after, before)
             return before, after
+
+    def _index(self, state: ProbeState, before: ProbeState | None) -> None:
+        name = state.spec.name
+        for family, text in state.lines.items():
+            self._by_family.setdefault(family, {})[name] = text
+        if before is not None:
+            for family in before.lines.keys() - state.lines.keys():
+                del self._by_family[family][name]
+
+    def rendered(self, family: str) -> str:
+        """Every probe's rendered lines of ``family``, joined."""
+        with self._lock:
+            return "".join(self._by_family.get(family, {}).values())
 
     def states(self) -> list[ProbeState]:
         with self._lock:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
 from exporter.mounts import Mount, MountTable, distinct_filesystems
 from exporter.probe_api import (
+    AbsolutePath,
     MetricFamily,
     ProbeConfig,
     ProbeContext,
@@ -73,7 +74,7 @@ class DiskProbe(ProbeConfig):
 
     kind: Literal["disk"]
     #: The filesystem holding this path (found by name in the mount table).
-    path: str | None = None
+    path: AbsolutePath | None = None
     #: Glob patterns on the mount point; empty means every local filesystem.
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -82,13 +83,6 @@ class DiskProbe(ProbeConfig):
     exclude_fstypes: tuple[str, ...] = ()
     used_percent: PercentLimits = Field(default_factory=_default_percent_limits)
     inodes_used_percent: PercentLimits = Field(default_factory=_default_percent_limits)
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_absolute(cls, path: str | None) -> str | None:
-        if path is not None and not path.startswith("/"):
-            raise ValueError("path must be absolute")
-        return path
 
     @model_validator(mode="after")
     def _path_or_selection(self) -> DiskProbe:

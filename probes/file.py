@@ -20,10 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import field_validator
-
 from exporter.blocking import BlockingTimeout, ResourceStuck
-from exporter.probe_api import MetricFamily, ProbeConfig, ProbeContext, ProbeKind, Result, Sample
+from exporter.probe_api import (
+    AbsolutePath,
+    MetricFamily,
+    ProbeConfig,
+    ProbeContext,
+    ProbeKind,
+    Result,
+    Sample,
+)
 from exporter.status import Status, worst
 from exporter.thresholds import DurationLimits, Limits, MinSizeLimits, SizeLimits
 from exporter.units import format_duration, format_size
@@ -31,7 +37,8 @@ from exporter.units import format_duration, format_size
 AGE = MetricFamily("site_status_file_age_seconds", "Age of the file's mtime (newest match).")
 SIZE = MetricFamily("site_status_file_size_bytes", "Size of the file (newest match).")
 MATCHES = MetricFamily(
-    "site_status_file_matches", "Files found: 0 or 1, or the glob matches or directory entries."
+    "site_status_file_matches",
+    "Glob matches or directory entries found (only for globs and directories).",
 )
 
 _MAGIC = re.compile(r"[*?[]")
@@ -43,18 +50,11 @@ class FileProbe(ProbeConfig):
     """A file that must exist, and optionally be recent enough and of a sane size."""
 
     kind: Literal["file"]
-    path: str
+    path: AbsolutePath
     max_age: DurationLimits | None = None
     min_size: MinSizeLimits | None = None
     max_size: SizeLimits | None = None
     allow_missing: bool = False
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_absolute(cls, path: str) -> str:
-        if not posixpath.isabs(path):
-            raise ValueError("path must be absolute")
-        return posixpath.normpath(path)
 
 
 class BrokenSymlink(Exception):
@@ -211,7 +211,7 @@ def failed_result(path: str, error: OSError) -> Result:
 def missing_result(config: FileProbe, lookup: Lookup) -> Result:
     """Nothing to grade: no file, no glob match, an empty directory (or only broken links)."""
     details = {"path": config.path, "count": lookup.count, "allow_missing": config.allow_missing}
-    samples = (Sample(MATCHES.name, 0.0),)
+    samples = match_samples(lookup)
     if config.allow_missing:
         return Result(Status.OK, f"{config.path} absent (allowed)", details, samples)
     return Result(Status.CRITICAL, missing_summary(config.path, lookup), details, samples)
@@ -249,12 +249,15 @@ def graded_result(config: FileProbe, lookup: Lookup, matched: str, found: os.sta
         "size_bytes": found.st_size,
         "mtime": datetime.fromtimestamp(found.st_mtime, UTC).isoformat(),
     }
-    samples = (
-        Sample(AGE.name, age),
-        Sample(SIZE.name, size),
-        Sample(MATCHES.name, float(lookup.count)),
-    )
+    samples = (Sample(AGE.name, age), Sample(SIZE.name, size), *match_samples(lookup))
     return Result(worst([age_status, size_status]), summary, details, samples)
+
+
+def match_samples(lookup: Lookup) -> tuple[Sample, ...]:
+    """The match count, where there can be more than one (a single file says 0/1 by status)."""
+    if lookup.shape == "file":
+        return ()
+    return (Sample(MATCHES.name, float(lookup.count)),)
 
 
 def graded(limits: Limits | None, value: float, text: str) -> tuple[Status, str]:

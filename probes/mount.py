@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
-from exporter.probe_api import MetricFamily, ProbeConfig, ProbeContext, ProbeKind, Result, Sample
+from exporter.probe_api import (
+    AbsolutePath,
+    MetricFamily,
+    ProbeConfig,
+    ProbeContext,
+    ProbeKind,
+    Result,
+    Sample,
+)
 from exporter.status import Status, worst
 from exporter.units import format_duration
 
@@ -38,7 +46,7 @@ class MountProbe(ProbeConfig):
     """Listed mount points, or (when none are listed) every network or FUSE mount."""
 
     kind: Literal["mount"]
-    mountpoints: tuple[str, ...] = ()
+    mountpoints: tuple[AbsolutePath, ...] = ()
     fstypes: tuple[str, ...] = ()
     expect_writable: bool = True
 
