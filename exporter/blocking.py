@@ -35,8 +35,13 @@ class ResourceStuck(Exception):
     def __init__(self, resource: str, since: float) -> None:
         self.resource = resource
         self.since = since
-        age = format_duration(max(0.0, time.time() - since))
-        super().__init__(f"{resource} is stuck: an earlier call has not returned for {age}")
+        super().__init__(
+            f"{resource} is stuck: an earlier call has not returned for {self.stuck_for()}"
+        )
+
+    def stuck_for(self) -> str:
+        """How long the earlier call has been waiting: ``45s``, ``3m``."""
+        return format_duration(max(0.0, time.time() - self.since))
 
 
 class BlockingTimeout(Exception):

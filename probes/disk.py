@@ -13,7 +13,6 @@ cannot be read is UNKNOWN here with the reason; the ``mount`` kind grades unreac
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -154,8 +153,7 @@ def selected_filesystems(config: DiskProbe, table: MountTable) -> list[Mount]:
 def unreadable_reason(error: Exception) -> str:
     """Why ``statvfs`` gave no answer, in words: ``stale file handle``."""
     if isinstance(error, ResourceStuck):
-        age = format_duration(max(0.0, time.time() - error.since))
-        return f"stuck: an earlier call has not returned for {age}"
+        return f"stuck: an earlier call has not returned for {error.stuck_for()}"
     if isinstance(error, BlockingTimeout):
         return f"statvfs did not return within {format_duration(error.timeout)}"
     if isinstance(error, OSError) and error.strerror:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -105,8 +104,7 @@ async def check_mount(
         reason = f"hung: no answer within {format_duration(error.timeout)}"
         return MountCheck(mountpoint, Status.CRITICAL, reason, mount)
     except ResourceStuck as error:
-        age = format_duration(max(0.0, time.time() - error.since))
-        reason = f"hung: a stat has not returned for {age}"
+        reason = f"hung: a stat has not returned for {error.stuck_for()}"
         return MountCheck(mountpoint, Status.CRITICAL, reason, mount, stuck_since=error.since)
     except OSError as error:
         return MountCheck(mountpoint, *graded_error(error), mount)
