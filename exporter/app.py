@@ -11,7 +11,7 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
-from exporter.context import HostRoots, MountTableCache
+from exporter.context import HostRoots, MountTableCache, ProbeRuntime
 from exporter.health import ExporterHealth, RunStats
 from exporter.memory import release_freed_memory
 from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
@@ -45,7 +45,8 @@ class Exporter:
         self.health = ExporterHealth()
         self.stats = RunStats()
         roots = HostRoots(proc=config.exporter.proc_root, sys=config.exporter.sys_root)
-        self.runner = ProbeRunner(registry, self.blocking, MountTableCache(roots), self.stats)
+        self.runtime = ProbeRuntime(self.blocking, MountTableCache(roots))
+        self.runner = ProbeRunner(registry, self.runtime, self.stats)
         self.reports = JsonlReportSink(config.reports, self.blocking, self.health)
         self.scheduler = Scheduler(self.runner, self.store, self._render, self._on_result)
         self.exposition = Exposition(
@@ -123,6 +124,7 @@ class Exporter:
                     task_group.cancel_scope.cancel()
             with anyio.move_on_after(1.0, shield=True):
                 await self.write_snapshot()
+            await self.runtime.aclose()
         finally:
             self.server.close()
             log.info("stopped")

@@ -16,7 +16,7 @@ from exporter import __version__
 from exporter.app import Exporter
 from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
-from exporter.context import HostRoots, MountTableCache
+from exporter.context import HostRoots, MountTableCache, ProbeRuntime
 from exporter.health import RunStats
 from exporter.memory import tune_malloc
 from exporter.registry import KindRegistry, default_registry
@@ -111,7 +111,8 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
         return int(Status.UNKNOWN)
     store = ResultStore()
     roots = HostRoots(proc=config.exporter.proc_root, sys=config.exporter.sys_root)
-    runner = ProbeRunner(registry, BlockingRunner(), MountTableCache(roots), RunStats())
+    runtime = ProbeRuntime(BlockingRunner(), MountTableCache(roots))
+    runner = ProbeRunner(registry, runtime, RunStats())
     anyio.run(run_all_once, runner, config, store, config.exporter.concurrency)
     views = store.views(time.time())
     rollup = site_status(views)

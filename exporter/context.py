@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -49,19 +49,39 @@ class MountTableCache:
         return self._table
 
 
+@dataclass
+class ProbeRuntime:
+    """What outlives a probe run: the blocking runner, the mount table, shared objects."""
+
+    blocking: BlockingRunner = field(default_factory=BlockingRunner)
+    mount_tables: MountTableCache = field(default_factory=lambda: MountTableCache(HostRoots()))
+    _shared: dict[Hashable, Any] = field(default_factory=dict)
+
+    def shared(self, key: Hashable, factory: Callable[[], T]) -> T:
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = factory()
+        return found
+
+    async def aclose(self) -> None:
+        """Close shared objects that need it (HTTP clients), newest first."""
+        for shared in reversed(list(self._shared.values())):
+            close = getattr(shared, "aclose", None)
+            if close is not None:
+                with anyio.move_on_after(1.0, shield=True):
+                    await close()
+        self._shared.clear()
+
+
 class RunContext:
     """One probe run's view of the runtime (implements ``probe_api.ProbeContext``)."""
 
-    def __init__(
-        self,
-        timeout: float,
-        blocking_runner: BlockingRunner,
-        mount_tables: MountTableCache,
-    ) -> None:
+    def __init__(self, timeout: float, runtime: ProbeRuntime) -> None:
         self._timeout = timeout
         self._deadline = anyio.current_time() + timeout
-        self._blocking = blocking_runner
-        self._mounts = mount_tables
+        self._runtime = runtime
+        self._blocking = runtime.blocking
+        self._mounts = runtime.mount_tables
 
     @property
     def timeout(self) -> float:
@@ -79,3 +99,6 @@ class RunContext:
 
     def host_path(self, path: str) -> str:
         return self._mounts.roots.path(path)
+
+    def shared(self, key: Hashable, factory: Callable[[], T]) -> T:
+        return self._runtime.shared(key, factory)

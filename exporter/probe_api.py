@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -144,6 +144,10 @@ class ProbeContext(Protocol):
 
     def host_path(self, path: str) -> str:
         """``/proc/...`` or ``/sys/...`` under the configured roots (fixtures in tests)."""
+
+    def shared(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """One object for every run with this key (an HTTP client per TLS setting), made by
+        ``factory`` on first use and closed (``aclose``) when the exporter stops."""
 
 
 ConfigT = TypeVar("ConfigT", bound=ProbeConfig)

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup
 
-from exporter.blocking import BlockingRunner
 from exporter.config import SiteStatusConfig, Timing
-from exporter.context import MountTableCache, RunContext
+from exporter.context import ProbeRuntime, RunContext
 from exporter.health import RunStats
 from exporter.probe_api import MetricFamily, ProbeConfig, Result
 from exporter.registry import KindRegistry
@@ -49,22 +48,15 @@ def probe_spec(probe: ProbeConfig, timing: Timing) -> ProbeSpec:
 class ProbeRunner:
     """Runs one probe once: the boundary between probe code and the runtime."""
 
-    def __init__(
-        self,
-        registry: KindRegistry,
-        blocking: BlockingRunner,
-        mount_tables: MountTableCache,
-        stats: RunStats,
-    ) -> None:
+    def __init__(self, registry: KindRegistry, runtime: ProbeRuntime, stats: RunStats) -> None:
         self.registry = registry
-        self.blocking = blocking
-        self.mount_tables = mount_tables
+        self.runtime = runtime
         self.stats = stats
 
     async def run(self, probe: ProbeConfig, timeout: float) -> tuple[Result, float]:
         """The probe's result and how long it took; never raises for a probe's failure."""
         kind = self.registry.get(probe.kind)
-        context = RunContext(timeout, self.blocking, self.mount_tables)
+        context = RunContext(timeout, self.runtime)
         started = time.monotonic()
         self.stats.in_flight += 1
         try:
@@ -226,6 +218,9 @@ async def run_all_once(
             result, duration = await runner.run(probe, config.timing(probe).timeout)
         store.record(probe.name, result, duration)
 
-    async with anyio.create_task_group() as task_group:
-        for probe in config.probes:
-            task_group.start_soon(one, probe)
+    try:
+        async with anyio.create_task_group() as task_group:
+            for probe in config.probes:
+                task_group.start_soon(one, probe)
+    finally:
+        await runner.runtime.aclose()

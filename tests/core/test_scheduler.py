@@ -5,9 +5,8 @@ from typing import Literal
 
 import anyio
 
-from exporter.blocking import BlockingRunner
 from exporter.config import SiteStatusConfig, parse_config
-from exporter.context import HostRoots, MountTableCache
+from exporter.context import ProbeRuntime
 from exporter.health import RunStats
 from exporter.probe_api import (
     MetricFamily,
@@ -55,9 +54,7 @@ def config(text: str) -> SiteStatusConfig:
 
 
 def runner(stats: RunStats | None = None) -> ProbeRunner:
-    return ProbeRunner(
-        REGISTRY, BlockingRunner(), MountTableCache(HostRoots()), stats or RunStats()
-    )
+    return ProbeRunner(REGISTRY, ProbeRuntime(), stats or RunStats())
 
 
 async def test_exception_becomes_unknown_with_the_message() -> None:

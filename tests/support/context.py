@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.blocking import BlockingRunner
-from exporter.context import HostRoots, MountTableCache, RunContext
+from exporter.context import HostRoots, MountTableCache, ProbeRuntime, RunContext
 
 
 def make_context(
@@ -12,7 +12,10 @@ def make_context(
     proc_root: str = "/proc",
     sys_root: str = "/sys",
     blocking: BlockingRunner | None = None,
+    runtime: ProbeRuntime | None = None,
 ) -> RunContext:
     """Call from inside the event loop: the run's deadline starts now."""
-    roots = HostRoots(proc=proc_root, sys=sys_root)
-    return RunContext(timeout, blocking or BlockingRunner(), MountTableCache(roots))
+    if runtime is None:
+        roots = HostRoots(proc=proc_root, sys=sys_root)
+        runtime = ProbeRuntime(blocking or BlockingRunner(), MountTableCache(roots))
+    return RunContext(timeout, runtime)
