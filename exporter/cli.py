@@ -19,6 +19,7 @@ from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
 from exporter.context import HostRoots, MountTableCache, ProbeRuntime
 from exporter.health import RunStats
 from exporter.memory import tune_malloc
+from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
 from exporter.scheduler import ProbeRunner, run_all_once
 from exporter.server import view_document
@@ -70,6 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
+    # httpx logs every request at INFO: one line per probe run is noise, not news.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     registry = default_registry()
     command = {"run": _run, "check": _check, "validate": _validate}[args.command]
     return command(args, registry)

@@ -1,8 +1,9 @@
-"""Smoke test of the benchmark script: a short run against a real node_exporter."""
+"""Smoke tests of the benchmark scripts: short runs against node_exporter and blackbox_exporter."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,45 @@ def test_short_benchmark_reports_figures_for_both_exporters() -> None:
     assert len(figures["targets"]) == 2
     assert all(target["passed"] in (True, False) for target in figures["targets"])
     assert figures["machine"]["nproc"] >= 1
+
+
+HTTP_SCRIPT = REPO / "bench" / "bench_http.py"
+HTTP_PROBES = 20
+
+
+def http_bench_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """bench_http.py imports ``bench.bench_exporter``: the repo goes on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, str(HTTP_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=90,
+        check=False,
+    )
+
+
+def test_short_http_benchmark_reports_figures_for_both_exporters() -> None:
+    done = http_bench_run(
+        "--probes", str(HTTP_PROBES), "--duration", "8", "--interval", "2", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "blackbox_exporter" in done.stdout
+    assert "targets" in done.stdout
+    figures = json_figures(done.stdout)
+    site, blackbox = figures["site_status"], figures["blackbox_exporter"]
+    for exporter in (site, blackbox):
+        assert exporter["requests"] > 0
+        assert exporter["median_ms"] > 0
+        assert exporter["p99_ms"] >= exporter["median_ms"]
+        assert exporter["rss_mib"] > 0
+        assert exporter["cpu_window_seconds"] > 0
+        assert exporter["probes_in_window"] >= HTTP_PROBES
+        assert exporter["failed_in_window"] == 0
+        assert exporter["cpu_per_probe_ms"] > 0
+    assert len(figures["targets"]) == 2
+    assert all(target["passed"] in (True, False) for target in figures["targets"])
+    assert figures["options"]["probes"] == HTTP_PROBES

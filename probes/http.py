@@ -1,0 +1,489 @@
+"""The ``http`` probe kind: a healthz endpoint answers, answers correctly, and will keep answering.
+
+The body is graded in the format the endpoint speaks (``probes.healthz``); status code, body
+patterns, a JSON field, latency and the TLS certificate's remaining days are checked on top.
+One ``httpx.AsyncClient`` per distinct TLS setting is shared by every run (a new client costs
+about 20 ms of CPU for its SSL context). httpx is imported only when an http probe runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from exporter.probe_api import (
+    AbsolutePath,
+    MetricFamily,
+    ProbeConfig,
+    ProbeContext,
+    ProbeKind,
+    Result,
+    Sample,
+    Size,
+)
+from exporter.redact import redact, redact_url, url_secrets
+from exporter.status import Status, worst
+from exporter.thresholds import DurationLimits
+from exporter.units import format_duration, format_size
+from probes import healthz, tls
+
+if TYPE_CHECKING:
+    import httpx
+
+STATUS_CODE = MetricFamily("site_status_http_status_code", "HTTP status code of the last answer.")
+DURATION = MetricFamily(
+    "site_status_http_duration_seconds",
+    "Time spent in each phase of the last request (connect, tls, request, wait, body).",
+    ("phase",),
+)
+COMPONENT = MetricFamily(
+    "site_status_http_component_status",
+    "Nagios code of each component the healthz body reports (capped per probe).",
+    ("component",),
+)
+BODY_BYTES = MetricFamily("site_status_http_body_bytes", "Bytes of the body read (up to the cap).")
+
+#: The time kept back from the run's deadline to grade a request that did not finish.
+GRADING_MARGIN = 0.05
+SUMMARY_TEXT_CAP = 200
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+    #: A file holding the password (a mounted Secret), never the password itself.
+    password_file: AbsolutePath
+
+
+class JsonField(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Dotted path into the body: ``status``, ``data.0.state``.
+    path: str
+    equals: Any
+
+
+class HttpProbe(ProbeConfig):
+    """An HTTP(S) endpoint, graded on its status, body, latency and certificate."""
+
+    kind: Literal["http"]
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    basic_auth: BasicAuth | None = None
+    bearer_token_file: AbsolutePath | None = None
+    format: Literal["auto", "health+json", "spring", "k8s", "status-code", "regex"] = "auto"
+    #: For ``format: regex``: the body must match (e.g. ``iamalive``).
+    regex: str | None = None
+    #: Codes, ``2xx``-style classes or ``200-299`` ranges.
+    expect_status: tuple[int | str, ...] = ("2xx", "3xx")
+    body_must_match: tuple[str, ...] = ()
+    body_must_not_match: tuple[str, ...] = ()
+    json_field: JsonField | None = None
+    latency: DurationLimits | None = None
+    cert_expiry_days: tls.ExpiryDaysLimits = Field(default_factory=tls.default_expiry_limits)
+    verify: bool = True
+    ca_file: AbsolutePath | None = None
+    client_cert: AbsolutePath | None = None
+    client_key: AbsolutePath | None = None
+    #: Redirects followed; 0 means a redirect is the answer.
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    max_body_bytes: Size = Field(default=1024 * 1024, ge=1)
+    max_components: int = Field(default=20, ge=0, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be http:// or https:// with a host")
+        return url
+
+    @field_validator("regex", "body_must_match", "body_must_not_match")
+    @classmethod
+    def _compiles(cls, value: Any) -> Any:
+        for pattern in (value,) if isinstance(value, str) else value or ():
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _status_patterns(cls, value: tuple[int | str, ...]) -> tuple[int | str, ...]:
+        for pattern in value:
+            status_matcher(pattern)
+        return value
+
+    @model_validator(mode="after")
+    def _regex_for_regex_format(self) -> HttpProbe:
+        if self.format == "regex" and not self.regex:
+            raise ValueError("format regex needs regex")
+        return self
+
+
+def status_matcher(pattern: int | str) -> tuple[int, int]:
+    """The inclusive code range of ``200``, ``"2xx"`` or ``"200-299"``."""
+    text = str(pattern).strip().lower()
+    if re.fullmatch(r"[1-5]xx", text):
+        return int(text[0]) * 100, int(text[0]) * 100 + 99
+    if re.fullmatch(r"\d{3}-\d{3}", text):
+        low, high = (int(part) for part in text.split("-"))
+        if low <= high:
+            return low, high
+    if re.fullmatch(r"\d{3}", text):
+        return int(text), int(text)
+    raise ValueError(f"invalid expected status {pattern!r}: use 200, 2xx or 200-299")
+
+
+def expected(code: int, patterns: tuple[int | str, ...]) -> bool:
+    return any(low <= code <= high for low, high in map(status_matcher, patterns))
+
+
+# --- the request ---------------------------------------------------------------------------
+
+
+class Exchange:
+    """What one request brought back, and when each phase ended."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.marks: dict[str, float] = {}
+        self.status_code: int | None = None
+        self.content_type = ""
+        self.body = b""
+        self.truncated = False
+        self.cert_not_after: float | None = None
+        self.error: str | None = None
+        self.stage = "connect"
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember when each phase completed and where we are."""
+        if event.endswith(".complete"):
+            self.marks[event.removesuffix(".complete")] = time.perf_counter()
+        if event.endswith("send_request_headers.started"):
+            self.stage = "request"
+        elif event.endswith("receive_response_headers.started"):
+            self.stage = "headers"
+
+    def phases(self) -> dict[str, float]:
+        """Seconds per phase, for the phases this request went through."""
+        order = (
+            ("connect", "connection.connect_tcp"),
+            ("tls", "connection.start_tls"),
+            ("request", "http11.send_request_body"),
+            ("wait", "http11.receive_response_headers"),
+        )
+        phases, previous = {}, self.started
+        for phase, event in order:
+            mark = self.marks.get(event)
+            if mark is not None:
+                phases[phase] = max(0.0, mark - previous)
+                previous = mark
+        if "body" in self.marks:
+            phases["body"] = max(0.0, self.marks["body"] - previous)
+        return phases
+
+    @property
+    def elapsed(self) -> float:
+        return max(self.marks.values(), default=time.perf_counter()) - self.started
+
+
+def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
+    """The shared client for this probe's TLS setting."""
+    key = (
+        "http",
+        config.verify,
+        config.ca_file,
+        config.client_cert,
+        config.client_key,
+        config.max_redirects,
+    )
+
+    def make() -> httpx.AsyncClient:
+        import httpx
+
+        ssl_context = tls.make_ssl_context(
+            config.verify, config.ca_file, config.client_cert, config.client_key
+        )
+        # trust_env=False: a pod's HTTP_PROXY must not sit between a probe and its service.
+        return httpx.AsyncClient(
+            verify=ssl_context,
+            max_redirects=config.max_redirects,
+            trust_env=False,
+            timeout=None,
+            limits=httpx.Limits(max_keepalive_connections=100),
+        )
+
+    return context.shared(key, make)
+
+
+async def read_secret(path: str, context: ProbeContext) -> str:
+    mount = context.mounts().containing(path)
+    text = await context.blocking(
+        Path(path).read_text, resource=mount.mountpoint if mount else None
+    )
+    return text.strip()
+
+
+async def request_headers(
+    config: HttpProbe, context: ProbeContext
+) -> tuple[dict[str, str], list[str]]:
+    """Headers with credentials from files, and every secret to mask in what we report."""
+    headers = dict(config.headers)
+    secrets = url_secrets(config.url) + [
+        v for k, v in headers.items() if k.lower() in ("authorization", "cookie")
+    ]
+    if config.bearer_token_file:
+        token = await read_secret(config.bearer_token_file, context)
+        headers["Authorization"] = f"Bearer {token}"
+        secrets.append(token)
+    return headers, secrets
+
+
+async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[Exchange, list[str]]:
+    import httpx
+
+    result = Exchange()
+    headers, secrets = await request_headers(config, context)
+    auth = None
+    if config.basic_auth:
+        password = await read_secret(config.basic_auth.password_file, context)
+        secrets.append(password)
+        auth = httpx.BasicAuth(config.basic_auth.username, password)
+    client = client_for(config, context)
+    budget = max(0.0, context.remaining() - GRADING_MARGIN)
+    with anyio.move_on_after(budget) as scope:
+        try:
+            async with client.stream(
+                config.method,
+                config.url,
+                headers=headers,
+                auth=auth,
+                content=config.body,
+                follow_redirects=config.max_redirects > 0,
+                extensions={"trace": result.trace},
+            ) as response:
+                result.status_code = response.status_code
+                result.content_type = response.headers.get("content-type", "")
+                result.cert_not_after = peer_cert_not_after(response)
+                result.stage = "body"
+                await read_capped(response, result, config.max_body_bytes)
+        except httpx.HTTPError as error:
+            result.error = transport_error(error, result.stage)
+    if scope.cancelled_caught:
+        result.error = timeout_error(result, budget)
+    return result, secrets
+
+
+async def read_capped(response: httpx.Response, result: Exchange, cap: int) -> None:
+    """Read at most ``cap`` bytes of the body; never the whole of a larger one."""
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            result.truncated = True
+            break
+    result.body = b"".join(chunks)[:cap]
+    result.marks["body"] = time.perf_counter()
+
+
+def peer_cert_not_after(response: httpx.Response) -> float | None:
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    return tls.cert_not_after(ssl_object) if ssl_object is not None else None
+
+
+def transport_error(error: Exception, stage: str) -> str:
+    """Words for what went wrong on the wire: ``connection refused``, ``TLS: ...``."""
+    import httpx
+
+    causes = list(error_chain(error))
+    text = str(error) or type(error).__name__
+    if isinstance(error, httpx.TooManyRedirects):
+        return f"too many redirects ({text})"
+    ssl_error = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
+    if ssl_error is not None:
+        return tls.handshake_failure(ssl_error)
+    if isinstance(error, httpx.ConnectError):
+        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text.lower():
+            return "connection refused"
+        return f"cannot connect: {text}"
+    if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
+        where = "mid-body" if stage == "body" else "before the answer"
+        return f"connection closed {where}: {text}"
+    return f"{type(error).__name__}: {text}"
+
+
+def error_chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes, innermost last."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def timeout_error(result: Exchange, budget: float) -> str:
+    within = format_duration(budget)
+    if result.stage == "body":
+        return f"body not complete within {within} (headers came, then the server stalled)"
+    if result.stage in ("request", "headers"):
+        return f"no answer within {within}"
+    return f"no connection within {within}"
+
+
+# --- grading -------------------------------------------------------------------------------
+
+
+def body_checks(config: HttpProbe, text: str) -> list[tuple[Status, str]]:
+    """Failed body patterns and JSON field assertions."""
+    failures = []
+    for pattern in config.body_must_match:
+        if not re.search(pattern, text):
+            failures.append((Status.CRITICAL, f"body does not match /{pattern}/"))
+    for pattern in config.body_must_not_match:
+        if re.search(pattern, text):
+            failures.append((Status.CRITICAL, f"body matches /{pattern}/"))
+    if config.json_field is not None:
+        failure = json_field_failure(config.json_field, text)
+        if failure:
+            failures.append((Status.CRITICAL, failure))
+    return failures
+
+
+def json_field_failure(assertion: JsonField, text: str) -> str | None:
+    try:
+        value: Any = json.loads(text)
+    except ValueError:
+        return f"{assertion.path}: body is not JSON"
+    for part in assertion.path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return f"{assertion.path}: not in the body"
+    if value != assertion.equals:
+        shown = json.dumps(value)[:80]
+        return f"{assertion.path} is {shown}, expected {json.dumps(assertion.equals)[:80]}"
+    return None
+
+
+def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], healthz.Verdict | None]:
+    """The status and the reasons for it, worst first."""
+    if result.error is not None or result.status_code is None:
+        return Status.CRITICAL, [result.error or "no answer"], None
+    code = result.status_code
+    findings: list[tuple[Status, str]] = []
+    verdict = None
+    if not expected(code, config.expect_status):
+        findings.append(
+            (Status.CRITICAL, f"HTTP {code}, expected " + ", ".join(map(str, config.expect_status)))
+        )
+    if result.truncated:
+        findings.append(
+            (
+                Status.UNKNOWN,
+                f"body larger than the {format_size(config.max_body_bytes)} cap: cut, not graded",
+            )
+        )
+    elif config.format != "status-code":
+        verdict = healthz.grade_body(
+            config.format, code, result.content_type, result.body, regex=config.regex
+        )
+        if verdict.status is not Status.OK or verdict.components:
+            findings.append((verdict.status, verdict.summary))
+    if not result.truncated:
+        findings += body_checks(config, result.body.decode("utf-8", errors="replace"))
+    if config.latency is not None:
+        latency_status = config.latency.grade(result.elapsed)
+        if latency_status is not Status.OK:
+            findings.append(
+                (
+                    latency_status,
+                    f"took {format_duration(result.elapsed)} "
+                    f"({config.latency.describe(latency_status)})",
+                )
+            )
+    if result.cert_not_after is not None:
+        findings.append(tls.graded_expiry(config.cert_expiry_days, result.cert_not_after))
+    status = worst(s for s, _ in findings) if findings else Status.OK
+    reasons = [
+        text for s, text in sorted(findings, key=lambda f: -f[0].severity) if s is not Status.OK
+    ]
+    return status, reasons, verdict
+
+
+def result_of(config: HttpProbe, result: Exchange, secrets: list[str]) -> Result:
+    status, reasons, verdict = graded(config, result)
+    url = redact_url(config.url)
+    if reasons:
+        summary = "; ".join(reason[:SUMMARY_TEXT_CAP] for reason in reasons)
+    else:
+        summary = f"HTTP {result.status_code} in {format_duration(result.elapsed)}"
+    details: dict[str, Any] = {
+        "url": url,
+        "method": config.method,
+        "status_code": result.status_code,
+        "seconds": round(result.elapsed, 6),
+        "phases": {k: round(v, 6) for k, v in result.phases().items()},
+        "body_bytes": len(result.body),
+        "truncated": result.truncated,
+    }
+    if verdict is not None:
+        details["format"] = verdict.format
+        details["components"] = [
+            {"name": c.name, "status": c.status.name, "output": c.output}
+            for c in verdict.components
+        ]
+    if result.cert_not_after is not None:
+        details["certificate_not_after"] = result.cert_not_after
+    return Result(
+        status,
+        redact(summary, secrets),
+        json.loads(redact(json.dumps(details), secrets)),
+        samples(config, result, verdict),
+    )
+
+
+def samples(
+    config: HttpProbe, result: Exchange, verdict: healthz.Verdict | None
+) -> tuple[Sample, ...]:
+    out = [Sample(DURATION.name, seconds, (phase,)) for phase, seconds in result.phases().items()]
+    if result.status_code is not None:
+        out.append(Sample(STATUS_CODE.name, float(result.status_code)))
+        out.append(Sample(BODY_BYTES.name, float(len(result.body))))
+    if result.cert_not_after is not None:
+        out.append(Sample(tls.CERT_EXPIRY.name, result.cert_not_after))
+    if verdict is not None:
+        components = sorted({c.name: c for c in verdict.components}.values(), key=lambda c: c.name)[
+            : config.max_components
+        ]
+        out += [Sample(COMPONENT.name, float(c.status), (c.name,)) for c in components]
+    return tuple(out)
+
+
+async def run(config: HttpProbe, context: ProbeContext) -> Result:
+    result, secrets = await exchange(config, context)
+    return result_of(config, result, secrets)
+
+
+KIND = ProbeKind(
+    config=HttpProbe,
+    run=run,
+    metrics=(STATUS_CODE, DURATION, COMPONENT, BODY_BYTES, tls.CERT_EXPIRY),
+)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from exporter.redact import RedactingFilter, redact, redact_url, redact_urls_in, url_secrets
+
+
+def test_redact_url() -> None:
+    url = "https://bob:s3cret-pw@shop.example:8443/healthz?token=abc123&page=2"
+    assert redact_url(url) == "https://bob:***@shop.example:8443/healthz?token=***&page=2"
+    assert url_secrets(url) == ["s3cret-pw", "abc123"]
+    assert redact_url("http://shop.example/") == "http://shop.example/"
+
+
+def test_redact_free_text() -> None:
+    assert redact("token tok-1234 and tok-1234 again", ["tok-1234"]) == "token *** and *** again"
+    assert redact("a short one: ab", ["ab"]) == "a short one: ab"  # too short to mask safely
+    line = 'GET http://admin:pw-9@h:1/x?api_key=K1&n=1 "HTTP/1.1 200"'
+    assert redact_urls_in(line) == 'GET http://admin:***@h:1/x?api_key=***&n=1 "HTTP/1.1 200"'
+
+
+def test_log_filter_masks_urls(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redact")
+    caplog.handler.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO):
+        logger.info("HTTP Request: %s %s", "GET", "http://u:topsecret@h/?password=p4ss")
+    assert "topsecret" not in caplog.text
+    assert "p4ss" not in caplog.text
+    assert "http://u:***@h/?password=***" in caplog.text
