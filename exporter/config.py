@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import socket
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -196,11 +197,33 @@ class ConfigInvalid(Exception):
         super().__init__(f"{source}: {len(self.errors)} error(s)\n{lines}")
 
 
-def config_model(registry: KindRegistry) -> type[SiteStatusConfig]:
-    """The config class whose ``probes`` accepts exactly the registry's kinds."""
-    models = tuple(kind.config for kind in registry.kinds())
-    if not models:
-        return SiteStatusConfig
+def config_model(
+    registry: KindRegistry, kinds: Iterable[str] | None = None
+) -> type[SiteStatusConfig]:
+    """The config class whose ``probes`` accepts ``kinds`` (default: all the registry's)."""
+    wanted = None if kinds is None else sorted(set(kinds))
+    loaded = registry.kinds() if wanted is None else registry.load(wanted)
+    if wanted is not None and len(loaded) < len(wanted):  # one failed to load: say so
+        loaded = registry.kinds()
+    models = tuple(kind.config for kind in loaded)
+    cache = _config_models.setdefault(registry, {})
+    if models not in cache:
+        cache[models] = _union_model(models)
+    return cache[models]
+
+
+#: Built once per set of kinds: a reload must not build (and keep) a new validator each time.
+_config_models: weakref.WeakKeyDictionary[
+    KindRegistry, dict[tuple[type, ...], type[SiteStatusConfig]]
+] = weakref.WeakKeyDictionary()
+
+
+def _union_model(models: tuple[type[ProbeConfig], ...]) -> type[SiteStatusConfig]:
+    if not models:  # no kind at all: no probe can be valid
+        empty: type[SiteStatusConfig] = create_model(
+            "SiteStatusConfig", __base__=SiteStatusConfig, probes=(tuple[()], ())
+        )
+        return empty
     probe_type: Any = models[0]
     if len(models) > 1:
         probe_type = Annotated[typing.Union[models], Discriminator("kind")]  # noqa: UP007
@@ -238,7 +261,7 @@ def parse_config(
     if not isinstance(data, dict):
         raise ConfigInvalid(source, [*errors, ConfigError("", "the config must be a YAML mapping")])
     errors += _probe_graph_errors(data.get("probes"))
-    model = config_model(registry)
+    model = config_model(registry, _kinds_used(data.get("probes"), registry))
     config = None
     try:
         config = model(**data)
@@ -249,6 +272,17 @@ def parse_config(
     if errors or config is None:
         raise ConfigInvalid(source, errors)
     return config
+
+
+def _kinds_used(probes: Any, registry: KindRegistry) -> list[str] | None:
+    """The kinds a config's probes name, or None (all kinds) if one is unknown: its error then
+    lists every kind, and the union that reports it must hold them all."""
+    if not isinstance(probes, list):
+        return []
+    names = {p.get("kind") for p in probes if isinstance(p, dict)}
+    known = set(registry.names())
+    used = sorted(name for name in names if isinstance(name, str) and name in known)
+    return used if len(used) == len(names) else None
 
 
 def _config_error(error: Any, registry: KindRegistry, document: _YamlDocument) -> ConfigError:

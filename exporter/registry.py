@@ -1,13 +1,16 @@
 """The probe kind registry: built-in kinds plus the ``site_status.probes`` entry point group.
 
-Config validation builds its probe union from the same registry, so a kind's name is written
-once (in its config model's ``kind`` Literal).
+Kinds load lazily: a config that uses three kinds imports three modules and builds a config
+union of three models, whatever else is installed (each kind costs memory: models, schemas).
+A kind's name is its config model's ``kind`` Literal; the name a kind is found under (its module
+name, or its entry point's name) must agree with it.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -15,6 +18,8 @@ from exporter.probe_api import MetricFamily, ProbeKind
 
 ENTRY_POINT_GROUP = "site_status.probes"
 METRIC_PREFIX = "site_status_"
+#: Built-in kinds: the module ``probes.<name>`` holds ``KIND``.
+BUILTIN_KIND_NAMES = ("disk", "dns", "file", "http", "load", "mount", "tcp")
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +27,13 @@ AnyKind = ProbeKind[Any]
 
 
 class KindRegistry:
-    """Probe kinds by name, with the metric families they declare."""
+    """Probe kinds by name, loaded on first use, with the metric families they declare."""
 
     def __init__(self, kinds: Iterable[AnyKind] = ()) -> None:
         self._kinds: dict[str, AnyKind] = {}
+        self._loaders: dict[str, Callable[[], AnyKind]] = {}
         self._families: dict[str, MetricFamily] = {}
-        #: Entry points that could not be loaded, by name, with the reason.
+        #: Kinds that could not be loaded, by name, with the reason.
         self.load_errors: dict[str, str] = {}
         for kind in kinds:
             self.register(kind)
@@ -39,50 +45,81 @@ class KindRegistry:
         if name in self._kinds and self._kinds[name] is not kind:
             raise ValueError(f"probe kind {name!r} is registered twice")
         for family in kind.metrics:
-            if "probe" in family.labels:
-                raise ValueError(f"kind {name!r}: metric {family.name!r} must not declare 'probe'")
-            if not family.name.startswith(METRIC_PREFIX):
-                raise ValueError(
-                    f"kind {name!r}: metric {family.name!r} must start with site_status_"
-                )
-            known = self._families.get(family.name)
-            if known is not None and known is not family:
-                raise ValueError(f"kind {name!r}: metric {family.name!r} is declared twice")
+            _check_family(name, family, self._families.get(family.name))
         self._kinds[name] = kind
         self._families.update((family.name, family) for family in kind.metrics)
 
+    def add_lazy(self, name: str, load: Callable[[], Any]) -> None:
+        """Make ``name`` known; ``load()`` returns its ProbeKind when first needed."""
+        if name not in self._kinds:
+            self._loaders[name] = load
+
     def load_entry_points(self) -> None:
-        """Register third-party kinds; a broken one is logged and kept out, not fatal."""
+        """Make third-party kinds known (they are imported when a config uses them)."""
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                kind = entry_point.load()
-                self.register(kind)
-            except Exception as error:
-                self.load_errors[entry_point.name] = f"{type(error).__name__}: {error}"
-                log.error(
-                    "probe kind %r from %s not loaded: %s",
-                    entry_point.name,
-                    entry_point.value,
-                    error,
-                )
+            self.add_lazy(entry_point.name, entry_point.load)
 
     def get(self, name: str) -> AnyKind:
+        """The kind, loading it if needed; KeyError if unknown or if it failed to load."""
+        if name not in self._kinds and name in self._loaders:
+            self._load(name)
         return self._kinds[name]
 
+    def _load(self, name: str) -> None:
+        load = self._loaders.pop(name)
+        try:
+            kind = load()
+            if isinstance(kind, ProbeKind) and kind.name != name:
+                raise ValueError(f"found as {name!r} but its config says kind {kind.name!r}")
+            self.register(kind)
+        except Exception as error:  # a broken plug-in is reported, not fatal
+            self.load_errors[name] = f"{type(error).__name__}: {error}"
+            log.error("probe kind %r not loaded: %s", name, error)
+
+    def load(self, names: Iterable[str]) -> list[AnyKind]:
+        """The kinds of ``names`` that exist and load."""
+        found = []
+        for name in names:
+            try:
+                found.append(self.get(name))
+            except KeyError:
+                continue
+        return found
+
     def names(self) -> list[str]:
-        return sorted(self._kinds)
+        """Every known kind, loaded or not (failed ones excepted)."""
+        return sorted(set(self._kinds) | set(self._loaders))
 
     def kinds(self) -> list[AnyKind]:
-        return [self._kinds[name] for name in self.names()]
+        """Every kind, loading all of them."""
+        return self.load(self.names())
 
     def families(self) -> dict[str, MetricFamily]:
+        """The metric families of the loaded kinds."""
         return dict(self._families)
 
 
-def default_registry() -> KindRegistry:
-    """The built-in kinds plus every installed plug-in."""
-    from probes import BUILTIN_KINDS
+def _check_family(kind: str, family: MetricFamily, known: MetricFamily | None) -> None:
+    if "probe" in family.labels:
+        raise ValueError(f"kind {kind!r}: metric {family.name!r} must not declare 'probe'")
+    if not family.name.startswith(METRIC_PREFIX):
+        raise ValueError(f"kind {kind!r}: metric {family.name!r} must start with {METRIC_PREFIX}")
+    if known is not None and known is not family:
+        raise ValueError(f"kind {kind!r}: metric {family.name!r} is declared twice")
 
-    registry = KindRegistry(BUILTIN_KINDS)
+
+def _builtin(name: str) -> Callable[[], AnyKind]:
+    def load() -> AnyKind:
+        kind: AnyKind = importlib.import_module(f"probes.{name}").KIND
+        return kind
+
+    return load
+
+
+def default_registry() -> KindRegistry:
+    """The built-in kinds plus every installed plug-in, all loaded on first use."""
+    registry = KindRegistry()
+    for name in BUILTIN_KIND_NAMES:
+        registry.add_lazy(name, _builtin(name))
     registry.load_entry_points()
     return registry

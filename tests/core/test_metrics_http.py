@@ -27,6 +27,7 @@ SITE = Site(name="example", environment="prod", tier="priprod", profile="os2web"
 @pytest.fixture
 def exposition() -> Exposition:
     registry = default_registry()
+    registry.load(["disk", "file", "load"])  # as loading a config that uses them does
     store = ResultStore()
     store.configure(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from exporter.config import ConfigInvalid, parse_config
 from exporter.probe_api import ProbeKind
 from exporter.registry import KindRegistry, default_registry
 from tests.support.context import make_context
-from tests.support.exporter_process import site_status
+from tests.support.exporter_process import command_env, site_status
 
 PLUGIN = """
 from __future__ import annotations
@@ -89,10 +90,12 @@ def test_a_broken_plugin_is_reported_not_fatal(tmp_path: Path) -> None:
     importlib.invalidate_caches()
     try:
         registry = default_registry()
-        assert "widget" not in registry.names()
-        assert "needs libwidget" in registry.load_errors["widget"]
         with pytest.raises(ConfigInvalid, match="plug-in 'widget' failed to load"):
             parse_config("probes:\n  - {name: w, kind: widget}\n", registry)
+        assert "needs libwidget" in registry.load_errors["widget"]
+        assert "widget" not in registry.names()
+        # The other kinds still work.
+        parse_config("probes:\n  - {name: l, kind: load}\n", registry)
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("widget_probe", None)
@@ -127,3 +130,20 @@ async def test_the_readme_example_kind_works(tmp_path: Path) -> None:
     config = parse_config(f"probes: [{{name: q, kind: queue, path: {tmp_path}}}]\n", registry)
     result = await module.KIND.run(config.probe("q"), make_context())
     assert (result.status.name, result.summary) == ("OK", "3 jobs waiting")
+
+
+def test_kinds_load_only_when_a_config_uses_them() -> None:
+    # In a fresh interpreter: importing the runtime and loading a file-only config must not
+    # import the network kinds (memory: each kind's models and libraries cost).
+    code = (
+        "import sys\n"
+        "from exporter.registry import default_registry\n"
+        "from exporter.config import parse_config\n"
+        "parse_config('probes: [{name: f, kind: file, path: /etc/hostname}]', "
+        "default_registry())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('probes.') or m == 'httpx'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=command_env(), check=True
+    )
+    assert done.stdout.strip() == "['probes.file']"
