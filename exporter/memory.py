@@ -45,8 +45,11 @@ def tune_malloc() -> None:
 
 
 def release_freed_memory() -> None:
-    """Give memory freed by a one-off peak (loading a large config) back to the system."""
+    """Give memory freed by a one-off peak (loading a large config) back to the system, and
+    keep what stays (modules, config) out of later garbage collections, which would otherwise
+    walk it again and again for nothing."""
     gc.collect()
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+    gc.freeze()

@@ -452,12 +452,10 @@ def result_of(config: HttpProbe, result: Exchange, secrets: list[str]) -> Result
         ]
     if result.cert_not_after is not None:
         details["certificate_not_after"] = result.cert_not_after
-    return Result(
-        status,
-        redact(summary, secrets),
-        json.loads(redact(json.dumps(details), secrets)),
-        samples(config, result, verdict),
-    )
+    if secrets:  # the common case has none: skip the round trip
+        summary = redact(summary, secrets)
+        details = json.loads(redact(json.dumps(details), secrets))
+    return Result(status, summary, details, samples(config, result, verdict))
 
 
 def samples(
