@@ -18,7 +18,7 @@ from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.registry import KindRegistry
 from exporter.reports import JsonlReportSink, snapshot_report, transition_report
 from exporter.scheduler import ProbeRunner, Scheduler
-from exporter.server import Endpoints, HttpServer
+from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, HttpServer
 from exporter.store import ProbeState, ResultStore
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class Exporter:
                     task_group.start_soon(self.scheduler.run, self.config)
                     task_group.start_soon(self._heartbeat)
                     task_group.start_soon(self._snapshots)
+                    task_group.start_soon(self._render_metrics_ahead)
                     async for signum in signals:
                         if signum == signal.SIGHUP:
                             self.reload()
@@ -133,6 +134,11 @@ class Exporter:
         while True:
             self.health.beat()
             await anyio.sleep(HEARTBEAT_INTERVAL)
+
+    async def _render_metrics_ahead(self) -> None:
+        while True:
+            await anyio.sleep(RENDER_AHEAD_INTERVAL)
+            self.endpoints.render_ahead()
 
     async def _snapshots(self) -> None:
         # The first snapshot once the probes have had a moment to report.

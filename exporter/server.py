@@ -12,8 +12,9 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,6 +32,14 @@ OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8
 HEALTH_FORMAT = "application/health+json"
 #: Bodies smaller than this are sent uncompressed: gzip would cost more than it saves.
 GZIP_MIN_BYTES = 1024
+#: The event loop renders /metrics this often (``Exporter``), so a scrape's values are at most
+#: this old; a scrape then costs the same with 10 probes or 1000.
+RENDER_AHEAD_INTERVAL = 1.0
+#: A rendered body older than this is not served (nothing renders ahead: ``check``, a wedged
+#: loop); the scrape renders a fresh one itself.
+RENDERED_MAX_AGE = 3 * RENDER_AHEAD_INTERVAL
+#: A format no scraper asked for in this long is no longer rendered ahead.
+FORMAT_IDLE = 300.0
 
 
 def wants_openmetrics(accept: str) -> bool:
@@ -82,9 +91,32 @@ class Endpoints:
     blocking: BlockingRunner
     site: Callable[[], Site]
 
+    #: (rendered at, body) by format (True: OpenMetrics), and when each format was last asked for.
+    _rendered: dict[bool, tuple[float, bytes]] = field(default_factory=dict)
+    _requested: dict[bool, float] = field(default_factory=dict)
+
     def metrics(self, openmetrics: bool) -> bytes:
+        """The body rendered ahead by the event loop, or a fresh one if there is none."""
+        now = time.monotonic()
+        self._requested[openmetrics] = now
+        cached = self._rendered.get(openmetrics)
+        if cached is not None and now - cached[0] <= RENDERED_MAX_AGE:
+            return cached[1]
+        return self._render(openmetrics)
+
+    def render_ahead(self) -> None:
+        """Render the formats scrapers asked for lately, so that a scrape only sends bytes."""
+        now = time.monotonic()
+        for openmetrics, asked_at in list(self._requested.items()):
+            if now - asked_at <= FORMAT_IDLE:
+                self._render(openmetrics)
+
+    def _render(self, openmetrics: bool) -> bytes:
         body = self.exposition.render(openmetrics) + self.self_metrics.render(openmetrics)
-        return body + b"# EOF\n" if openmetrics else body
+        if openmetrics:
+            body += b"# EOF\n"
+        self._rendered[openmetrics] = (time.monotonic(), body)
+        return body
 
     def status(self) -> dict[str, Any]:
         site = self.site()
