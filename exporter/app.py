@@ -138,7 +138,10 @@ class Exporter:
     async def _render_metrics_ahead(self) -> None:
         while True:
             await anyio.sleep(RENDER_AHEAD_INTERVAL)
-            self.endpoints.render_ahead()
+            try:
+                self.endpoints.render_ahead()
+            except Exception:  # a scrape then renders (and reports) it itself
+                log.exception("rendering /metrics ahead failed")
 
     async def _snapshots(self) -> None:
         # The first snapshot once the probes have had a moment to report.
