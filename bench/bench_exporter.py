@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_EXPORTER = "prometheus-node-exporter"
@@ -558,27 +558,59 @@ def raise_system_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    options = parsed_options(argv)
+FiguresT = TypeVar("FiguresT")
+
+
+@dataclass(frozen=True)
+class Benchmark(Generic[FiguresT]):
+    """What one benchmark script plugs into ``run_benchmark``: ours against an anchor."""
+
+    workdir_prefix: str
+    programs: Sequence[str]
+    versions: Callable[[], dict[str, str]]
+    measure: Callable[[argparse.Namespace, Path], tuple[FiguresT, FiguresT]]
+    report: Callable[
+        [argparse.Namespace, FiguresT, FiguresT, dict[str, Any], dict[str, str]], list[str]
+    ]
+    document: Callable[
+        [argparse.Namespace, FiguresT, FiguresT, dict[str, Any], dict[str, str]], dict[str, Any]
+    ]
+
+
+def run_benchmark(benchmark: Benchmark[FiguresT], options: argparse.Namespace) -> int:
+    """Measure, print the table (and JSON); 0 when it ran, 1 when something broke."""
     handler: Callable[[int, FrameType | None], None] = raise_system_exit
     signal.signal(signal.SIGTERM, handler)
-    if shutil.which(NODE_EXPORTER) is None:
-        print(f"{NODE_EXPORTER} not found on PATH", file=sys.stderr)
+    missing = [program for program in benchmark.programs if shutil.which(program) is None]
+    if missing:
+        print(f"not found on PATH: {', '.join(missing)}", file=sys.stderr)
         return 1
     machine = machine_description()
-    workdir = Path(tempfile.mkdtemp(prefix="site-status-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix=benchmark.workdir_prefix))
     try:
-        names = versions()
-        site, node = measured_figures(options, workdir)
+        names = benchmark.versions()
+        ours, theirs = benchmark.measure(options, workdir)
     except BenchmarkBroken as error:
         print(f"benchmark broken: {error}", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(report_lines(options, site, node, machine, names)))
+    print("\n".join(benchmark.report(options, ours, theirs, machine, names)))
     if options.json:
-        print(json.dumps(json_document(options, site, node, machine, names)))
+        print(json.dumps(benchmark.document(options, ours, theirs, machine, names)))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    benchmark = Benchmark(
+        "site-status-bench-",
+        [NODE_EXPORTER],
+        versions,
+        measured_figures,
+        report_lines,
+        json_document,
+    )
+    return run_benchmark(benchmark, parsed_options(argv))
 
 
 if __name__ == "__main__":

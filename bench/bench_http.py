@@ -20,32 +20,28 @@ import json
 import math
 import os
 import re
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from bench.bench_exporter import (
     PROBE_TIMEOUT,
     READY_TIMEOUT,
+    Benchmark,
     BenchmarkBroken,
     Child,
     Scraper,
     cpu_seconds,
     first_output_line,
     free_port,
-    machine_description,
     percentile,
-    raise_system_exit,
     rss_mib,
+    run_benchmark,
     seconds,
     site_status_argv,
     site_status_env,
@@ -650,31 +646,16 @@ def measured_figures(options: argparse.Namespace, workdir: Path) -> tuple[Figure
             stop(child)
 
 
-def missing_programs() -> list[str]:
-    return [program for program in (NGINX, BLACKBOX) if shutil.which(program) is None]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parsed_options(argv)
-    handler: Callable[[int, FrameType | None], None] = raise_system_exit
-    signal.signal(signal.SIGTERM, handler)
-    if missing := missing_programs():
-        print(f"not found: {', '.join(missing)}", file=sys.stderr)
-        return 1
-    machine = machine_description()
-    workdir = Path(tempfile.mkdtemp(prefix="site-status-bench-http-"))
-    try:
-        names = versions()
-        site, blackbox = measured_figures(options, workdir)
-    except BenchmarkBroken as error:
-        print(f"benchmark broken: {error}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(report_lines(options, site, blackbox, machine, names)))
-    if options.json:
-        print(json.dumps(json_document(options, site, blackbox, machine, names)))
-    return 0
+    benchmark = Benchmark(
+        "site-status-bench-http-",
+        [NGINX, BLACKBOX],
+        versions,
+        measured_figures,
+        report_lines,
+        json_document,
+    )
+    return run_benchmark(benchmark, parsed_options(argv))
 
 
 if __name__ == "__main__":
