@@ -61,9 +61,16 @@ def seconds(text: str) -> float:
     return float(match[1]) * _UNIT_SECONDS[match[2]]
 
 
-def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--probes", type=int, default=500, help="file probes (default 500)")
+def benchmark_options(
+    argv: Sequence[str] | None,
+    description: str | None,
+    *,
+    probes: tuple[int, str],
+    scrape_interval: tuple[float, str],
+) -> argparse.Namespace:
+    """The options both benchmarks take; ``probes`` and ``scrape_interval``: (default, help)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--probes", type=int, default=probes[0], help=probes[1])
     parser.add_argument(
         "--duration", type=seconds, default=300.0, help="seconds of probing (default 300)"
     )
@@ -71,10 +78,7 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
         "--interval", type=seconds, default=15.0, help="probe interval (default 15s)"
     )
     parser.add_argument(
-        "--scrape-interval",
-        type=seconds,
-        default=0.5,
-        help="seconds between two scrapes of each exporter (default 0.5)",
+        "--scrape-interval", type=seconds, default=scrape_interval[0], help=scrape_interval[1]
     )
     parser.add_argument("--json", action="store_true", help="also print one JSON line of figures")
     options = parser.parse_args(argv)
@@ -83,6 +87,15 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
     if options.duration <= options.interval:
         parser.error("--duration must be longer than --interval (CPU is measured after one cycle)")
     return options
+
+
+def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    return benchmark_options(
+        argv,
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        probes=(500, "file probes (default 500)"),
+        scrape_interval=(0.5, "seconds between two scrapes of each exporter (default 0.5)"),
+    )
 
 
 # --- the workload -----------------------------------------------------------------------------

@@ -36,13 +36,13 @@ from bench.bench_exporter import (
     BenchmarkBroken,
     Child,
     Scraper,
+    benchmark_options,
     cpu_seconds,
     first_output_line,
     free_port,
     percentile,
     rss_mib,
     run_benchmark,
-    seconds,
     site_status_argv,
     site_status_env,
     started_child,
@@ -67,29 +67,12 @@ _PROBE_SUCCESS = re.compile(rb"^probe_success\s+(\S+)", re.MULTILINE)
 
 
 def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument(
-        "--probes", type=int, default=200, help="http probes and endpoints (default 200)"
+    return benchmark_options(
+        argv,
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        probes=(200, "http probes and endpoints (default 200)"),
+        scrape_interval=(1.0, "seconds between two scrapes of site-status /metrics (default 1)"),
     )
-    parser.add_argument(
-        "--duration", type=seconds, default=300.0, help="seconds of probing (default 300)"
-    )
-    parser.add_argument(
-        "--interval", type=seconds, default=15.0, help="probe interval (default 15s)"
-    )
-    parser.add_argument(
-        "--scrape-interval",
-        type=seconds,
-        default=1.0,
-        help="seconds between two scrapes of site-status /metrics (default 1)",
-    )
-    parser.add_argument("--json", action="store_true", help="also print one JSON line of figures")
-    options = parser.parse_args(argv)
-    if options.probes < 1:
-        parser.error("--probes must be at least 1")
-    if options.duration <= options.interval:
-        parser.error("--duration must be longer than --interval (CPU is measured after one cycle)")
-    return options
 
 
 # --- the workload -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
-from exporter.context import HostRoots, MountTableCache, ProbeRuntime
+from exporter.context import ProbeRuntime
 from exporter.health import ExporterHealth, RunStats
 from exporter.memory import release_freed_memory
 from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
@@ -44,8 +44,9 @@ class Exporter:
         self.blocking = BlockingRunner()
         self.health = ExporterHealth()
         self.stats = RunStats()
-        roots = HostRoots(proc=config.exporter.proc_root, sys=config.exporter.sys_root)
-        self.runtime = ProbeRuntime(self.blocking, MountTableCache(roots))
+        self.runtime = ProbeRuntime.with_roots(
+            config.exporter.proc_root, config.exporter.sys_root, self.blocking
+        )
         self.runner = ProbeRunner(registry, self.runtime, self.stats)
         self.reports = JsonlReportSink(config.reports, self.blocking, self.health)
         self.scheduler = Scheduler(self.runner, self.store, self._render, self._on_result)

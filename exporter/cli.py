@@ -14,9 +14,8 @@ import anyio
 
 from exporter import __version__
 from exporter.app import Exporter
-from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
-from exporter.context import HostRoots, MountTableCache, ProbeRuntime
+from exporter.context import ProbeRuntime
 from exporter.health import RunStats
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
@@ -116,8 +115,7 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
         print("SITE-STATUS UNKNOWN - invalid config")
         return int(Status.UNKNOWN)
     store = ResultStore()
-    roots = HostRoots(proc=config.exporter.proc_root, sys=config.exporter.sys_root)
-    runtime = ProbeRuntime(BlockingRunner(), MountTableCache(roots))
+    runtime = ProbeRuntime.with_roots(config.exporter.proc_root, config.exporter.sys_root)
     runner = ProbeRunner(registry, runtime, RunStats())
     anyio.run(run_all_once, runner, config, store, config.exporter.concurrency)
     views = store.views(time.time())

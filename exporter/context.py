@@ -57,6 +57,14 @@ class ProbeRuntime:
     mount_tables: MountTableCache = field(default_factory=lambda: MountTableCache(HostRoots()))
     _shared: dict[Hashable, Any] = field(default_factory=dict)
 
+    @classmethod
+    def with_roots(
+        cls, proc: str = "/proc", sys: str = "/sys", blocking: BlockingRunner | None = None
+    ) -> ProbeRuntime:
+        """A runtime reading ``/proc`` and ``/sys`` under these roots (a node's, or fixtures)."""
+        roots = HostRoots(proc=proc, sys=sys)
+        return cls(blocking or BlockingRunner(), MountTableCache(roots))
+
     def shared(self, key: Hashable, factory: Callable[[], T]) -> T:
         found = self._shared.get(key)
         if found is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.blocking import BlockingRunner
-from exporter.context import HostRoots, MountTableCache, ProbeRuntime, RunContext
+from exporter.context import ProbeRuntime, RunContext
 
 
 def make_context(
@@ -16,6 +16,5 @@ def make_context(
 ) -> RunContext:
     """Call from inside the event loop: the run's deadline starts now."""
     if runtime is None:
-        roots = HostRoots(proc=proc_root, sys=sys_root)
-        runtime = ProbeRuntime(blocking or BlockingRunner(), MountTableCache(roots))
+        runtime = ProbeRuntime.with_roots(proc_root, sys_root, blocking)
     return RunContext(timeout, runtime)
