@@ -167,6 +167,8 @@ class SiteStatusConfig(BaseSettings):
         interval = probe.interval or probe.default_interval or self.defaults.interval
         timeout = probe.timeout or probe.default_timeout or self.defaults.timeout
         jitter = probe.jitter
+        if jitter is None and probe.default_jitter_ratio is not None:
+            jitter = interval * probe.default_jitter_ratio
         if jitter is None:
             jitter = self.defaults.jitter if self.defaults.jitter is not None else interval / 10
         return Timing(interval=interval, timeout=min(timeout, interval), jitter=jitter)

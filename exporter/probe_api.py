@@ -110,6 +110,9 @@ class ProbeConfig(BaseModel):
     #: Kind-level defaults, used before the config's ``defaults`` block (e.g. drush: 5m).
     default_interval: ClassVar[float | None] = None
     default_timeout: ClassVar[float | None] = None
+    #: Kind-level default jitter as a fraction of the interval (e.g. drush: 1.0, spread over
+    #: the whole interval); used before the config's ``defaults.jitter``.
+    default_jitter_ratio: ClassVar[float | None] = None
 
     @field_validator("name")
     @classmethod

@@ -68,6 +68,29 @@ def redact_urls_in(text: str) -> str:
     return _QUERY_SECRET.sub(rf"\1{MASK}", _URL_PASSWORD.sub(rf"\1:{MASK}@", text))
 
 
+_SECRET_ASSIGNMENT = re.compile(
+    r"""((?:\b|["'])[\w.-]*(?:pass(?:word|wd)?|secret|token|api[-_]?key|credential)s?["']?"""
+    r"""\s*(?:=>|=|:)\s*)("[^"]*"|'[^']*'|[^\s,;&)}\]]+)""",
+    re.I,
+)
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    value = match[2]
+    if value.upper() in ("YES", "NO"):  # MySQL's "(using password: YES)" says no secret
+        return match[0]
+    quote = value[0] if value[0] in "\"'" and len(value) > 1 else ""
+    return f"{match[1]}{quote}{MASK}{quote}"
+
+
+def redact_secret_assignments(text: str) -> str:
+    """Values after ``password=``, ``'password' => '...'``, ``DB_PASSWORD: ...`` and the like.
+
+    For free text from programs that dump settings in error messages (PHP stack traces).
+    """
+    return _SECRET_ASSIGNMENT.sub(_masked_value, text)
+
+
 class RedactingFilter(logging.Filter):
     """A log filter for every handler: libraries log URLs (httpx logs each request)."""
 

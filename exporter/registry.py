@@ -19,7 +19,7 @@ from exporter.probe_api import MetricFamily, ProbeKind
 ENTRY_POINT_GROUP = "site_status.probes"
 METRIC_PREFIX = "site_status_"
 #: Built-in kinds: the module ``probes.<name>`` holds ``KIND``.
-BUILTIN_KIND_NAMES = ("disk", "dns", "file", "http", "load", "mount", "tcp")
+BUILTIN_KIND_NAMES = ("disk", "dns", "drupal", "file", "http", "load", "mount", "tcp")
 
 log = logging.getLogger(__name__)
 

@@ -181,11 +181,13 @@ class Scheduler:
 
     async def _run(self, scheduled: _Scheduled, scope: anyio.CancelScope) -> None:
         probe, timing = scheduled.probe, scheduled.timing
+        self.store.run_started(probe.name)
         try:
             with scope:
                 result, duration = await self.runner.run(probe, timing.timeout)
                 await self._record(probe.name, result, duration)
         finally:
+            self.store.run_ended(probe.name)
             scheduled.running = None
             self._limiter.release_on_behalf_of(scheduled)
         if scheduled.removed:

@@ -62,8 +62,9 @@ def accepts_gzip(accept_encoding: str) -> bool:
     )
 
 
-def view_document(view: ProbeView) -> dict[str, Any]:
+def view_document(view: ProbeView, now: float | None = None) -> dict[str, Any]:
     state = view.state
+    now = time.time() if now is None else now
     return {
         "name": view.name,
         "kind": view.kind,
@@ -74,6 +75,13 @@ def view_document(view: ProbeView) -> dict[str, Any]:
         "stale": view.stale,
         "blocked_by": view.blocked_by,
         "last_run": state.finished_at or None,
+        "result_age_seconds": round(max(0.0, now - state.finished_at), 3)
+        if state.finished_at
+        else None,
+        "running": view.running_since is not None,
+        "running_seconds": round(max(0.0, now - view.running_since), 3)
+        if view.running_since is not None
+        else None,
         "duration_seconds": round(state.duration, 6) if state.raw else None,
         "interval_seconds": state.spec.interval,
         "details": view.details(),

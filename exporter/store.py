@@ -59,6 +59,9 @@ class ProbeView:
     summary: str
     stale: bool = False
     blocked_by: str | None = None
+    #: When the run in progress started (unix time); its result is not in yet, the last one
+    #: is still reported (with its age).
+    running_since: float | None = None
 
     @property
     def name(self) -> str:
@@ -153,6 +156,8 @@ class ResultStore:
         self._states: dict[str, ProbeState] = {}
         #: Each probe's rendered lines by family, so a scrape joins a family in one call.
         self._by_family: dict[str, dict[str, str]] = {}
+        #: Probes with a run in progress, and since when (unix time).
+        self._running: dict[str, float] = {}
 
     def configure(self, specs: Iterable[ProbeSpec]) -> None:
         """Keep the states of probes whose spec is unchanged; drop the others."""
@@ -167,6 +172,18 @@ class ResultStore:
             self._by_family = {}
             for state in self._states.values():
                 self._index(state, None)
+            self._running = {n: t for n, t in self._running.items() if n in self._states}
+
+    def run_started(self, name: str, at: float | None = None) -> None:
+        """A run of ``name`` began: views say so until its result is recorded."""
+        with self._lock:
+            if name in self._states:
+                self._running[name] = time.time() if at is None else at
+
+    def run_ended(self, name: str) -> None:
+        """A run ended without a result (cancelled); ``record`` ends it too."""
+        with self._lock:
+            self._running.pop(name, None)
 
     def record(
         self,
@@ -189,6 +206,7 @@ class ResultStore:
             if render is not None:
                 after = replace(after, lines=render(after))
             self._states[name] = after
+            self._running.pop(name, None)
             self._index(after, before)
             return before, after
 
@@ -210,4 +228,9 @@ class ResultStore:
             return list(self._states.values())
 
     def views(self, now: float | None = None) -> list[ProbeView]:
-        return view_all(self.states(), time.time() if now is None else now)
+        with self._lock:
+            states, running = list(self._states.values()), dict(self._running)
+        views = view_all(states, time.time() if now is None else now)
+        for view in views:
+            view.running_since = running.get(view.name)
+        return views

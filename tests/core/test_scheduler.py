@@ -151,3 +151,37 @@ async def test_apply_keeps_unchanged_probes_and_stops_removed_ones() -> None:
     assert [s.spec.name for s in store.states()] == ["keep", "new"]
     assert "drop" not in records
     assert {"keep", "new"} <= set(records)
+
+
+async def test_while_a_run_is_in_flight_the_last_result_is_reported_with_its_age() -> None:
+    from exporter.server import view_document
+
+    cfg = config("""
+        defaults: {interval: 0.6s, timeout: 0.6s, jitter: 0s}
+        probes: [{name: slow, kind: test, behaviour: sleep, seconds: 0.4}]
+    """)
+    store = ResultStore()
+    seen: list[dict[str, object]] = []
+
+    async def watch() -> None:
+        while True:
+            await anyio.sleep(0.05)
+            seen.append(view_document(store.views()[0]))
+
+    scheduler = Scheduler(runner(), store, lambda state: {})
+    with anyio.move_on_after(1.5):
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(watch)
+            await scheduler.run(cfg)
+    # The second run is in flight: the first result is still reported, with its age.
+    second_in_flight = [d for d in seen if d["running"] and d["status"] == "OK"]
+    assert second_in_flight, seen
+    document = second_in_flight[-1]
+    assert document["summary"] == "slept 0.4"
+    assert isinstance(document["result_age_seconds"], float)
+    assert 0.1 < document["result_age_seconds"] < 1.0
+    assert 0 <= document["running_seconds"] < 0.5  # type: ignore[operator]
+    # Before the first result: running, no result yet; between runs: not running.
+    assert seen[0]["running"] and seen[0]["summary"] == "no result yet"
+    assert seen[0]["result_age_seconds"] is None
+    assert any(not d["running"] and d["status"] == "OK" for d in seen)

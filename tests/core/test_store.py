@@ -109,3 +109,19 @@ def test_reconfigure_keeps_unchanged_probes_and_drops_removed_ones() -> None:
     store.configure([ProbeSpec("a", "load", 60)])
     assert [v.name for v in store.views(NOW)] == ["a"]
     assert store.record("b", Result(OK, "late"), 0.1) is None
+
+
+def test_a_run_in_flight_is_shown_until_its_result_is_recorded() -> None:
+    store = store_with(ProbeSpec("a", "drupal", 300), ProbeSpec("b", "load", 60))
+    record(store, "a", OK, at=NOW - 100)
+    store.run_started("a", at=NOW - 5)
+    store.run_started("gone")  # not configured: ignored
+    views = {v.name: v for v in store.views(NOW)}
+    assert views["a"].running_since == NOW - 5
+    assert views["a"].status is OK  # the last result stays while the next one is made
+    assert views["b"].running_since is None
+    record(store, "a", WARN, at=NOW)
+    assert store.views(NOW)[0].running_since is None
+    store.run_started("a")
+    store.run_ended("a")  # cancelled: no result, no longer running
+    assert store.views(NOW)[0].running_since is None

@@ -1,0 +1,358 @@
+"""The ``drupal`` probe kind: ``drush core-requirements``, graded per requirement.
+
+One run is one Drupal bootstrap (1-3 s of CPU), so the kind runs every 5 minutes by default,
+spread over the whole interval, never on scrape and never overlapping itself (the scheduler
+guarantees both). Drush runs through a command runner: a local child process (the exporter as
+a sidecar, or on the server), or ``pods/exec`` into a pod picked by label selector. Every few
+hours the run also asks ``drush status`` for the versions (``site_status_drupal_info``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from exporter.commands import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    CommandOutput,
+    CommandRunner,
+    CommandSpec,
+    CommandUnavailable,
+)
+from exporter.probe_api import (
+    AbsolutePath,
+    Duration,
+    MetricFamily,
+    ProbeConfig,
+    ProbeContext,
+    ProbeKind,
+    Result,
+    Sample,
+    Size,
+)
+from exporter.status import Status
+from exporter.units import format_duration, format_size
+from probes import drupal_text
+from probes.drupal_grading import Grade, SeverityOverride, grade, problem_details, summary_of
+from probes.drush_requirements import (
+    SEVERITY_NAMES,
+    NoRequirementsJson,
+    Requirements,
+    parse_requirements,
+)
+from probes.drush_status import NoStatusJson, StatusCache, status_fields
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from exporter.commands.local import Spawn
+
+REQUIREMENT_SEVERITY = MetricFamily(
+    "site_status_drupal_requirement_severity",
+    "Severity of each requirement Drupal reports (sid: -1 info, 0 OK, 1 warning, 2 error), "
+    "as reported, before ignore and overrides; capped per probe.",
+    ("requirement",),
+)
+REQUIREMENTS = MetricFamily(
+    "site_status_drupal_requirements",
+    "Requirements Drupal reports, by reported severity (info, ok, warning, error).",
+    ("severity",),
+)
+INFO = MetricFamily(
+    "site_status_drupal_info",
+    "Always 1: the Drupal, PHP and Drush versions from drush status (refreshed every few hours).",
+    ("drupal_version", "php_version", "drush_version"),
+)
+
+#: Kept back from the run's deadline: the command's own cleanup, then grading.
+COMMAND_MARGIN = 1.5
+#: ``drush status`` is not started with less time left than this (it waits for the next run).
+MIN_STATUS_BUDGET = 1.0
+#: ``exporter.commands.kubernetes.kubernetes_runner``: (selector, container, context).
+KubernetesRunnerFactory = Callable[[str, "str | None", ProbeContext], CommandRunner]
+
+
+class LocalRunnerConfig(BaseModel):
+    """Drush as a child process of the exporter (a sidecar next to PHP, or on the server)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["local"] = "local"
+
+
+class KubernetesRunnerConfig(BaseModel):
+    """Drush through ``pods/exec`` in a pod of the exporter's namespace."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["kubernetes"]
+    #: A label selector: the first running pod it matches runs drush.
+    selector: str = Field(min_length=1)
+    #: The container to exec in; none: the pod's only (or default) container.
+    container: str | None = Field(default=None, min_length=1)
+
+
+RunnerConfig = Annotated[LocalRunnerConfig | KubernetesRunnerConfig, Field(discriminator="type")]
+
+
+def _argv(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+class DrupalProbe(ProbeConfig):
+    """A Drupal site's status report, through drush."""
+
+    kind: Literal["drupal"]
+    runner: RunnerConfig = Field(default_factory=LocalRunnerConfig)
+    #: The drush executable, or a command line that ends in it (``[php, vendor/bin/drush]``).
+    drush: Annotated[tuple[str, ...], Field(min_length=1)] = ("drush",)
+    #: The Drupal root: drush's working directory.
+    root: AbsolutePath | None = None
+    #: ``--uri``: which site of a multisite, and the base of the links drush prints.
+    uri: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    arguments: tuple[str, ...] = ("core-requirements", "--format=json")
+    #: Requirement ids (or titles) left out of the grade (still published as series).
+    ignore: tuple[str, ...] = ()
+    #: Per requirement id (or title): ``ok``, or ``{warning: ok}`` to map only some severities.
+    severity_overrides: dict[str, SeverityOverride] = Field(default_factory=dict)
+    #: ``drush status`` for the versions this often; 0 turns it off.
+    status_interval: Duration = Field(default=6 * 3600.0, ge=0)
+    status_arguments: tuple[str, ...] = ("status", "--format=json")
+    max_requirement_series: int = Field(default=100, ge=0, le=1000)
+    max_output_bytes: Size = Field(default=DEFAULT_MAX_OUTPUT_BYTES, ge=1024)
+
+    default_interval = 300.0
+    default_timeout = 120.0
+    #: Spread over the whole interval: 200 sites never bootstrap Drupal in the same second.
+    default_jitter_ratio = 1.0
+
+    _normalize_drush = field_validator("drush", mode="before")(_argv)
+
+    @field_validator("drush", "arguments", "status_arguments")
+    @classmethod
+    def _no_empty_words(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not word for word in words):
+            raise ValueError("command words must not be empty")
+        return words
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in env if not name or "=" in name or "\0" in name]
+        if bad:
+            raise ValueError(f"invalid environment variable names: {bad}")
+        return env
+
+
+def command_argv(config: DrupalProbe, arguments: tuple[str, ...]) -> tuple[str, ...]:
+    uri = (f"--uri={config.uri}",) if config.uri else ()
+    return (*config.drush, *uri, *arguments)
+
+
+def command_budget(context: ProbeContext) -> float:
+    return max(0.0, context.remaining() - COMMAND_MARGIN)
+
+
+def command_runner(config: DrupalProbe, context: ProbeContext) -> CommandRunner | str:
+    """The configured runner, or why there is none."""
+    runner = config.runner
+    if isinstance(runner, LocalRunnerConfig):
+        from exporter.commands.local import LocalRunner
+
+        async def offload(start: Spawn) -> subprocess.Popen[bytes]:
+            # chdir into a Drupal root on a hung mount never returns: start in a worker thread.
+            mount = context.mounts().containing(config.root) if config.root else None
+            return await context.blocking(start, resource=mount.mountpoint if mount else None)
+
+        return LocalRunner(offload)
+    try:
+        # Imported by name: only configs with this runner pay for the Kubernetes client.
+        module = importlib.import_module("exporter.commands.kubernetes")
+    except ImportError as error:
+        return f"runner type kubernetes is not available in this installation: {error}"
+    make: KubernetesRunnerFactory = module.kubernetes_runner
+    try:
+        return make(runner.selector, runner.container, context)
+    except CommandUnavailable as error:
+        return f"could not run drush: {error}"
+
+
+async def run(config: DrupalProbe, context: ProbeContext) -> Result:
+    runner = command_runner(config, context)
+    if isinstance(runner, str):
+        return Result(Status.UNKNOWN, runner)
+    secrets = drupal_text.config_secrets(config.env, config.uri)
+    argv = command_argv(config, config.arguments)
+    spec = CommandSpec(
+        argv=argv,
+        timeout=command_budget(context),
+        cwd=config.root,
+        env=config.env,
+        max_output_bytes=config.max_output_bytes,
+    )
+    drush: dict[str, Any] = {"command": drupal_text.scrub(" ".join(argv), secrets)}
+    try:
+        output = await runner.run(spec)
+    except CommandUnavailable as error:
+        reason = drupal_text.scrub(str(error), secrets)
+        return Result(Status.UNKNOWN, f"could not run drush: {reason}", {"drush": drush})
+    drush.update(drupal_text.output_facts(output))
+    status_cache = await refreshed_status(config, context, runner, output, secrets)
+    result = graded_output(config, output, spec.timeout, secrets, drush)
+    return with_status(result, config, status_cache)
+
+
+def graded_output(
+    config: DrupalProbe,
+    output: CommandOutput,
+    timeout: float,
+    secrets: list[str],
+    drush: dict[str, Any],
+) -> Result:
+    if output.timed_out:
+        return Result(
+            Status.CRITICAL,
+            f"drush timed out after {format_duration(timeout)}",
+            {"drush": {**drush, **drupal_text.output_tails(output, secrets)}},
+        )
+    try:
+        requirements: Requirements | None = parse_requirements(output.stdout)
+    except NoRequirementsJson:
+        requirements = None
+    if output.exit_code != 0:
+        return bootstrap_failure(config, output, secrets, drush, requirements)
+    if requirements is None:
+        cut = f", output cut at {format_size(config.max_output_bytes)}"
+        summary = f"drush printed no requirements JSON{cut if output.stdout_truncated else ''}"
+        details = {"drush": {**drush, **drupal_text.output_tails(output, secrets)}}
+        return Result(Status.CRITICAL, summary, details)
+    drush["notice_lines_before_json"] = requirements.noise_lines
+    return graded_requirements(config, requirements, secrets, drush)
+
+
+def bootstrap_failure(
+    config: DrupalProbe,
+    output: CommandOutput,
+    secrets: list[str],
+    drush: dict[str, Any],
+    requirements: Requirements | None,
+) -> Result:
+    """Non-zero exit: Drupal did not bootstrap. The last lines of stderr say why, redacted."""
+    tails = drupal_text.output_tails(output, secrets)
+    last = tails.get("stderr_tail", [])
+    reason = last[-1] if last else "no message on stderr"
+    summary = f"drush failed (exit {output.exit_code}): {reason}"
+    details: dict[str, Any] = {"drush": {**drush, **tails}}
+    samples: tuple[Sample, ...] = ()
+    if requirements is not None:  # what it printed before failing is still worth showing
+        graded = graded_requirements(config, requirements, secrets, drush)
+        details = {**graded.details, **details}
+        samples = graded.samples
+    return Result(Status.CRITICAL, drupal_text.capped(summary), details, samples)
+
+
+def graded_requirements(
+    config: DrupalProbe, requirements: Requirements, secrets: list[str], drush: dict[str, Any]
+) -> Result:
+    verdict: Grade = grade(requirements.rows, config.ignore, config.severity_overrides)
+    details: dict[str, Any] = {
+        "requirements": len(requirements.rows),
+        "errors": len(verdict.errors),
+        "warnings": len(verdict.warnings),
+        **problem_details(verdict, lambda text: drupal_text.scrub(text, secrets)),
+        "drush": drush,
+    }
+    if requirements.malformed_rows:
+        details["malformed_rows"] = requirements.malformed_rows
+    samples, cut = requirement_samples(requirements, config.max_requirement_series)
+    if cut:
+        details["requirement_series_cut"] = cut
+    summary = drupal_text.scrub(summary_of(verdict, len(requirements.rows)), secrets)
+    return Result(verdict.status, drupal_text.capped(summary), details, samples)
+
+
+def requirement_samples(requirements: Requirements, cap: int) -> tuple[tuple[Sample, ...], int]:
+    """A series per requirement (the worst first when capped), counts per severity; how many
+    requirements got no series of their own."""
+    ranked = sorted(requirements.rows, key=lambda row: (-row.sid, row.id))
+    samples = [Sample(REQUIREMENT_SEVERITY.name, row.sid, (row.id,)) for row in ranked[:cap]]
+    counts = Counter(row.sid for row in requirements.rows)
+    samples += [
+        Sample(REQUIREMENTS.name, counts.get(sid, 0), (name,))
+        for sid, name in SEVERITY_NAMES.items()
+    ]
+    return tuple(samples), max(0, len(ranked) - cap)
+
+
+# --- drush status, every few hours -------------------------------------------------------------
+
+
+def status_cache_key(config: DrupalProbe) -> Hashable:
+    return (
+        "drupal-status",
+        config.name,
+        config.runner,
+        config.drush,
+        config.root,
+        config.uri,
+        tuple(sorted(config.env.items())),
+    )
+
+
+async def refreshed_status(
+    config: DrupalProbe,
+    context: ProbeContext,
+    runner: CommandRunner,
+    requirements_output: CommandOutput,
+    secrets: list[str],
+) -> StatusCache:
+    """The probe's cached ``drush status``, asked again if due and the site bootstraps."""
+    cache = context.shared(status_cache_key(config), StatusCache)
+    bootstrapped = requirements_output.exit_code == 0 and not requirements_output.timed_out
+    budget = command_budget(context)
+    if not config.status_interval or not cache.due(time.monotonic()) or not bootstrapped:
+        return cache
+    # It costs about what core-requirements just cost: with less time left, the next run asks.
+    if budget < max(MIN_STATUS_BUDGET, 2 * requirements_output.duration):
+        return cache
+    spec = CommandSpec(
+        argv=command_argv(config, config.status_arguments),
+        timeout=budget,
+        cwd=config.root,
+        env=config.env,
+        max_output_bytes=min(config.max_output_bytes, 1024 * 1024),
+    )
+    try:
+        output = await runner.run(spec)
+        if output.timed_out or output.exit_code != 0:
+            ended = "timed out" if output.timed_out else f"exited with {output.exit_code}"
+            raise NoStatusJson(f"drush status {ended}")
+        cache.succeeded(status_fields(output.stdout), time.monotonic(), config.status_interval)
+    except (CommandUnavailable, NoStatusJson) as error:
+        reason = drupal_text.scrub(str(error), secrets)
+        cache.failed(reason, time.monotonic(), config.status_interval)
+    return cache
+
+
+def with_status(result: Result, config: DrupalProbe, cache: StatusCache) -> Result:
+    """The result with the versions in its details and the info series."""
+    if not config.status_interval:
+        return result
+    versions = cache.versions()
+    drupal: dict[str, Any] = dict(cache.fields)
+    if cache.checked_at is not None:
+        drupal["status_checked_seconds_ago"] = round(time.monotonic() - cache.checked_at)
+    if cache.error:
+        drupal["status_error"] = cache.error
+    details = {**result.details, "drupal": drupal} if drupal else result.details
+    samples = result.samples
+    if versions is not None:
+        samples = (*samples, Sample(INFO.name, 1, versions))
+    return Result(result.status, result.summary, details, samples)
+
+
+KIND = ProbeKind(config=DrupalProbe, run=run, metrics=(REQUIREMENT_SEVERITY, REQUIREMENTS, INFO))

@@ -1,0 +1,79 @@
+"""``site-status run`` with drupal probes: series on /metrics, reasons in /status, no secrets."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from tests.support.exporter_process import running_exporter, wait_until
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+FIXTURES = Path(__file__).resolve().parents[1] / "probes" / "fixtures" / "drush"
+DB_PASSWORD = "Sup3rS3cretDbPass"
+
+
+def test_drupal_probes_in_a_running_exporter(tmp_path: Path) -> None:
+    reports = tmp_path / "reports.jsonl"
+    config = tmp_path / "site.yaml"
+    drush = SUPPORT / "drush"
+    config.write_text(
+        textwrap.dedent(f"""
+        site: {{name: shop}}
+        reports: {{file: {reports}}}
+        probes:
+          - name: shop
+            kind: drupal
+            drush: {drush}
+            interval: 5s
+            env:
+              DRUSH_STANDIN_REQUIREMENTS: {FIXTURES / "drush13-requirements.json"}
+              DRUSH_STANDIN_STATUS: {FIXTURES / "status.json"}
+          - name: broken
+            kind: drupal
+            drush: {drush}
+            interval: 5s
+            env:
+              DRUSH_STANDIN_MODE: fail
+              DRUSH_STANDIN_STDERR: {FIXTURES / "bootstrap-failure.stderr"}
+              DRUPAL_DB_PASSWORD: {DB_PASSWORD}
+    """)
+    )
+    with running_exporter(config, tmp_path) as exporter:
+        wait_until(
+            lambda: all(p["status"] == "CRITICAL" for p in exporter.status()["probes"]),
+            timeout=30,
+        )
+        series = exporter.metrics()
+        status_text = exporter.get("/status")[1].decode()
+        metrics_text = exporter.get("/metrics")[1].decode()
+        wait_until(lambda: reports.exists() and "broken" in reports.read_text(), timeout=10)
+    severity = "site_status_drupal_requirement_severity"
+    assert series[severity, (("probe", "shop"), ("requirement", "cron"))] == 2
+    assert series[severity, (("probe", "shop"), ("requirement", "public://.htaccess"))] == 0
+    info_labels = (
+        ("drupal_version", "10.3.6"),
+        ("drush_version", "13.3.1.0"),
+        ("php_version", "8.3.12"),
+        ("probe", "shop"),
+    )
+    assert series["site_status_drupal_info", info_labels] == 1
+    count = "site_status_drupal_requirements"
+    assert series[count, (("probe", "shop"), ("severity", "error"))] == 3
+    assert "# HELP site_status_drupal_requirement_severity " in metrics_text
+    probes = {p["name"]: p for p in json.loads(status_text)["probes"]}
+    assert probes["shop"]["summary"].startswith("3 errors, 2 warnings: Cron maintenance tasks")
+    assert probes["shop"]["details"]["problems"][0]["title"] == "Cron maintenance tasks"
+    assert probes["shop"]["interval_seconds"] == 5
+    assert probes["broken"]["summary"] == (
+        "drush failed (exit 1): Drush command terminated abnormally."
+    )
+    sinks = {
+        "status": status_text,
+        "metrics": metrics_text,
+        "reports": reports.read_text(),
+        "log": exporter.log_text(),
+    }
+    for sink, text in sinks.items():
+        assert DB_PASSWORD not in text, f"the database password leaked into {sink}"
+        assert "tok_live" not in text, f"the status api-token leaked into {sink}"
