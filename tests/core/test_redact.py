@@ -4,7 +4,14 @@ import logging
 
 import pytest
 
-from exporter.redact import RedactingFilter, redact, redact_url, redact_urls_in, url_secrets
+from exporter.redact import (
+    RedactingFilter,
+    redact,
+    redact_secret_assignments,
+    redact_url,
+    redact_urls_in,
+    url_secrets,
+)
 
 
 def test_redact_url() -> None:
@@ -29,3 +36,18 @@ def test_log_filter_masks_urls(caplog: pytest.LogCaptureFixture) -> None:
     assert "topsecret" not in caplog.text
     assert "p4ss" not in caplog.text
     assert "http://u:***@h/?password=***" in caplog.text
+
+
+def test_secret_assignments_in_free_text_are_masked() -> None:
+    cases = {
+        "settings: 'password' => 'hunter22', 'host' => 'db'": (
+            "settings: 'password' => '***', 'host' => 'db'"
+        ),
+        "DB_PASSWORD=hunter22 next": "DB_PASSWORD=*** next",
+        'db-password: "two words"': 'db-password: "***"',
+        "api_key=abc123&page=2": "api_key=***&page=2",
+        "(using password: YES)": "(using password: YES)",
+        "a passage: of text": "a passage: of text",
+    }
+    for text, expected in cases.items():
+        assert redact_secret_assignments(text) == expected
