@@ -1,0 +1,216 @@
+"""Alertmanager routing for the tiers, as a plain config and as a per-namespace AlertmanagerConfig.
+
+- priprod, severity critical: the pager, at any hour;
+- flexprod: the pager (critical) or the team chat, only inside office hours
+  (``active_time_intervals``): an alert that fires at night waits, and is sent at 08:00 if it
+  still fires;
+- besteffort: the team chat, never the pager;
+- everything else (priprod warnings, unknown tier): the team chat.
+
+Paging routes are muted in the weekly maintenance slot (Thursday afternoon). The end-to-end test
+renders this with its own receivers, timings and intervals (see ``AlertmanagerSettings``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OFFICE_HOURS = "office-hours"
+WEEKLY_MAINTENANCE = "weekly-maintenance"
+PAGER = "pager"
+TEAM_CHAT = "team-chat"
+EXPORTER_ALERTS = "SiteStatusExporter(Down|Absent)"
+
+
+def office_hours_oslo() -> list[dict[str, Any]]:
+    return [
+        {
+            "weekdays": ["monday:friday"],
+            "times": [{"start_time": "08:00", "end_time": "16:00"}],
+            "location": "Europe/Oslo",
+        }
+    ]
+
+
+def thursday_afternoon_oslo() -> list[dict[str, Any]]:
+    return [
+        {
+            "weekdays": ["thursday"],
+            "times": [{"start_time": "13:00", "end_time": "16:00"}],
+            "location": "Europe/Oslo",
+        }
+    ]
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    pager_url: str = "http://pager-gateway.example:8080/alertmanager"
+    chat_url: str = "http://chat-bridge.example:8080/alertmanager"
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+    pager_repeat_interval: str = "1h"
+    office_hours: list[dict[str, Any]] = field(default_factory=office_hours_oslo)
+    weekly_maintenance: list[dict[str, Any]] = field(default_factory=thursday_afternoon_oslo)
+
+
+def _route(receiver: str, *matchers: str, **extra: Any) -> dict[str, Any]:
+    return {"receiver": receiver, "matchers": list(matchers), **extra}
+
+
+def routes(settings: AlertmanagerSettings) -> list[dict[str, Any]]:
+    muted = {"mute_time_intervals": [WEEKLY_MAINTENANCE]}
+    office = {"active_time_intervals": [OFFICE_HOURS]}
+    return [
+        _route(TEAM_CHAT, 'tier="besteffort"'),
+        _route(
+            PAGER,
+            'tier="priprod"',
+            'severity="critical"',
+            repeat_interval=settings.pager_repeat_interval,
+            **muted,
+        ),
+        _route(TEAM_CHAT, 'tier="priprod"', **muted),
+        _route(
+            PAGER,
+            'tier="flexprod"',
+            'severity="critical"',
+            repeat_interval=settings.pager_repeat_interval,
+            **office,
+            **muted,
+        ),
+        _route(TEAM_CHAT, 'tier="flexprod"', **office, **muted),
+    ]
+
+
+def inhibit_rules() -> list[dict[str, Any]]:
+    return [
+        {
+            # A site that is down pages once; its warnings add nothing until it recovers.
+            "source_matchers": ['alertname="SiteStatusSiteCritical"'],
+            "target_matchers": ['severity="warning"'],
+            "equal": ["site", "environment"],
+        },
+        {
+            # Without its exporter nothing is known about the site: only that alert counts.
+            "source_matchers": [f'alertname=~"{EXPORTER_ALERTS}"'],
+            "target_matchers": ['alertname=~"SiteStatus.+"', f'alertname!~"{EXPORTER_ALERTS}"'],
+            "equal": ["site", "environment"],
+        },
+        {
+            # The critical variant of an alert hides its own warning variant.
+            "source_matchers": ['severity="critical"'],
+            "target_matchers": ['severity="warning"'],
+            "equal": ["alertname", "site", "environment", "probe", "mountpoint"],
+        },
+    ]
+
+
+def alertmanager_config(settings: AlertmanagerSettings | None = None) -> dict[str, Any]:
+    settings = settings or AlertmanagerSettings()
+    return {
+        "route": {
+            "receiver": TEAM_CHAT,
+            "group_by": ["alertname", "site", "environment"],
+            "group_wait": settings.group_wait,
+            "group_interval": settings.group_interval,
+            "repeat_interval": settings.repeat_interval,
+            "routes": routes(settings),
+        },
+        "inhibit_rules": inhibit_rules(),
+        "receivers": [
+            {
+                "name": PAGER,
+                "webhook_configs": [{"url": settings.pager_url, "send_resolved": True}],
+            },
+            {
+                "name": TEAM_CHAT,
+                "webhook_configs": [{"url": settings.chat_url, "send_resolved": True}],
+            },
+        ],
+        "time_intervals": [
+            {"name": OFFICE_HOURS, "time_intervals": settings.office_hours},
+            {"name": WEEKLY_MAINTENANCE, "time_intervals": settings.weekly_maintenance},
+        ],
+    }
+
+
+# The AlertmanagerConfig CRD (monitoring.coreos.com/v1alpha1) has no time zone for its time
+# intervals (prometheus-operator issue 5512): they are UTC. These are the Oslo hours written in
+# UTC so that they hold in winter (UTC+1) and summer (UTC+2): office hours shrink to the part
+# inside 08:00-16:00 all year, the maintenance mute grows to cover 13:00-16:00 all year.
+OFFICE_HOURS_UTC = {
+    "weekdays": ["monday:friday"],
+    "times": [{"startTime": "07:00", "endTime": "14:00"}],
+}
+THURSDAY_AFTERNOON_UTC = {
+    "weekdays": ["thursday"],
+    "times": [{"startTime": "11:00", "endTime": "15:00"}],
+}
+
+
+def _crd_matcher(text: str) -> dict[str, str]:
+    for operator in ("=~", "!~", "!=", "="):
+        name, found, value = text.partition(operator)
+        if found:
+            return {"name": name, "value": value.strip('"'), "matchType": operator}
+    raise ValueError(f"not a matcher: {text}")
+
+
+def _crd_route(route: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "mute_time_intervals": "muteTimeIntervals",
+        "active_time_intervals": "activeTimeIntervals",
+        "repeat_interval": "repeatInterval",
+    }
+    out: dict[str, Any] = {"receiver": route["receiver"]}
+    out["matchers"] = [_crd_matcher(m) for m in route["matchers"]]
+    for key, value in route.items():
+        if key in names:
+            out[names[key]] = value
+    return out
+
+
+def alertmanager_config_crd(
+    namespace: str = "site-status", settings: AlertmanagerSettings | None = None
+) -> dict[str, Any]:
+    """The same routing for one namespace; the operator adds a ``namespace`` matcher on top."""
+    settings = settings or AlertmanagerSettings()
+    return {
+        "apiVersion": "monitoring.coreos.com/v1alpha1",
+        "kind": "AlertmanagerConfig",
+        "metadata": {"name": "site-status", "namespace": namespace},
+        "spec": {
+            "route": {
+                "receiver": TEAM_CHAT,
+                "groupBy": ["alertname", "site", "environment"],
+                "groupWait": settings.group_wait,
+                "groupInterval": settings.group_interval,
+                "repeatInterval": settings.repeat_interval,
+                "routes": [_crd_route(route) for route in routes(settings)],
+            },
+            "inhibitRules": [
+                {
+                    "sourceMatch": [_crd_matcher(m) for m in rule["source_matchers"]],
+                    "targetMatch": [_crd_matcher(m) for m in rule["target_matchers"]],
+                    "equal": rule["equal"],
+                }
+                for rule in inhibit_rules()
+            ],
+            "receivers": [
+                {
+                    "name": PAGER,
+                    "webhookConfigs": [{"url": settings.pager_url, "sendResolved": True}],
+                },
+                {
+                    "name": TEAM_CHAT,
+                    "webhookConfigs": [{"url": settings.chat_url, "sendResolved": True}],
+                },
+            ],
+            "muteTimeIntervals": [
+                {"name": OFFICE_HOURS, "timeIntervals": [OFFICE_HOURS_UTC]},
+                {"name": WEEKLY_MAINTENANCE, "timeIntervals": [THURSDAY_AFTERNOON_UTC]},
+            ],
+        },
+    }

@@ -1,0 +1,351 @@
+"""The alerting rules: what pages, what waits, and what each alert tells the person who reads it.
+
+Every alert carries ``severity``, the site's labels (``site``, ``environment``, ``tier``,
+``profile``), a summary, a description that says where to look, a ``runbook_url`` to
+``docs/runbooks/<alertname>.md`` and a ``dashboard_url`` to the site detail dashboard. Every
+alert is muted while its site is in a declared maintenance window (``site_status_maintenance``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mixin.config import MixinConfig
+from mixin.promql import SITE_LABELS, PromQL
+from mixin.recording import MAINTENANCE
+
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    severity: Severity
+    expr: str
+    for_: str
+    summary: str
+    description: str
+
+    def rule(self, config: MixinConfig) -> dict[str, Any]:
+        rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
+        if self.for_ not in ("0s", "0m"):
+            rule["for"] = self.for_
+        rule["labels"] = {"severity": self.severity}
+        rule["annotations"] = {
+            "summary": self.summary,
+            "description": self.description,
+            "runbook_url": f"{config.runbook_url_base}/{self.name}.md",
+            "dashboard_url": site_dashboard_link(config),
+        }
+        return rule
+
+
+def site_dashboard_link(config: MixinConfig) -> str:
+    return (
+        f"{config.grafana_url}/d/{config.site_dashboard_uid}/site-status-site"
+        "?var-environment={{ $labels.environment }}&var-site={{ $labels.site }}"
+    )
+
+
+SITE = "{{ $labels.site }} ({{ $labels.environment }}, {{ $labels.tier }})"
+
+
+def probes_at(promql: PromQL, code: int) -> str:
+    """A template that lists the site's probes at a status (run by Prometheus at firing)."""
+    query = (
+        'printf "site_status_probe_status{job=%q, instance=%q} == '
+        f'{code}" $labels.job $labels.instance'
+    )
+    each = "{{ .Labels.probe }} {{ end }}"
+    return f'{{{{ range {query} | query | sortByLabel "probe" }}}}{each}'
+
+
+DRUPAL_KIND = 'kind="drupal"'
+
+
+def status_is(status: str) -> str:
+    return f'status="{status}"'
+
+
+def loki_hint(config: MixinConfig, *matchers: str) -> str:
+    labels = ", ".join(
+        (
+            config.loki_selector,
+            'site="{{ $labels.site }}"',
+            'environment="{{ $labels.environment }}"',
+            *matchers,
+        )
+    )
+    return f"{{{labels}}}"
+
+
+def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
+    durations = config.for_
+    status = q.metric("site_status_site_status")
+    return [
+        Alert(
+            "SiteStatusSiteCritical",
+            "critical",
+            q.unless_maintenance(q.with_site(f"{status} == 2")),
+            durations.site_critical,
+            f"{SITE} is CRITICAL",
+            f"The site's rollup has been CRITICAL for {durations.site_critical}. Critical "
+            f"probes: {probes_at(q, 2)}. Read why in the site detail dashboard (probe "
+            "status timeline and latest reports) or in Loki: "
+            f"{loki_hint(config, status_is('CRITICAL'))}.",
+        ),
+        Alert(
+            "SiteStatusSiteDegraded",
+            "warning",
+            q.unless_maintenance(q.with_site(f"{status} == 1")),
+            durations.site_degraded,
+            f"{SITE} has been WARNING for {durations.site_degraded}",
+            f"The site works but needs attention. Probes at WARNING: {probes_at(q, 1)}. "
+            "Their summaries are in the site detail dashboard and in Loki: "
+            f"{loki_hint(config, status_is('WARNING'))}.",
+        ),
+        Alert(
+            "SiteStatusSiteUnknown",
+            "warning",
+            q.unless_maintenance(q.with_site(f"{status} == 3")),
+            durations.site_unknown,
+            f"{SITE} status is UNKNOWN",
+            "The exporter cannot decide the site's status, so this time counts as unknown "
+            f"in availability. Probes at UNKNOWN: {probes_at(q, 3)}. Their reason (probe "
+            "error, timeout, stale result, blocked by another probe) is in the site detail "
+            f"dashboard and in Loki: {loki_hint(config, status_is('UNKNOWN'))}.",
+        ),
+        Alert(
+            "SiteStatusProbesStale",
+            "warning",
+            q.unless_maintenance(q.with_site(f"{q.metric('site_status_probes_stale')} > 0")),
+            durations.probes_stale,
+            f"{SITE} has {{{{ $value }}}} probe(s) without a fresh result",
+            "A probe result older than 3 intervals is reported as UNKNOWN: the probe did "
+            f"not finish. Probes at UNKNOWN: {probes_at(q, 3)}. Check the exporter's "
+            "/status and log for timeouts and stuck mounts (site_status_mount_stuck), and "
+            "the exporter's concurrency limit.",
+        ),
+    ]
+
+
+def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
+    durations = config.for_
+    lookback = config.identity_lookback
+    labels = ", ".join(SITE_LABELS)
+    up = q.metric("up")
+    remembered = f"last_over_time({q.info()}[{lookback}])"
+    # A target's site as last seen; topk keeps one if its site labels changed in the window.
+    identity = f"topk {q.target_by} (1, {remembered})"
+    maintenance_lately = (
+        f"last_over_time({q.metric('site_status_maintenance')}[{config.maintenance_lookback}])"
+    )
+    down = (
+        f"(({up} == 0)\n  * {q.on_target} group_left({labels})\n  {identity}\n"
+        f"or {q.on_target}\n"
+        # Never seen (or forgotten): still an alert, named after the target, tier unknown.
+        f'  label_replace(label_replace({up} == 0, "site", "$1", "instance", "(.*)"),'
+        ' "tier", "unknown", "", ""))\n'
+        f"unless {q.on_target}\n  {maintenance_lately} == 1"
+    )
+    by_site = "on(site, environment)"
+    absent = (
+        f"max by ({labels}) ({remembered})\n"
+        f"unless {by_site}\n  {q.info()}\n"
+        # A target that is still scraped but down is SiteStatusExporterDown's.
+        f"unless {by_site}\n  ({remembered} * {q.on_target} group_left {up})\n"
+        f"unless {by_site}\n  (last_over_time({MAINTENANCE}[{config.maintenance_lookback}]) == 1)"
+    )
+    reload_failed = q.metric("site_status_config_last_reload_successful")
+    return [
+        Alert(
+            "SiteStatusExporterDown",
+            "critical",
+            down,
+            durations.exporter_down,
+            f"The site-status exporter of {SITE} does not answer",
+            "Prometheus cannot scrape {{ $labels.instance }}, so nothing is known about "
+            "the site: its probes' alerts cannot fire. Check the exporter's pod or service "
+            "(crash loop, OOM kill, network policy) and its log; /healthz tells whether its "
+            "scheduler runs.",
+        ),
+        Alert(
+            "SiteStatusExporterAbsent",
+            "critical",
+            absent,
+            durations.exporter_absent,
+            f"No site-status exporter is scraped for {SITE}",
+            f"The site was scraped within the last {lookback} but no target reports it now: "
+            "the exporter's workload was removed or service discovery lost it (ServiceMonitor, "
+            "labels, namespace selector). If the site was retired on purpose, silence this "
+            f"alert; it ends by itself after {lookback}.",
+        ),
+        Alert(
+            "SiteStatusConfigReloadFailed",
+            "warning",
+            q.unless_maintenance(q.with_site(f"{reload_failed} == 0")),
+            durations.config_reload_failed,
+            f"The site-status config of {SITE} failed to reload",
+            "The exporter keeps running the last good config, so changes are not in force. "
+            "`site-status validate --config FILE` names every error with its YAML path; the "
+            "exporter's log has the same.",
+        ),
+    ]
+
+
+def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
+    durations = config.for_
+    limits = config.thresholds
+    window = limits.filesystem_prediction_window
+
+    def filling(kind: str, free: str, size: str, severity: Severity) -> Alert:
+        percent = getattr(limits, f"filesystem_{severity}_available_percent")
+        hours = getattr(limits, f"filesystem_{severity}_hours")
+        free_m, size_m = q.metric(free), q.metric(size)
+        expr = (
+            f"{free_m} / {size_m} * 100 < {percent:g}\n"
+            f"and predict_linear({free_m}[{window}], {hours:g} * 3600) < 0\n"
+            f"and {size_m} > 0"
+        )
+        noun = "inodes" if kind == "inodes" else "space"
+        name = (
+            "SiteStatusFilesystemInodesFillingUp"
+            if kind == "inodes"
+            else "SiteStatusFilesystemSpaceFillingUp"
+        )
+        return Alert(
+            name,
+            severity,
+            q.unless_maintenance(q.with_site(expr)),
+            durations.filesystem_filling,
+            f"{{{{ $labels.mountpoint }}}} of {SITE} runs out of {noun} within {hours:g}h",
+            f'Only {{{{ printf "%.1f" $value }}}}% of the {noun} of {{{{ $labels.mountpoint }}}} '
+            f"is left and at the rate of the last {window} it is gone within {hours:g} hours. "
+            "Find what grows (logs, caches, uploads, backups) before the site stops writing; "
+            "the site detail dashboard shows the trend.",
+        )
+
+    cert_days = f"({q.metric('site_status_tls_cert_expiry_timestamp_seconds')} - time()) / 86400"
+
+    def certificate(severity: Severity, days: float, for_: str) -> Alert:
+        return Alert(
+            "SiteStatusCertificateExpiring",
+            severity,
+            q.unless_maintenance(q.with_site(f"{cert_days} < {days:g}")),
+            for_,
+            f"The TLS certificate of {{{{ $labels.probe }}}} on {SITE} expires in "
+            '{{ printf "%.1f" $value }} days',
+            "Renew the certificate the probe's endpoint serves (cert-manager Certificate and "
+            "its events, the ACME account, or the manual renewal) before clients refuse it.",
+        )
+
+    load = q.metric("site_status_load_average", f'window="{limits.load_window}"')
+    cpus = q.metric("site_status_load_cpus")
+    on_probe = f"on({', '.join((*config.target_labels, 'probe'))})"
+    return [
+        filling(
+            "space", "site_status_disk_available_bytes", "site_status_disk_size_bytes", "warning"
+        ),
+        filling(
+            "space", "site_status_disk_available_bytes", "site_status_disk_size_bytes", "critical"
+        ),
+        filling("inodes", "site_status_disk_inodes_free", "site_status_disk_inodes", "warning"),
+        filling("inodes", "site_status_disk_inodes_free", "site_status_disk_inodes", "critical"),
+        Alert(
+            "SiteStatusMountFailing",
+            "warning",
+            q.unless_maintenance(q.with_site(f"{q.metric('site_status_mount_status')} == 2")),
+            durations.mount_failing,
+            f"Mount {{{{ $labels.mountpoint }}}} of {SITE} is stale, hung or missing",
+            "The mount probe found a stale file handle, a statvfs that did not return, or the "
+            "mount point not mounted. Check the NFS/CIFS server and the node's mount; "
+            "the probe's summary in the site detail dashboard says which.",
+        ),
+        Alert(
+            "SiteStatusMountHung",
+            "warning",
+            q.unless_maintenance(q.with_site(f"{q.metric('site_status_mount_stuck')} == 1")),
+            durations.mount_hung,
+            f"A call on {{{{ $labels.mountpoint }}}} of {SITE} has not returned",
+            "A filesystem call of the exporter is blocked in the kernel on this mount (a "
+            "hard-mounted NFS whose server is gone): no new call is started on it and probes "
+            "on it report UNKNOWN. Check the file server and the node's mount.",
+        ),
+        certificate("warning", limits.certificate_warning_days, durations.certificate_warning),
+        certificate("critical", limits.certificate_critical_days, durations.certificate_critical),
+        Alert(
+            "SiteStatusLoadHigh",
+            "warning",
+            q.unless_maintenance(
+                q.with_site(f"{load}\n/ {on_probe} group_left\n  {cpus}\n> {limits.load_per_cpu:g}")
+            ),
+            durations.load_high,
+            f'Load per CPU of {SITE} is {{{{ printf "%.2f" $value }}}}',
+            f"The {limits.load_window} load average per CPU has been above "
+            f"{limits.load_per_cpu:g} for {durations.load_high}: requests queue. Look for "
+            "runaway processes (cron, drush, backups), CPU limits that are too low, and noisy "
+            "neighbours on the node.",
+        ),
+    ]
+
+
+def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
+    durations = config.for_
+    limits = config.thresholds
+    queued = q.metric("site_status_reports_queued")
+    last_success = q.metric("site_status_reports_last_success_timestamp_seconds")
+    dropped = q.metric("site_status_reports_dropped_total")
+    return [
+        Alert(
+            "SiteStatusDrupalRequirementError",
+            "warning",
+            q.unless_maintenance(
+                q.with_site(f"{q.metric('site_status_drupal_requirement_severity')} == 2")
+            ),
+            durations.drupal_requirement_error,
+            f"Drupal requirement {{{{ $labels.requirement }}}} of {SITE} is an error",
+            "drush core-requirements lists this requirement with severity error (the status "
+            "report at /admin/reports/status shows the same). Its title, value and "
+            "description are in the site detail dashboard's requirements table and in Loki: "
+            f"{loki_hint(config, DRUPAL_KIND)}.",
+        ),
+        Alert(
+            "SiteStatusReportDeliveryFailing",
+            "warning",
+            q.unless_maintenance(
+                q.with_site(
+                    f"{queued} > 0\nand (time() - {last_success}) > "
+                    f"{limits.report_delivery_seconds:g}"
+                )
+            ),
+            durations.report_delivery_failing,
+            f"Status reports of {SITE} are not reaching Loki",
+            "{{ $value }} reports wait in the exporter's queue and none was pushed for "
+            f"{limits.report_delivery_seconds:g} s. Check Loki's push endpoint from the "
+            "exporter (network, tenant, 429 rate limits) and the exporter's log; the spool "
+            "keeps reports until it is full.",
+        ),
+        Alert(
+            "SiteStatusReportsDropped",
+            "warning",
+            q.unless_maintenance(
+                q.with_site(f"increase({dropped}[{limits.reports_dropped_window}]) > 0")
+            ),
+            durations.reports_dropped,
+            f"Status reports of {SITE} were dropped ({{{{ $labels.reason }}}})",
+            "Reports were lost for good (Loki answered 400/413, the spool was full, or they "
+            "were too old). The reason label says which; the exporter's log names the "
+            "rejected report.",
+        ),
+    ]
+
+
+def all_alerts(config: MixinConfig) -> list[Alert]:
+    q = PromQL(config)
+    return [
+        *site_alerts(config, q),
+        *exporter_alerts(config, q),
+        *resource_alerts(config, q),
+        *drupal_and_report_alerts(config, q),
+    ]

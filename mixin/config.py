@@ -1,0 +1,105 @@
+"""The one place where the mixin's selectors, thresholds, durations and links are set.
+
+Defaults here are what the committed files in ``alerts/`` and ``dashboards/`` are generated
+from. A deployment that scrapes the exporter under another job name, or wants other limits,
+writes a YAML file with the keys it changes and runs ``python -m mixin --config FILE --out DIR``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+
+
+def _prometheus_duration(value: str) -> str:
+    if not _PROM_DURATION.match(value):
+        raise ValueError(f"expected a Prometheus duration like 30s, 5m or 1h30m, got {value!r}")
+    return value
+
+
+PromDuration = Annotated[str, AfterValidator(_prometheus_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForDurations(Strict):
+    """How long each condition must hold before its alert fires (the rules' ``for``)."""
+
+    site_critical: PromDuration = "5m"
+    site_degraded: PromDuration = "2h"
+    site_unknown: PromDuration = "30m"
+    probes_stale: PromDuration = "15m"
+    exporter_down: PromDuration = "5m"
+    exporter_absent: PromDuration = "10m"
+    config_reload_failed: PromDuration = "15m"
+    drupal_requirement_error: PromDuration = "30m"
+    filesystem_filling: PromDuration = "1h"
+    mount_failing: PromDuration = "5m"
+    mount_hung: PromDuration = "5m"
+    certificate_warning: PromDuration = "1h"
+    certificate_critical: PromDuration = "10m"
+    load_high: PromDuration = "30m"
+    report_delivery_failing: PromDuration = "15m"
+    reports_dropped: PromDuration = "0s"
+
+
+class Thresholds(Strict):
+    filesystem_warning_available_percent: float = 40
+    filesystem_warning_hours: float = 24
+    filesystem_critical_available_percent: float = 20
+    filesystem_critical_hours: float = 4
+    filesystem_prediction_window: PromDuration = "6h"
+    certificate_warning_days: float = 14
+    certificate_critical_days: float = 3
+    load_per_cpu: float = 2
+    load_window: str = "15m"
+    report_delivery_seconds: float = 900
+    reports_dropped_window: PromDuration = "30m"
+
+
+class MixinConfig(Strict):
+    #: Label matchers that select the exporter's series (and its ``up``), without braces.
+    selector: str = 'job="site-status"'
+    #: Labels that identify one exporter (one scrape target): how probe series find their site.
+    target_labels: tuple[str, ...] = ("job", "instance")
+    #: Label matchers of the Loki report streams, without braces.
+    loki_selector: str = 'job="site-status"'
+    grafana_url: str = "https://grafana.example"
+    runbook_url_base: str = "https://site-status.example/docs/runbooks"
+    fleet_dashboard_uid: str = "site-status-fleet"
+    site_dashboard_uid: str = "site-status-site"
+    #: How far back the site identity of a target that stopped answering is remembered.
+    identity_lookback: PromDuration = "1d"
+    #: A target that said "maintenance" this recently keeps its alerts muted while it is down.
+    maintenance_lookback: PromDuration = "1h"
+    #: Evaluation interval of the rules that sample each site's state (the unit of time counted).
+    state_interval: PromDuration = "1m"
+    #: Evaluation interval of the 1d/7d/30d availability rules.
+    window_interval: PromDuration = "5m"
+    availability_windows: tuple[PromDuration, ...] = ("1d", "7d", "30d")
+    #: ``for`` of every alert; the end-to-end test renders the rules with short ones.
+    for_: ForDurations = Field(default_factory=ForDurations, alias="for")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def with_all_for(self, duration: str) -> MixinConfig:
+        """The same config with every ``for`` set to ``duration`` (for fast tests)."""
+        every = dict.fromkeys(ForDurations.model_fields, duration)
+        return self.model_copy(update={"for_": ForDurations.model_validate(every)})
+
+
+def load_config(path: Path | None) -> MixinConfig:
+    """The defaults, overlaid with the keys of a YAML file."""
+    if path is None:
+        return MixinConfig()
+    data: Any = yaml.safe_load(path.read_text()) or {}
+    return MixinConfig.model_validate(data)

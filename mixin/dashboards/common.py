@@ -1,0 +1,101 @@
+"""Pieces both dashboards use: data sources, variables, status colours, query builders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import loki, prometheus
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+PROMETHEUS_VAR = "datasource"
+LOKI_VAR = "loki_datasource"
+PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid=f"${{{PROMETHEUS_VAR}}}")
+LOKI = model.DataSourceRef(type_val="loki", uid=f"${{{LOKI_VAR}}}")
+
+#: Nagios codes as the exporter publishes them; 4 is the dashboards' own "exporter down".
+STATUS_TEXT = {
+    0: ("OK", "green"),
+    1: ("WARNING", "yellow"),
+    2: ("CRITICAL", "red"),
+    3: ("UNKNOWN", "purple"),
+    4: ("EXPORTER DOWN", "dark-red"),
+}
+DRUPAL_SEVERITY_TEXT = {
+    -1: ("info", "blue"),
+    0: ("OK", "green"),
+    1: ("warning", "yellow"),
+    2: ("error", "red"),
+}
+
+
+def value_mappings(texts: dict[int, tuple[str, str]]) -> list[model.ValueMapping]:
+    options = {
+        str(code): model.ValueMappingResult(text=text, color=color, index=index)
+        for index, (code, (text, color)) in enumerate(texts.items())
+    }
+    return [model.ValueMap(options=options)]
+
+
+def thresholds(*steps: tuple[float | None, str]) -> db.ThresholdsConfig:
+    return (
+        db.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps([model.Threshold(value=value, color=color) for value, color in steps])
+    )
+
+
+def datasource_variables() -> list[db.DatasourceVariable]:
+    return [
+        db.DatasourceVariable(PROMETHEUS_VAR).label("Prometheus").type("prometheus"),
+        db.DatasourceVariable(LOKI_VAR).label("Loki").type("loki"),
+    ]
+
+
+def label_variable(
+    name: str, metric: str, label: str, *, multi: bool, title: str
+) -> db.QueryVariable:
+    variable = (
+        db.QueryVariable(name)
+        .label(title)
+        .datasource(PROMETHEUS)
+        .query({"query": f"label_values({metric}, {label})", "refId": f"{name}-variable"})
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_CASE_INSENSITIVE_ASC)
+    )
+    if multi:
+        variable = variable.multi(True).include_all(True).all_value(".*")
+    return variable
+
+
+def prom(expr: str, legend: str = "", ref: str = "A") -> prometheus.Dataquery:
+    query = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(PROMETHEUS).range()
+    return query.legend_format(legend) if legend else query
+
+
+def prom_table(expr: str, ref: str = "A") -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .expr(expr)
+        .ref_id(ref)
+        .datasource(PROMETHEUS)
+        .instant()
+        .format(PromQueryFormat.TABLE)
+    )
+
+
+def logql(expr: str, ref: str = "A") -> loki.Dataquery:
+    return loki.Dataquery().expr(expr).ref_id(ref).datasource(LOKI)
+
+
+def link(title: str, url: str) -> db.DashboardLink:
+    return db.DashboardLink(title).url(url)
+
+
+def to_document(dashboard: db.Dashboard) -> dict[str, Any]:
+    """The dashboard as plain JSON data (what Grafana imports)."""
+    document: dict[str, Any] = json.loads(json.dumps(dashboard.build(), cls=JSONEncoder))
+    return document

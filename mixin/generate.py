@@ -1,0 +1,62 @@
+"""Write (or check) every generated file.
+
+``python -m mixin [--check] [--config FILE] [--out DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mixin.alertmanager import alertmanager_config, alertmanager_config_crd
+from mixin.config import MixinConfig, load_config
+from mixin.dashboards.fleet import fleet_dashboard
+from mixin.dashboards.site import site_dashboard
+from mixin.render import GENERATED, to_json, to_yaml
+from mixin.rules import rule_files
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def generated_files(config: MixinConfig) -> dict[str, str]:
+    """Path relative to the repository -> content."""
+    files = {
+        f"alerts/{name}": to_yaml(document, GENERATED)
+        for name, document in rule_files(config).items()
+    }
+    files["alerts/alertmanager.yml"] = to_yaml(alertmanager_config(), GENERATED)
+    files["alerts/alertmanagerconfig.yaml"] = to_yaml(alertmanager_config_crd(), GENERATED)
+    files["dashboards/site-status-fleet.json"] = to_json(fleet_dashboard(config))
+    files["dashboards/site-status-site.json"] = to_json(site_dashboard(config))
+    return files
+
+
+def stale_files(files: dict[str, str], root: Path) -> list[str]:
+    """Generated files whose committed content differs from the generator's output."""
+    stale = []
+    for name, text in files.items():
+        path = root / name
+        if not path.exists() or path.read_text() != text:
+            stale.append(name)
+    return stale
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mixin", description=__doc__)
+    parser.add_argument("--config", type=Path, help="YAML overriding mixin/config.py defaults")
+    parser.add_argument("--out", type=Path, default=REPO, help="root to write into")
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    files = generated_files(load_config(args.config))
+    if args.check:
+        stale = stale_files(files, args.out)
+        for name in stale:
+            print(f"stale: {name} (run python -m mixin)", file=sys.stderr)
+        return 1 if stale else 0
+    for name, text in files.items():
+        path = args.out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return 0

@@ -1,0 +1,42 @@
+"""PromQL building blocks shared by the rules and the dashboards.
+
+Probe series carry no site labels: each exporter publishes its site once, in
+``site_status_site_info``, and queries join on the target labels (``job``, ``instance``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mixin.config import MixinConfig
+
+SITE_LABELS = ("site", "environment", "tier", "profile")
+
+
+@dataclass(frozen=True)
+class PromQL:
+    config: MixinConfig
+
+    def metric(self, name: str, *matchers: str) -> str:
+        """``name{<selector>,<matchers>}``."""
+        return f"{name}{{{', '.join((self.config.selector, *matchers))}}}"
+
+    @property
+    def on_target(self) -> str:
+        return f"on({', '.join(self.config.target_labels)})"
+
+    @property
+    def target_by(self) -> str:
+        return f"by ({', '.join(self.config.target_labels)})"
+
+    def info(self, *matchers: str) -> str:
+        return self.metric("site_status_site_info", *matchers)
+
+    def with_site(self, expr: str, *info_matchers: str) -> str:
+        """``expr`` with the site's labels added (its value is kept: the info series is 1)."""
+        labels = ", ".join(SITE_LABELS)
+        return f"({expr})\n* {self.on_target} group_left({labels})\n  {self.info(*info_matchers)}"
+
+    def unless_maintenance(self, expr: str) -> str:
+        maintenance = self.metric("site_status_maintenance")
+        return f"{expr}\nunless {self.on_target}\n  {maintenance} == 1"

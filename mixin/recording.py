@@ -1,0 +1,85 @@
+"""Recording rules for availability and reliability per site, the way grid operations count them.
+
+Each ``state_interval`` the state of every scraped site is sampled as 0/1 series (one sample =
+one unit of time); the window rules add them up:
+
+- known: the target was scraped (``up == 1``) and the rollup is not UNKNOWN;
+- up: known, and the rollup is OK or WARNING;
+- maintenance: known, and the site is inside a declared maintenance window;
+- up outside maintenance: up, and not inside a window.
+
+availability = time up / time known
+reliability = time up outside maintenance / (time known - time in maintenance)
+
+Time not scraped counts in neither (it is not known). Reliability counts up-time inside a window
+in neither numerator nor denominator, so it can never exceed 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mixin.config import MixinConfig
+from mixin.promql import SITE_LABELS, PromQL
+
+KNOWN = "site_status_site:known"
+UP = "site_status_site:up"
+MAINTENANCE_KNOWN = "site_status_site:maintenance_known"
+UP_OUTSIDE_MAINTENANCE = "site_status_site:up_outside_maintenance"
+MAINTENANCE = "site_status_site:maintenance"
+
+
+def availability_name(window: str) -> str:
+    return f"site_status_site:availability:ratio_{window}"
+
+
+def reliability_name(window: str) -> str:
+    return f"site_status_site:reliability:ratio_{window}"
+
+
+def state_rules(config: MixinConfig) -> list[dict[str, Any]]:
+    q = PromQL(config)
+    status = q.metric("site_status_site_status")
+    in_window = q.metric("site_status_maintenance")
+    scraped = f"and {q.on_target} {q.metric('up')} == 1"
+
+    def sampled(expr: str) -> str:
+        return f"{q.with_site(expr)}\n{scraped}"
+
+    known = f"{status} != bool 3"
+    return [
+        {"record": MAINTENANCE, "expr": q.with_site(in_window)},
+        {"record": KNOWN, "expr": sampled(known)},
+        {"record": UP, "expr": sampled(f"{status} <= bool 1")},
+        {"record": MAINTENANCE_KNOWN, "expr": sampled(f"({in_window} == bool 1) * ({known})")},
+        {
+            "record": UP_OUTSIDE_MAINTENANCE,
+            "expr": sampled(f"({in_window} == bool 0) * ({status} <= bool 1)"),
+        },
+    ]
+
+
+def window_rules(config: MixinConfig) -> list[dict[str, Any]]:
+    by_site = f"sum by ({', '.join(SITE_LABELS)})"
+    rules: list[dict[str, Any]] = []
+    for window in config.availability_windows:
+
+        def total(series: str, window: str = window) -> str:
+            return f"{by_site} (sum_over_time({series}[{window}]))"
+
+        rules.append(
+            {
+                "record": availability_name(window),
+                "expr": f"{total(UP)}\n/\n({total(KNOWN)} > 0)",
+            }
+        )
+        rules.append(
+            {
+                "record": reliability_name(window),
+                "expr": (
+                    f"{total(UP_OUTSIDE_MAINTENANCE)}\n/\n"
+                    f"({total(KNOWN)}\n  - {total(MAINTENANCE_KNOWN)}\n  > 0)"
+                ),
+            }
+        )
+    return rules

@@ -1,0 +1,133 @@
+"""The generated rule files: valid for promtool, unit-tested, complete, and up to date."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mixin.alerts import all_alerts
+from mixin.config import MixinConfig
+from mixin.generate import REPO, generated_files, stale_files
+from mixin.rules import ALERTS_FILE, RECORDING_FILE
+
+PROMTOOL_TESTS = Path(__file__).parent / "promtool"
+RULE_FILES = [REPO / "alerts" / ALERTS_FILE, REPO / "alerts" / RECORDING_FILE]
+
+
+def promtool(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("promtool")
+    assert binary, "promtool is missing: scripts/test installs Debian's prometheus package"
+    return subprocess.run(
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_committed_files_are_the_generators_output() -> None:
+    assert stale_files(generated_files(MixinConfig()), REPO) == []
+
+
+def test_check_mode_names_a_stale_file(tmp_path: Path) -> None:
+    files = generated_files(MixinConfig())
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "alerts" / ALERTS_FILE).write_text("groups: []\n")
+    assert stale_files(files, tmp_path) == [f"alerts/{ALERTS_FILE}"]
+
+
+def test_promtool_accepts_the_rule_files() -> None:
+    result = promtool("check", "rules", *map(str, RULE_FILES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.parametrize("test_file", ["alerts.test.yml", "availability.test.yml"])
+def test_promtool_unit_tests_pass(test_file: str) -> None:
+    result = promtool("test", "rules", test_file, cwd=PROMTOOL_TESTS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
+    """A wrong expectation is caught: the unit tests are not vacuous."""
+    text = (PROMTOOL_TESTS / "availability.test.yml").read_text()
+    broken = text.replace("value: 0.8571428571428571", "value: 0.86", 1)
+    assert broken != text
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (tmp_path / "t").mkdir()
+    shutil.copy(REPO / "alerts" / RECORDING_FILE, rules)
+    (tmp_path / "t" / "broken.test.yml").write_text(broken.replace("../../../alerts/", "../rules/"))
+    result = promtool("test", "rules", "broken.test.yml", cwd=tmp_path / "t")
+    assert result.returncode != 0
+    assert "FAILED" in result.stdout + result.stderr
+    assert "site_status_site:availability:ratio_1d" in result.stdout + result.stderr
+
+
+def alert_tests() -> list[dict[str, Any]]:
+    document = yaml.safe_load((PROMTOOL_TESTS / "alerts.test.yml").read_text())
+    groups: list[dict[str, Any]] = document["tests"]
+    return groups
+
+
+def alert_names() -> list[str]:
+    return sorted({alert.name for alert in all_alerts(MixinConfig())})
+
+
+def in_maintenance_targets(group: dict[str, Any]) -> set[str]:
+    """Instances of the group whose maintenance series says 1."""
+    targets = set()
+    for series in group["input_series"]:
+        if series["series"].startswith("site_status_maintenance{") and re.match(
+            r"^1x", series["values"]
+        ):
+            targets.add(re.search(r'instance="([^"]+)"', series["series"]).group(1))  # type: ignore[union-attr]
+    return targets
+
+
+@pytest.mark.parametrize("alertname", alert_names())
+def test_every_alert_is_tested_firing_not_firing_and_muted(alertname: str) -> None:
+    fired, quiet, muted = False, False, False
+    for group in alert_tests():
+        cases = [case for case in group["alert_rule_test"] if case["alertname"] == alertname]
+        if not cases:
+            continue
+        fired |= any(case["exp_alerts"] for case in cases)
+        quiet |= any(not case["exp_alerts"] for case in cases)
+        maintained = in_maintenance_targets(group)
+        expected = {
+            alert["exp_labels"].get("instance") for case in cases for alert in case["exp_alerts"]
+        }
+        # The group feeds a target in maintenance the same failure, and it never alerts.
+        muted |= bool(maintained) and not (maintained & expected)
+        for case in cases:
+            for alert in case["exp_alerts"]:
+                labels = alert["exp_labels"]
+                assert {"severity", "site", "tier"} <= labels.keys(), (alertname, labels)
+    assert fired, f"{alertname}: no case where it fires"
+    assert quiet, f"{alertname}: no case where it does not fire"
+    assert muted, f"{alertname}: no case showing it muted by site_status_maintenance"
+
+
+def test_every_alert_has_severity_annotations_runbook_and_dashboard() -> None:
+    rules = yaml.safe_load((REPO / "alerts" / ALERTS_FILE).read_text())["groups"][0]["rules"]
+    for rule in rules:
+        name = rule["alert"]
+        assert rule["labels"]["severity"] in ("critical", "warning"), name
+        annotations = rule["annotations"]
+        assert annotations["summary"] and annotations["description"], name
+        assert annotations["runbook_url"].endswith(f"/{name}.md"), name
+        assert (REPO / "docs" / "runbooks" / f"{name}.md").is_file(), f"no runbook for {name}"
+        assert "/d/site-status-site/" in annotations["dashboard_url"], name
+        # Directly, or through the recorded site_status_site:maintenance.
+        assert re.search(r"site_status(_site:)?_?maintenance\b", rule["expr"]), name
+
+
+def test_shorter_for_durations_render_for_fast_tests() -> None:
+    fast = MixinConfig().with_all_for("2s")
+    assert {alert.for_ for alert in all_alerts(fast)} == {"2s"}
