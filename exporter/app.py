@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 from pathlib import Path
 
 import anyio
@@ -16,7 +15,8 @@ from exporter.health import ExporterHealth, RunStats
 from exporter.memory import release_freed_memory
 from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.registry import KindRegistry
-from exporter.reports import JsonlReportSink, snapshot_report, transition_report
+from exporter.report_stats import ReportStats
+from exporter.reporting import Reporting
 from exporter.scheduler import ProbeRunner, Scheduler
 from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, HttpServer
 from exporter.store import ProbeState, ResultStore
@@ -24,6 +24,8 @@ from exporter.store import ProbeState, ResultStore
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 1.0
+#: The final snapshot at shutdown (a local append, or a spool append for Loki).
+SHUTDOWN_REPORT_SECONDS = 1.0
 
 
 class Exporter:
@@ -48,8 +50,11 @@ class Exporter:
             config.exporter.proc_root, config.exporter.sys_root, self.blocking
         )
         self.runner = ProbeRunner(registry, self.runtime, self.stats)
-        self.reports = JsonlReportSink(config.reports, self.blocking, self.health)
-        self.scheduler = Scheduler(self.runner, self.store, self._render, self._on_result)
+        self.report_stats = ReportStats()
+        self.reporting = Reporting(
+            config.reports, lambda: self.config.site, self.store, self.blocking, self.report_stats
+        )
+        self.scheduler = Scheduler(self.runner, self.store, self._render, self.reporting.on_result)
         self.exposition = Exposition(
             self.store,
             registry.families,
@@ -60,7 +65,7 @@ class Exporter:
         )
         self.endpoints = Endpoints(
             self.exposition,
-            SelfMetrics(),
+            SelfMetrics(self.report_stats),
             self.store,
             self.health,
             self.blocking,
@@ -70,11 +75,6 @@ class Exporter:
 
     def _render(self, state: ProbeState) -> dict[str, str]:
         return render_probe_lines(state, self.registry.families())
-
-    async def _on_result(self, before: ProbeState, after: ProbeState) -> None:
-        report = transition_report(self.config.site, before, after)
-        if report is not None:
-            await self.reports.write([report])
 
     def reload(self) -> bool:
         """Load the config again; on error keep the last good one and say so."""
@@ -86,8 +86,7 @@ class Exporter:
             return False
         if config.exporter.listen != self.config.exporter.listen:
             log.warning("exporter.listen changed: takes effect at the next restart")
-        if config.reports != self.config.reports:
-            self.reports = JsonlReportSink(config.reports, self.blocking, self.health)
+        self.reporting.reconfigure(config.reports)
         self.config = config
         self.scheduler.apply(config)
         self.health.reloaded()
@@ -109,27 +108,35 @@ class Exporter:
             self.config.site.name,
         )
         try:
-            with anyio.open_signal_receiver(
-                signal.SIGTERM, signal.SIGINT, signal.SIGHUP
-            ) as signals:
-                async with anyio.create_task_group() as task_group:
-                    task_group.start_soon(self.scheduler.run, self.config)
-                    task_group.start_soon(self._heartbeat)
-                    task_group.start_soon(self._snapshots)
-                    task_group.start_soon(self._render_metrics_ahead)
-                    async for signum in signals:
-                        if signum == signal.SIGHUP:
-                            self.reload()
-                            continue
-                        log.info("received %s, stopping", signal.Signals(signum).name)
-                        break
-                    task_group.cancel_scope.cancel()
+            await self.reporting.open()
+            async with anyio.create_task_group() as reporting:
+                reporting.start_soon(self.reporting.run)
+                await self._serve_until_signalled()
+                # The final snapshot, then what is queued for Loki, within a bound.
+                budget = SHUTDOWN_REPORT_SECONDS + self.reporting.flush_timeout()
+                with anyio.move_on_after(budget, shield=True):
+                    await self.reporting.shutdown()
+                reporting.cancel_scope.cancel()
             with anyio.move_on_after(1.0, shield=True):
-                await self.write_snapshot()
+                await self.reporting.aclose()
             await self.runtime.aclose()
         finally:
             self.server.close()
             log.info("stopped")
+
+    async def _serve_until_signalled(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(self.scheduler.run, self.config)
+                task_group.start_soon(self._heartbeat)
+                task_group.start_soon(self._render_metrics_ahead)
+                async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        self.reload()
+                        continue
+                    log.info("received %s, stopping", signal.Signals(signum).name)
+                    break
+                task_group.cancel_scope.cancel()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -143,13 +150,3 @@ class Exporter:
                 self.endpoints.render_ahead()
             except Exception:  # a scrape then renders (and reports) it itself
                 log.exception("rendering /metrics ahead failed")
-
-    async def _snapshots(self) -> None:
-        # The first snapshot once the probes have had a moment to report.
-        await anyio.sleep(min(10.0, self.config.reports.snapshot_interval))
-        while True:
-            await self.write_snapshot()
-            await anyio.sleep(self.config.reports.snapshot_interval)
-
-    async def write_snapshot(self) -> None:
-        await self.reports.write([snapshot_report(self.config.site, self.store.views(time.time()))])

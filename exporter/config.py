@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
@@ -30,7 +31,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from exporter.probe_api import Duration, ProbeConfig, Size
+from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
 
 ENV_PREFIX = "SITE_STATUS_"
@@ -73,16 +74,109 @@ class Site(Strict):
         return any(window.covers(now) for window in self.maintenance)
 
 
+class LokiBasicAuth(Strict):
+    username: str = Field(min_length=1)
+    #: A file holding the password (a mounted Secret), never the password itself.
+    password_file: AbsolutePath
+
+
+class LokiSpool(Strict):
+    """Where reports wait for Loki, on disk, so that they survive an outage and a restart."""
+
+    #: Empty means ``loki-spool`` in the state directory (in Kubernetes: an emptyDir).
+    directory: str | None = None
+    max_bytes: Size = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+
+    def path(self) -> Path:
+        if self.directory:
+            return Path(self.directory)
+        return default_state_directory() / "loki-spool"
+
+
+class LokiSettings(Strict):
+    """Push reports to Grafana Loki (``POST /loki/api/v1/push``). Secrets only from files."""
+
+    #: Loki's base URL (``http://loki:3100``) or the full push URL.
+    url: str
+    #: ``X-Scope-OrgID`` for a multi-tenant Loki.
+    tenant: str | None = Field(default=None, min_length=1)
+    basic_auth: LokiBasicAuth | None = None
+    bearer_token_file: AbsolutePath | None = None
+    ca_file: AbsolutePath | None = None
+    cert_file: AbsolutePath | None = None
+    key_file: AbsolutePath | None = None
+    insecure_skip_verify: bool = False
+    #: A batch is sent when it holds this many bytes of lines, or ``batch_max_wait`` after its
+    #: first report, whichever comes first.
+    batch_max_bytes: Size = Field(default=1024 * 1024, ge=1024)
+    batch_max_wait: Duration = Field(default=1.0, gt=0, le=60)
+    #: One push request, connect to answer.
+    timeout: Duration = Field(default=10.0, gt=0, le=300)
+    #: Lines longer than this are trimmed (Loki's default ``max_line_size`` is 256KB).
+    max_line_bytes: Size = Field(default=256 * 1024, ge=4096)
+    #: Send probe, profile and previous status as structured metadata (Loki 3 with
+    #: ``allow_structured_metadata``); they are in the line either way.
+    structured_metadata: bool = False
+    spool: LokiSpool = Field(default_factory=LokiSpool)
+    #: Reports held in memory; the rest wait in the spool file.
+    max_queue: int = Field(default=10_000, ge=1, le=1_000_000)
+    #: Retry delays grow from ``min_backoff`` to ``max_backoff`` (doubling, with jitter).
+    min_backoff: Duration = Field(default=0.5, gt=0)
+    max_backoff: Duration = Field(default=60.0, gt=0)
+    #: At shutdown, queued reports are pushed for at most this long; the rest stay spooled.
+    flush_timeout: Duration = Field(default=5.0, ge=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _loki_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be http:// or https:// with a host")
+        if parts.username or parts.password:
+            raise ValueError(
+                "url must not hold credentials: use basic_auth.password_file or bearer_token_file"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LokiSettings:
+        if self.basic_auth is not None and self.bearer_token_file is not None:
+            raise ValueError("basic_auth and bearer_token_file exclude each other")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file")
+        if self.min_backoff > self.max_backoff:
+            raise ValueError("min_backoff must not exceed max_backoff")
+        if self.spool.max_bytes < 4 * self.max_line_bytes:
+            raise ValueError("spool.max_bytes must hold at least 4 lines of max_line_bytes")
+        return self
+
+    def push_url(self) -> str:
+        """The push endpoint: the URL as given if it ends in the push path, else appended."""
+        parts = urlsplit(self.url)
+        path = parts.path.rstrip("/")
+        if not path.endswith(LOKI_PUSH_PATH):
+            path += LOKI_PUSH_PATH
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+LOKI_PUSH_PATH = "/loki/api/v1/push"
+
+
 class Reports(Strict):
-    #: JSONL file for status reports; empty means the default state directory.
+    #: JSONL file for status reports; empty means the default state directory. With ``loki``
+    #: set, the file is written only when given here.
     file: str | None = None
     max_file_bytes: Size = Field(default=64 * 1024 * 1024, ge=4096)
     snapshot_interval: Duration = Field(default=300.0, gt=0)
+    loki: LokiSettings | None = None
 
     def file_path(self) -> Path:
         if self.file:
             return Path(self.file)
         return default_state_directory() / "reports.jsonl"
+
+    def writes_file(self) -> bool:
+        return self.loki is None or bool(self.file)
 
 
 def default_state_directory() -> Path:

@@ -1,4 +1,4 @@
-"""The exporter's own health: config reloads, event loop heartbeat, run and report counters."""
+"""The exporter's own health: config reloads, event loop heartbeat, run counters."""
 
 from __future__ import annotations
 
@@ -34,8 +34,6 @@ class ExporterHealth:
     reload_successful: bool = True
     reload_success_at: float = field(default_factory=time.time)
     reload_error: str = ""
-    reports_written: Counter[str] = field(default_factory=Counter)
-    report_errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def beat(self) -> None:

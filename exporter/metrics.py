@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client import generate_latest as generate_text
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
 
@@ -24,6 +29,7 @@ from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.health import ExporterHealth, RunStats
 from exporter.probe_api import MetricFamily
+from exporter.report_stats import ReportStats
 from exporter.status import Status
 from exporter.store import ProbeState, ProbeView, ResultStore, site_status
 
@@ -115,15 +121,6 @@ ABANDONED = _family(
     "site_status_abandoned_threads",
     "Worker threads whose blocking call passed its deadline and has not returned yet.",
 )
-REPORTS = _family(
-    "site_status_reports_written_total",
-    "Status reports written, by report type.",
-    "type",
-    type="counter",
-)
-REPORT_ERRORS = _family(
-    "site_status_report_errors_total", "Status reports that could not be written.", type="counter"
-)
 
 #: Families of each probe's own state, rendered when its result is recorded.
 PER_PROBE = (PROBE_DURATION, PROBE_LAST_RUN)
@@ -145,8 +142,6 @@ CORE_FAMILIES = (
     STALE,
     MOUNT_STUCK,
     ABANDONED,
-    REPORTS,
-    REPORT_ERRORS,
 )
 _CORE_NAMES = frozenset(family.name for family in CORE_FAMILIES)
 
@@ -256,9 +251,6 @@ class Exposition:
         for mountpoint, stuck in sorted(self.blocking.stuck_history().items()):
             yield MOUNT_STUCK, (mountpoint,), float(stuck)
         yield ABANDONED, (), float(self.blocking.abandoned_threads())
-        for report_type, count in sorted(self.health.reports_written.items()):
-            yield REPORTS, (report_type,), float(count)
-        yield REPORT_ERRORS, (), float(self.health.report_errors)
 
     def ordered_families(self) -> list[MetricFamily]:
         kinds = sorted(self.families().values(), key=lambda family: family.name)
@@ -321,13 +313,86 @@ class SiteStatusCollector(Collector):
         return list(built.values())
 
 
-class SelfMetrics:
-    """The process's own series (memory, CPU, file descriptors) via prometheus_client."""
+class ReportCollector(Collector):
+    """The report sinks' series: written and failed for every sink; queue, pushes, retries,
+    drops, spool size, last success and push durations once a Loki sink has run."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: ReportStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.stats
+        written = CounterMetricFamily(
+            "site_status_reports_written_total",
+            "Status reports a sink took, by report type (file: appended; Loki: stored in the "
+            "spool, to be pushed).",
+            labels=["type"],
+        )
+        for report_type in sorted({"transition", "snapshot", *stats.written}):
+            written.add_metric([report_type], float(stats.written[report_type]))
+        yield written
+        yield CounterMetricFamily(
+            "site_status_report_errors_total",
+            "Status reports a sink could not take (file or spool write failed).",
+            value=float(stats.errors),
+        )
+        loki = stats.loki
+        if loki is None:
+            return
+        yield GaugeMetricFamily(
+            "site_status_reports_queued",
+            "Reports waiting for Loki (in memory and in the spool).",
+            value=float(loki.queued),
+        )
+        yield CounterMetricFamily(
+            "site_status_reports_pushed_total",
+            "Reports Loki accepted.",
+            value=float(loki.pushed),
+        )
+        yield CounterMetricFamily(
+            "site_status_reports_retried_total",
+            "Reports sent again after a failed push (429, 5xx, network errors).",
+            value=float(loki.retried),
+        )
+        dropped = CounterMetricFamily(
+            "site_status_reports_dropped_total",
+            "Reports given up on, by reason: bad_request (Loki 400/422), too_large (413), "
+            "too_old (older than Loki accepts), spool_full (the spool's bound: oldest snapshots "
+            "first), spool_unavailable (no spool and the memory queue full).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(loki.dropped.items()):
+            dropped.add_metric([reason], float(count))
+        yield dropped
+        yield GaugeMetricFamily(
+            "site_status_report_spool_bytes",
+            "Bytes of the report spool's files on disk.",
+            value=float(loki.spool_bytes),
+        )
+        yield GaugeMetricFamily(
+            "site_status_reports_last_success_timestamp_seconds",
+            "Unix time of the last push Loki accepted; 0 before the first.",
+            value=loki.last_success,
+        )
+        buckets, total, _ = loki.push_durations.cumulative()
+        yield HistogramMetricFamily(
+            "site_status_report_push_duration_seconds",
+            "Duration of push requests to Loki, answered or failed.",
+            buckets=buckets,
+            sum_value=total,
+        )
+
+
+class SelfMetrics:
+    """The process's own series (memory, CPU, file descriptors) and the report sinks' series,
+    via prometheus_client."""
+
+    def __init__(self, report_stats: ReportStats | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
+        if report_stats is not None:
+            self.registry.register(ReportCollector(report_stats))
 
     def render(self, openmetrics: bool = False) -> bytes:
         if openmetrics:

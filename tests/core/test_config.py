@@ -134,3 +134,58 @@ def test_embedded_default_is_valid(registry: KindRegistry) -> None:
 def test_unreadable_file(registry: KindRegistry, tmp_path: object) -> None:
     with pytest.raises(ConfigInvalid, match="cannot read"):
         load_config("/nonexistent/site-status.yaml", registry)
+
+
+def test_loki_reports_config(registry: KindRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_config(
+        textwrap.dedent("""
+        reports:
+          snapshot_interval: 5m
+          loki:
+            url: https://loki.example:3100
+            tenant: ops
+            basic_auth: {username: site-status, password_file: /run/secrets/loki-password}
+            ca_file: /etc/ssl/loki-ca.pem
+            batch_max_bytes: 512KiB
+            batch_max_wait: 2s
+            structured_metadata: true
+            spool: {directory: /var/spool/site-status, max_bytes: 32MiB}
+    """),
+        registry,
+    )
+    loki = config.reports.loki
+    assert loki is not None
+    assert loki.push_url() == "https://loki.example:3100/loki/api/v1/push"
+    assert (loki.batch_max_bytes, loki.batch_max_wait, loki.spool.max_bytes) == (
+        512 * 1024,
+        2.0,
+        32 * 1024 * 1024,
+    )
+    assert not config.reports.writes_file(), "with Loki, the file only when asked for"
+    monkeypatch.setenv("SITE_STATUS_REPORTS__LOKI__URL", "http://gw:8080/loki/api/v1/push")
+    overridden = parse_config("reports: {loki: {url: http://x:3100}}", registry)
+    assert overridden.reports.loki is not None
+    assert overridden.reports.loki.push_url() == "http://gw:8080/loki/api/v1/push"
+
+
+def test_loki_secrets_only_from_files(registry: KindRegistry) -> None:
+    errors = errors_of(
+        """
+        reports:
+          loki:
+            url: http://user:hunter2@loki:3100
+            password: hunter2
+            basic_auth: {username: u, password_file: /run/p}
+            bearer_token_file: /run/t
+    """,
+        registry,
+    )
+    assert "reports.loki.url (line 4): url must not hold credentials" in errors[0]
+    assert "reports.loki.password (line 5): unknown key" in errors
+    assert all("hunter2" not in error for error in errors)
+    errors = errors_of(
+        "reports: {loki: {url: http://l:3100, basic_auth: {username: u, password_file: /p}, "
+        "bearer_token_file: /t}}",
+        registry,
+    )
+    assert "basic_auth and bearer_token_file exclude each other" in errors[0]

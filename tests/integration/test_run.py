@@ -17,6 +17,7 @@ from tests.support.exporter_process import (
     running_exporter,
     wait_until,
 )
+from tests.support.reports import validate_report
 
 
 def status_key(name: str, kind: str = "file") -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -93,12 +94,20 @@ def test_sighup_reload_and_bad_reload(tmp_path: Path) -> None:
         assert exporter.process.wait(timeout=5) == 0
 
     lines = [json.loads(line) for line in reports.read_text().splitlines()]
-    transitions = [r for r in lines if r["type"] == "transition"]
+    for line in lines:
+        validate_report(line)
+    transitions = [r for r in lines if r["report_type"] == "transition"]
     assert {"probe": "going", "status": "CRITICAL", "previous_status": None} in [
-        {k: r[k] for k in ("probe", "status", "previous_status")} for r in transitions
+        {
+            "probe": r["probe"]["name"],
+            "status": r["status"],
+            "previous_status": r["previous_status"],
+        }
+        for r in transitions
     ]
-    assert lines[-1]["type"] == "snapshot"  # written at shutdown
-    assert {p["probe"] for p in lines[-1]["probes"]} == {"present", "load"}
+    assert lines[-1]["report_type"] == "snapshot"  # written at shutdown
+    assert lines[-1]["trigger"] == "shutdown"
+    assert {p["name"] for p in lines[-1]["probes"]} == {"present", "load"}
 
 
 def test_run_without_config_serves_the_embedded_default(tmp_path: Path) -> None:
@@ -127,7 +136,7 @@ def test_run_without_config_serves_the_embedded_default(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         reports = tmp_path / "reports.jsonl"
-        assert json.loads(reports.read_text().splitlines()[-1])["type"] == "snapshot"
+        assert json.loads(reports.read_text().splitlines()[-1])["report_type"] == "snapshot"
     finally:
         if process.poll() is None:
             process.kill()

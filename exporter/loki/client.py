@@ -1,0 +1,171 @@
+"""One push to Loki over httpx, answered as an ``Outcome``: delivered, retry, or drop.
+
+Credentials come only from files (a mounted Secret), read at each push so a rotated secret is
+picked up; they and anything the server echoes of them are masked in every reason we log.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from exporter import __version__
+from exporter.blocking import BlockingRunner
+from exporter.config import LokiSettings
+from exporter.loki.backoff import parse_retry_after
+from exporter.redact import redact, redact_urls_in
+
+if TYPE_CHECKING:
+    import httpx
+
+#: Statuses that will fail the same way however often they are sent.
+DROP_STATUSES = {400: "bad_request", 422: "bad_request", 413: "too_large"}
+#: How much of an error body goes into a log line.
+REASON_CHARS = 300
+#: Reading a secret file or building a TLS context: local files, but never unbounded.
+LOCAL_FILE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: Literal["ok", "retry", "drop"]
+    #: The HTTP status, or None when there was no answer (connection refused, timeout).
+    status: int | None
+    #: One line, secrets masked.
+    reason: str = ""
+    retry_after: float | None = None
+    #: For ``drop``: the ``site_status_reports_dropped_total`` reason.
+    drop_reason: str | None = None
+    #: Seconds the request took.
+    duration: float = 0.0
+
+
+@dataclass
+class _Credentials:
+    headers: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+
+def _read_secret(path: str) -> str:
+    return Path(path).read_text().strip()
+
+
+def classify(status: int, body: str, retry_after: str | None, secrets: list[str]) -> Outcome:
+    reason = one_line_reason(f"HTTP {status}: {body}", secrets)
+    if 200 <= status < 300:
+        return Outcome("ok", status)
+    if status in DROP_STATUSES:
+        return Outcome("drop", status, reason, drop_reason=DROP_STATUSES[status])
+    # 429 and 5xx by the protocol; other 4xx (401, 403, 404) are configuration an operator
+    # fixes: the reports wait in the spool meanwhile.
+    return Outcome("retry", status, reason, retry_after=parse_retry_after(retry_after))
+
+
+def one_line_reason(text: str, secrets: list[str]) -> str:
+    flat = " ".join(redact_urls_in(redact(text, secrets)).split())
+    return flat if len(flat) <= REASON_CHARS else flat[:REASON_CHARS] + "…"
+
+
+class LokiClient:
+    def __init__(self, settings: LokiSettings, blocking: BlockingRunner) -> None:
+        self.settings = settings
+        self.url = settings.push_url()
+        self.blocking = blocking
+        self._client: httpx.AsyncClient | None = None
+
+    def _credentials(self) -> _Credentials:
+        credentials = _Credentials()
+        settings = self.settings
+        if settings.tenant:
+            credentials.headers["X-Scope-OrgID"] = settings.tenant
+        if settings.bearer_token_file:
+            token = _read_secret(settings.bearer_token_file)
+            credentials.headers["Authorization"] = f"Bearer {token}"
+            credentials.secrets.append(token)
+        if settings.basic_auth is not None:
+            import base64
+
+            password = _read_secret(settings.basic_auth.password_file)
+            pair = f"{settings.basic_auth.username}:{password}".encode()
+            credentials.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            credentials.secrets += [password, base64.b64encode(pair).decode()]
+        return credentials
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        settings = self.settings
+        context = ssl.create_default_context(cafile=settings.ca_file)
+        if settings.cert_file:
+            context.load_cert_chain(settings.cert_file, settings.key_file)
+        if settings.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            verify: ssl.SSLContext | bool = True
+            if self.url.startswith("https:"):
+                verify = await self.blocking.call(
+                    self._ssl_context, resource=None, timeout=LOCAL_FILE_TIMEOUT
+                )
+            # trust_env=False: a pod's HTTP_PROXY must not sit between us and Loki unasked.
+            self._client = httpx.AsyncClient(
+                verify=verify,
+                trust_env=False,
+                timeout=httpx.Timeout(self.settings.timeout),
+                headers={"User-Agent": f"site-status/{__version__}"},
+            )
+        return self._client
+
+    async def push(self, body: bytes) -> Outcome:
+        """POST one gzipped JSON body; never raises for a failure of Loki or the network."""
+        import httpx
+
+        started = time.monotonic()
+        try:
+            credentials = await self.blocking.call(
+                self._credentials, resource=None, timeout=LOCAL_FILE_TIMEOUT
+            )
+        except Exception as error:  # a missing secret file: retried, the operator fixes it
+            return Outcome("retry", None, f"cannot read credentials: {error}")
+        try:
+            client = await self._http()
+            response = await client.post(
+                self.url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Content-Encoding": "gzip",
+                    **credentials.headers,
+                },
+            )
+        except (httpx.HTTPError, OSError, ssl.SSLError) as error:
+            reason = one_line_reason(
+                f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
+                credentials.secrets,
+            )
+            return Outcome("retry", None, reason, duration=time.monotonic() - started)
+        outcome = classify(
+            response.status_code,
+            response.text,
+            response.headers.get("Retry-After"),
+            credentials.secrets,
+        )
+        return Outcome(
+            outcome.kind,
+            outcome.status,
+            outcome.reason,
+            outcome.retry_after,
+            outcome.drop_reason,
+            time.monotonic() - started,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

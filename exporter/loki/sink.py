@@ -1,0 +1,221 @@
+"""The Loki report sink: reports go to the spool at once, a push loop sends them in order.
+
+Delivery, per report, in this order:
+
+1. ``submit``: labels and a timestamp (strictly increasing per stream) are fixed, the line is
+   encoded (trimmed under ``max_line_bytes``) and the entry appended to the spool (fsynced).
+   From here on it survives a Loki outage and a restart of the exporter.
+2. The push loop takes the head of the spool, up to ``batch_max_bytes``, once it is that large
+   or its oldest entry has waited ``batch_max_wait``; one batch is in flight at a time, so
+   every stream is delivered in order.
+3. 2xx: the spool's committed sequence number is written (fsync, rename) *before* the batch
+   leaves the queue. 400/413/422: the batch is dropped, counted and logged once with Loki's
+   reason (masked), and the loop goes on. 429, 5xx, other 4xx and network errors: the same
+   batch is retried after an exponential backoff with jitter (at least ``Retry-After``).
+
+The one window for a duplicate is a crash (or a cancelled shutdown) after Loki accepted a batch
+and before step 3 recorded it: that one batch (at most ``batch_max_bytes``) is pushed again at
+the next start, with the same timestamps and lines from the spool, and Loki drops exact
+duplicates (same stream, timestamp and line), so it is stored once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import anyio
+
+from exporter.blocking import BlockingRunner
+from exporter.config import LokiSettings
+from exporter.loki.backoff import Backoff
+from exporter.loki.batch import push_body
+from exporter.loki.client import LokiClient, Outcome
+from exporter.loki.spool import Entry, Spool, SpoolRecord
+from exporter.loki.streams import StreamClock, report_labels, structured_metadata
+from exporter.report_schema import Report, encode
+from exporter.report_stats import ReportStats
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Loki rejects entries older than ``reject_old_samples_max_age`` (default one week); an
+#: hour of margin for clock skew. Older entries are dropped (``too_old``), not sent.
+MAX_ENTRY_AGE_NS = (7 * 86400 - 3600) * 1_000_000_000
+#: A spool call appends a few KiB or, at the bound, rewrites the spool once.
+SPOOL_CALL_TIMEOUT = 30.0
+
+
+def observed_ns(report: Report) -> int:
+    moment = datetime.fromisoformat(report["observed_at"].replace("Z", "+00:00"))
+    return round(moment.timestamp() * 1000) * 1_000_000
+
+
+class LokiSink:
+    def __init__(self, settings: LokiSettings, blocking: BlockingRunner, stats: ReportStats):
+        self.settings = settings
+        self.blocking = blocking
+        self.stats = stats
+        self.loki = stats.loki_stats()
+        self.spool = Spool(settings.spool.path(), settings.spool.max_bytes, settings.max_queue)
+        self.client = LokiClient(settings, blocking)
+        self.clock = StreamClock()
+        self.backoff = Backoff(settings.min_backoff, settings.max_backoff)
+        self._resource = f"report spool {settings.spool.path()}"
+        self._wakeup = anyio.Event()
+        self._retry_now = anyio.Event()
+        self._drained = anyio.Event()
+        self._draining = False
+        self._failing_since: float | None = None
+        self._spool_errors_seen = 0
+
+    async def _spool_call(self, func: Callable[..., T], *args: Any) -> T:
+        # Shielded: a spool operation abandoned half way at shutdown would still finish in its
+        # thread, but its result (what was committed) would be lost to us.
+        with anyio.CancelScope(shield=True):
+            result = await self.blocking.call(
+                func, *args, resource=self._resource, timeout=SPOOL_CALL_TIMEOUT
+            )
+        return result
+
+    def _update_gauges(self) -> None:
+        self.loki.queued = self.spool.pending
+        self.loki.spool_bytes = self.spool.disk_bytes
+
+    async def open(self) -> None:
+        clock = await self._spool_call(self.spool.open)
+        self.clock.advance(clock)
+        self._update_gauges()
+        self._wakeup.set()
+
+    def entry(self, report: Report) -> Entry:
+        labels = report_labels(report)
+        entry = Entry(labels, 0, encode(report, self.settings.max_line_bytes))
+        stamp = self.clock.stamp(entry.stream, observed_ns(report))
+        metadata = structured_metadata(report) if self.settings.structured_metadata else {}
+        return Entry(labels, stamp, entry.line, metadata)
+
+    async def submit(self, reports: Sequence[Report]) -> None:
+        if not reports:
+            return
+        entries = [self.entry(report) for report in reports]
+        try:
+            dropped = await self._spool_call(self.spool.append, entries)
+        except Exception as error:  # a stuck or failing spool: counted, never a crash
+            self.stats.errors += len(reports)
+            self.loki.dropped["spool_unavailable"] += len(reports)
+            log.error("could not queue %d report(s) for Loki: %s", len(reports), error)
+            return
+        for reason, count in dropped.items():
+            self.loki.dropped[reason] += count
+        for report in reports:
+            self.stats.written[report["report_type"]] += 1
+        self.stats.errors += self.spool.write_errors - self._spool_errors_seen
+        self._spool_errors_seen = self.spool.write_errors
+        self._update_gauges()
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Push until cancelled."""
+        while True:
+            batch = await self._next_batch()
+            await self._deliver(batch)
+
+    async def _next_batch(self) -> list[SpoolRecord]:
+        while True:
+            self._wakeup = anyio.Event()
+            arrived = self.spool.head_arrived()
+            wait = float("inf")
+            if arrived is not None:
+                due = arrived + self.settings.batch_max_wait
+                full = self.spool.pending_bytes_in_memory() >= self.settings.batch_max_bytes
+                if self._draining or full or time.monotonic() >= due:
+                    batch = await self._spool_call(self.spool.take, self.settings.batch_max_bytes)
+                    if batch:
+                        return batch
+                    continue
+                wait = due - time.monotonic()
+            with anyio.move_on_after(wait):
+                await self._wakeup.wait()
+
+    async def _deliver(self, batch: list[SpoolRecord]) -> None:
+        oldest_allowed = time.time_ns() - MAX_ENTRY_AGE_NS
+        fresh = [record.entry for record in batch if record.entry.timestamp >= oldest_allowed]
+        if fresh:
+            body = push_body(fresh, self.settings.structured_metadata)
+            while True:
+                outcome = await self.client.push(body.data)
+                self.loki.push_durations.observe(outcome.duration)
+                if outcome.kind != "retry":
+                    break
+                self.loki.retried += len(fresh)
+                await self._back_off(outcome)
+            self._account(outcome, len(fresh))
+        if len(fresh) < len(batch):
+            self.loki.dropped["too_old"] += len(batch) - len(fresh)
+            log.warning("dropped %d report(s) older than Loki accepts", len(batch) - len(fresh))
+        try:
+            await self._spool_call(self.spool.commit, len(batch), self.clock.state())
+        except Exception as error:
+            # Delivered but not recorded: pushed again later, and Loki drops exact duplicates.
+            log.error("could not record %d delivered report(s): %s", len(batch), error)
+            self.spool.release()
+        self._update_gauges()
+        if not self.spool.pending:
+            self._drained.set()
+
+    def _account(self, outcome: Outcome, count: int) -> None:
+        if outcome.kind == "ok":
+            self.loki.pushed += count
+            self.loki.last_success = time.time()
+            if self._failing_since is not None:
+                failed_for = time.time() - self._failing_since
+                log.info("Loki push works again after %.0fs of failures", failed_for)
+                self._failing_since = None
+        else:
+            reason = outcome.drop_reason or "bad_request"
+            self.loki.dropped[reason] += count
+            log.warning(
+                "Loki rejected a batch of %d report(s), dropped (not retried): %s",
+                count,
+                outcome.reason,
+            )
+        self.backoff.reset()
+
+    async def _back_off(self, outcome: Outcome) -> None:
+        delay = self.backoff.next_delay(outcome.retry_after)
+        if self._failing_since is None:
+            self._failing_since = time.time()
+            log.warning(
+                "Loki push failed (%s); retrying with backoff, reports wait in the spool",
+                outcome.reason,
+            )
+        else:
+            log.debug("Loki push failed again (%s); next try in %.2fs", outcome.reason, delay)
+        self._retry_now = anyio.Event()
+        with anyio.move_on_after(delay):
+            await self._retry_now.wait()
+
+    async def flush(self, timeout: float) -> None:
+        """Push what is queued, for at most ``timeout`` seconds; the rest stays spooled."""
+        self._draining = True
+        self._drained = anyio.Event()
+        self._wakeup.set()
+        self._retry_now.set()  # one immediate try, whatever the backoff said
+        if self.spool.pending:
+            with anyio.move_on_after(timeout):
+                await self._drained.wait()
+        if self.spool.pending:
+            log.warning(
+                "%d report(s) not delivered to Loki at shutdown; they stay in the spool %s",
+                self.spool.pending,
+                self.settings.spool.path(),
+            )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self._spool_call(self.spool.close)

@@ -1,0 +1,128 @@
+"""Transitions come from the store's views: own results, staleness and blocked dependencies."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from exporter.blocking import BlockingRunner
+from exporter.config import Reports, Site
+from exporter.probe_api import Result
+from exporter.report_schema import LOKI_MAX_LINE_BYTES, Report, encode, snapshot_report
+from exporter.report_stats import ReportStats
+from exporter.reporting import Reporting
+from exporter.status import Status
+from exporter.store import ProbeSpec, ResultStore
+from tests.support.reports import validate_report
+
+SITE = Site(name="shop", environment="prod", tier="flexprod", profile="os2web")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.reports: list[Report] = []
+
+    async def submit(self, reports: Sequence[Report]) -> None:
+        for report in reports:
+            validate_report(report)
+        self.reports += reports
+
+
+def reporting(store: ResultStore, tmp_path: Path) -> tuple[Reporting, Recorder]:
+    config = Reports(file=str(tmp_path / "reports.jsonl"))
+    service = Reporting(config, lambda: SITE, store, BlockingRunner(), ReportStats())
+    recorder = Recorder()
+    service.submit = recorder.submit  # type: ignore[method-assign]
+    return service, recorder
+
+
+async def record(
+    service: Reporting, store: ResultStore, name: str, status: Status, at: float
+) -> None:
+    change = store.record(name, Result(status, f"{name} {status.name}", {"n": 1}), 0.5, at)
+    assert change is not None
+    await service.on_result(*change)
+
+
+async def test_results_staleness_and_blocking_are_transitions(tmp_path: Path) -> None:
+    store = ResultStore()
+    store.configure(
+        [ProbeSpec("nfs", "mount", 10), ProbeSpec("files", "file", 10, depends_on=("nfs",))]
+    )
+    service, recorder = reporting(store, tmp_path)
+    now = time.time()
+    await record(service, store, "nfs", Status.OK, now)
+    await record(service, store, "files", Status.WARNING, now)
+    await record(service, store, "files", Status.WARNING, now + 1)  # no change, no report
+    assert [(r["probe"]["name"], r["previous_status"], r["status"]) for r in recorder.reports] == [
+        ("nfs", None, "OK"),
+        ("files", None, "WARNING"),
+    ]
+    recorder.reports.clear()
+    # nfs turns CRITICAL: files is blocked by it without a result of its own.
+    await record(service, store, "nfs", Status.CRITICAL, now + 2)
+    assert [
+        (r["probe"]["name"], r["status"], r["cause"], r["blocked_by"]) for r in recorder.reports
+    ] == [
+        ("nfs", "CRITICAL", "result", None),
+        ("files", "UNKNOWN", "blocked", "nfs"),
+    ]
+    assert recorder.reports[1]["summary"].startswith("blocked by nfs")
+    recorder.reports.clear()
+    # Nothing runs for 3 intervals: both go stale (files was blocked, now it is stale itself).
+    await service.check_views(now + 40)
+    stale = {r["probe"]["name"]: r for r in recorder.reports}
+    assert stale["nfs"]["status"] == "UNKNOWN" and stale["nfs"]["cause"] == "stale"
+    assert stale["nfs"]["previous_status"] == "CRITICAL"
+    assert "stale" in stale["nfs"]["summary"]
+    await service.check_views(now + 41)
+    assert len(recorder.reports) == len(stale), "a status is reported once"
+
+
+async def test_snapshots_carry_every_probe(tmp_path: Path) -> None:
+    store = ResultStore()
+    store.configure([ProbeSpec(f"p{i}", "file", 60) for i in range(4)])
+    service, recorder = reporting(store, tmp_path)
+    await record(service, store, "p0", Status.CRITICAL, time.time())
+    await service.snapshot("interval")
+    snapshot = recorder.reports[-1]
+    assert snapshot["report_type"] == "snapshot"
+    assert snapshot["status"] == "CRITICAL"
+    assert [p["status"] for p in snapshot["probes"]] == [
+        "CRITICAL",
+        "UNKNOWN",
+        "UNKNOWN",
+        "UNKNOWN",
+    ]
+    assert snapshot["summary"].startswith("4 of 4 probe(s) not OK")
+
+
+def test_oversized_lines_are_trimmed_and_say_so() -> None:
+    store = ResultStore()
+    store.configure([ProbeSpec(f"probe-{i:05d}", "file", 60) for i in range(3000)])
+    for i in range(3000):
+        store.record(f"probe-{i:05d}", Result(Status.OK, "fine " * 40), 0.001)
+    report = snapshot_report(SITE, store.views(), "interval", time.time())
+    line = encode(report)
+    assert len(line.encode()) <= LOKI_MAX_LINE_BYTES
+    trimmed = json.loads(line)
+    validate_report(trimmed)
+    assert trimmed["truncated"] is True
+    assert "probe summaries removed" in trimmed["truncated_reason"]
+    assert len(trimmed["probes"]) == 3000
+
+    store = ResultStore()
+    store.configure([ProbeSpec("big", "http", 60)])
+    store.record(
+        "big", Result(Status.CRITICAL, "huge", {f"k{i}": "v" * 100 for i in range(400)}), 1
+    )
+    from exporter.report_schema import transition_report
+
+    report = transition_report(SITE, store.views()[0], Status.OK, time.time())
+    validate_report(report)
+    assert report["truncated"] is True and "cut to 16384" in report["truncated_reason"]
+    small = json.loads(encode(report, max_bytes=8192))
+    validate_report(small)
+    assert small["details"] == {} and "details removed" in small["truncated_reason"]

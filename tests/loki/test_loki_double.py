@@ -1,0 +1,198 @@
+"""The protocol double rejects what Loki rejects, with Loki's status and message."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.loki_double import LokiDouble, loki_double
+
+NOW = time.time_ns()
+LABELS = {"job": "site-status", "site": "shop"}
+
+
+@pytest.fixture
+def double() -> Iterator[LokiDouble]:
+    with loki_double() as running:
+        yield running
+
+
+def post(
+    double: LokiDouble,
+    body: Any,
+    *,
+    content_type: str | None = "application/json",
+    encoding: str | None = "gzip",
+    raw: bytes | None = None,
+) -> tuple[int, str, dict[str, str]]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    if raw is None and encoding == "gzip":
+        data = gzip.compress(data)
+    headers = {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    connection = http.client.HTTPConnection("127.0.0.1", double.port, timeout=5)
+    try:
+        connection.request("POST", "/loki/api/v1/push", body=data, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def push(labels: dict[str, str], *values: list[Any]) -> dict[str, Any]:
+    return {"streams": [{"stream": labels, "values": list(values)}]}
+
+
+def test_a_valid_push_is_stored_and_an_exact_duplicate_ignored(double: LokiDouble) -> None:
+    body = push(LABELS, [str(NOW), "one"], [str(NOW + 1), "two", {"probe": "x"}])
+    assert post(double, body)[0] == 204
+    assert post(double, body)[0] == 204
+    assert [e.line for e in double.stored()] == ["one", "two"]
+    assert len(double.duplicates) == 2
+    # Same timestamp, other line: a different entry.
+    assert post(double, push(LABELS, [str(NOW), "one, again"]))[0] == 204
+    assert len(double.stored()) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (push(LABELS, [NOW, "number"]), "must be a string"),
+        (push(LABELS, ["12abc", "letters"]), "invalid syntax"),
+        (push(LABELS, [str(NOW), 42]), "the line must be a string"),
+        (push(LABELS, [str(NOW), "x", {"k": 1}]), "structured metadata must map strings"),
+        ({"streams": {"not": "a list"}}, '"streams" must be a list'),
+    ],
+)
+def test_malformed_requests_are_400_and_store_nothing(
+    double: LokiDouble, body: dict[str, Any], message: str
+) -> None:
+    status, answer, _ = post(double, body)
+    assert status == 400
+    assert message in answer
+    assert not double.stored()
+
+
+@pytest.mark.parametrize(
+    ("labels", "value", "message"),
+    [
+        (LABELS, ["-5", "negative"], "has timestamp too old"),
+        (LABELS, [str(NOW - 8 * 86400 * 10**9), "last week"], "has timestamp too old"),
+        (LABELS, [str(NOW + 3600 * 10**9), "next hour"], "has timestamp too new"),
+        ({f"l{i}": "v" for i in range(16)}, [str(NOW), "x"], "has 16 label names; limit 15"),
+        ({"bad-name": "v"}, [str(NOW), "x"], "Error parsing labels"),
+        ({"1st": "v"}, [str(NOW), "x"], "Error parsing labels"),
+        ({}, [str(NOW), "x"], "at least one label pair is required per stream"),
+        ({"job": "v" * 2049}, [str(NOW), "x"], "label value too long"),
+        (LABELS, [str(NOW), "x" * (256 * 1024 + 1)], "Max entry size '262144' bytes exceeded"),
+    ],
+)
+def test_invalid_entries_are_rejected_with_lokis_message(
+    double: LokiDouble, labels: dict[str, str], value: list[Any], message: str
+) -> None:
+    status, answer, _ = post(double, push(labels, value))
+    assert (status, message in answer) == (400, True), answer[:300]
+    assert not double.stored()
+
+
+def test_a_line_of_exactly_256_kib_is_accepted(double: LokiDouble) -> None:
+    assert post(double, push(LABELS, [str(NOW), "x" * 256 * 1024]))[0] == 204
+
+
+def test_valid_entries_of_a_partly_invalid_request_are_kept(double: LokiDouble) -> None:
+    body = {
+        "streams": [
+            {"stream": LABELS, "values": [[str(NOW), "good"], ["-1", "bad"]]},
+            {"stream": {"bad-name": "x"}, "values": [[str(NOW), "bad stream"]]},
+        ]
+    }
+    status, answer, _ = post(double, body)
+    assert status == 400
+    assert "too old" in answer and "Error parsing labels" in answer
+    assert [e.line for e in double.stored()] == ["good"]
+
+
+def test_duplicate_label_names_are_rejected(double: LokiDouble) -> None:
+    raw = gzip.compress(
+        b'{"streams":[{"stream":{"job":"a","job":"b"},"values":[["%d","x"]]}]}' % NOW
+    )
+    status, answer, _ = post(double, None, raw=raw)
+    assert status == 400 and "duplicate label name: 'job'" in answer
+
+
+def test_out_of_order_within_the_hour_is_accepted_beyond_it_rejected(double: LokiDouble) -> None:
+    assert post(double, push(LABELS, [str(NOW), "newest"]))[0] == 204
+    assert post(double, push(LABELS, [str(NOW - 30 * 60 * 10**9), "half an hour back"]))[0] == 204
+    status, answer, _ = post(double, push(LABELS, [str(NOW - 2 * 3600 * 10**9), "two hours back"]))
+    assert status == 400 and "entry too far behind" in answer
+    # Another stream has its own newest entry.
+    other = {"job": "site-status", "site": "other"}
+    assert post(double, push(other, [str(NOW - 2 * 3600 * 10**9), "fine here"]))[0] == 204
+
+
+def test_a_body_that_says_gzip_must_be_gzip(double: LokiDouble) -> None:
+    plain = json.dumps(push(LABELS, [str(NOW), "x"])).encode()
+    status, answer, _ = post(double, None, raw=plain, encoding="gzip")
+    assert status == 400 and "gzip" in answer
+    assert post(double, None, raw=plain, encoding=None)[0] == 204
+    assert post(double, None, raw=plain, encoding="br")[0] == 415
+
+
+def test_protobuf_and_other_content_types_are_415(double: LokiDouble) -> None:
+    assert (
+        post(double, push(LABELS, [str(NOW), "x"]), content_type="application/x-protobuf")[0] == 415
+    )
+    assert post(double, push(LABELS, [str(NOW), "x"]), content_type=None)[0] == 415
+    assert post(double, push(LABELS, [str(NOW), "x"]), content_type="text/plain")[0] == 415
+
+
+def test_no_streams_is_422(double: LokiDouble) -> None:
+    status, answer, _ = post(double, {"streams": []})
+    assert status == 422 and "at least one valid stream is required" in answer
+
+
+def test_structured_metadata_can_be_disallowed() -> None:
+    with loki_double(allow_structured_metadata=False) as double:
+        status, answer, _ = post(double, push(LABELS, [str(NOW), "x", {"probe": "p"}]))
+        assert status == 400 and "structured metadata, but this feature is disallowed" in answer
+        assert post(double, push(LABELS, [str(NOW), "x"]))[0] == 204
+
+
+def test_body_size_limit_is_413() -> None:
+    with loki_double(max_body_bytes=100) as double:
+        status, answer, _ = post(double, push(LABELS, [str(NOW), "x" * 200]))
+        assert status == 413 and "request body too large" in answer
+
+
+def test_tenant_and_authorization_can_be_required() -> None:
+    with loki_double(require_tenant=True, expected_authorization="Bearer t") as double:
+        assert post(double, push(LABELS, [str(NOW), "x"]))[0] == 401
+
+
+@pytest.mark.parametrize("status", [204, 400, 429, 500])
+def test_answers_on_demand(double: LokiDouble, status: int) -> None:
+    double.respond_with(status, retry_after="7" if status == 429 else None, times=1)
+    answered, _, headers = post(double, push(LABELS, [str(NOW), "x"]))
+    assert answered == status
+    if status == 429:
+        assert headers["Retry-After"] == "7"
+    assert not double.stored(), "a forced answer stores nothing"
+    assert double.answered()[-1].entries[0].line == "x", "but records what was sent"
+    assert post(double, push(LABELS, [str(NOW), "x"]))[0] == 204
+
+
+def test_down_refuses_connections_and_up_serves_again(double: LokiDouble) -> None:
+    double.down()
+    with pytest.raises(ConnectionRefusedError):
+        post(double, push(LABELS, [str(NOW), "x"]))
+    double.up()
+    assert post(double, push(LABELS, [str(NOW), "x"]))[0] == 204
