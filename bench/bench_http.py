@@ -18,6 +18,8 @@ import gzip
 import http.client
 import json
 import math
+import multiprocessing
+import multiprocessing.process
 import os
 import re
 import statistics
@@ -26,6 +28,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +332,101 @@ class ProbeLoad:
         return sum(client.reconnects for client in self.clients)
 
 
+# --- timing both exporters from a quiet process ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timed:
+    finished: float
+    latency: float
+    success: bool
+
+
+@dataclass(frozen=True)
+class TimedRequests:
+    """Latencies of site-status ``/metrics`` and of blackbox ``/probe``, taken side by side."""
+
+    metrics: list[Timed]
+    probes: list[Timed]
+
+
+def timed_metrics(connection: http.client.HTTPConnection, headers: dict[str, str]) -> Timed:
+    before = time.perf_counter()
+    connection.request("GET", "/metrics", headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    latency = time.perf_counter() - before
+    if response.getheader("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return Timed(time.monotonic(), latency, response.status == 200 and b"site_status_" in body)
+
+
+def time_requests(
+    site_port: int,
+    blackbox: ProbeClient,
+    targets: Sequence[str],
+    every: float,
+    until: float,
+    results: Connection,
+) -> None:
+    """In the timing process: one site-status scrape and one blackbox /probe every ``every``
+    seconds, each over its own keep-alive connection, both as Prometheus asks."""
+    site = http.client.HTTPConnection("127.0.0.1", site_port, timeout=30)
+    headers = prometheus_headers(every)
+    timed = TimedRequests([], [])
+    tick = time.monotonic()
+    n = 0
+    try:
+        while tick < until:
+            timed.metrics.append(timed_metrics(site, headers))
+            call = blackbox.probe(targets[n % len(targets)])
+            timed.probes.append(Timed(call.finished, call.latency, call.success))
+            n += 1
+            tick += every
+            time.sleep(max(0.0, tick - time.monotonic()))
+    finally:
+        site.close()
+        blackbox.close()
+        results.send(timed)
+        results.close()
+
+
+@dataclass
+class LatencyTimer:
+    """A forked process that times both exporters while nothing else runs in it: in the
+    benchmark's own process, four threads drive blackbox and would hold the GIL when a timed
+    response arrives, inflating whatever is timed there."""
+
+    site: Child
+    blackbox: Child
+    targets: Sequence[str]
+    every: float
+    process: multiprocessing.process.BaseProcess | None = None
+    receiver: Connection | None = None
+
+    def start(self, until: float) -> None:
+        context = multiprocessing.get_context("fork")  # before the load's threads start
+        self.receiver, sender = context.Pipe(duplex=False)
+        client = ProbeClient(self.blackbox, prometheus_headers(self.every))
+        args = (self.site.port, client, self.targets, self.every, until, sender)
+        self.process = context.Process(target=time_requests, args=args, daemon=True)
+        self.process.start()
+        sender.close()
+
+    def results(self, timeout: float) -> TimedRequests:
+        if self.receiver is None or self.process is None:
+            raise BenchmarkBroken("the latency timer was not started")
+        if not self.receiver.poll(timeout):
+            raise BenchmarkBroken(f"the latency timer gave no results within {timeout:g}s")
+        timed: TimedRequests = self.receiver.recv()
+        self.process.join(timeout=5)
+        return timed
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+
+
 # --- readings ---------------------------------------------------------------------------------
 
 
@@ -373,34 +471,33 @@ def raise_if_broken(children: Sequence[Child], load: ProbeLoad) -> None:
 
 def measure_for(
     scraper: Scraper,
+    timer: LatencyTimer,
     load: ProbeLoad,
     children: Sequence[Child],
     options: argparse.Namespace,
-) -> tuple[Reading, Reading]:
-    """Drive the blackbox load and scrape site-status for the duration; the window's readings.
+) -> tuple[Reading, Reading, TimedRequests]:
+    """Drive the blackbox load and time both exporters for the duration; the window's readings.
 
     The window starts one interval in (once the first probe cycle completed) and ends when the
     load has stopped, at the end of the run.
     """
     start = time.monotonic()
     end = start + options.duration
+    timer.start(until=end)
     load.start(start)
     first: Reading | None = None
-    tick = start
-    while tick < end:
+    while time.monotonic() < end:
         raise_if_broken(children, load)
         if first is None and time.monotonic() >= start + options.interval:
             first = reading(scraper, load.child)
-        else:
-            scraper.scrape()
-        tick += options.scrape_interval
-        time.sleep(max(0.0, min(tick, end) - time.monotonic()))
+        time.sleep(max(0.0, min(1.0, end - time.monotonic())))
     load.stop()
     raise_if_broken(children, load)
+    timed = timer.results(timeout=60)
     last = reading(scraper, load.child)
     if first is None:
         raise BenchmarkBroken("the run ended before the CPU window started")
-    return first, last
+    return first, last, timed
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -412,6 +509,7 @@ class Figures:
     requests: int
     median_ms: float
     p99_ms: float
+    loaded_median_ms: float | None
     rss_mib: float
     cpu_window_seconds: float
     window_seconds: float
@@ -435,15 +533,20 @@ def latency_figures(latencies: Sequence[float]) -> tuple[float, float]:
     return 1000 * statistics.median(latencies), 1000 * percentile(latencies, 0.99)
 
 
-def site_figures(scraper: Scraper, first: Reading, last: Reading) -> Figures:
-    median, p99 = latency_figures([s.latency for s in scraper.scrapes])
+def site_figures(
+    scraper: Scraper, timed: Sequence[Timed], first: Reading, last: Reading
+) -> Figures:
+    if not all(t.success for t in timed):
+        raise BenchmarkBroken("a timed /metrics scrape of site-status failed")
+    median, p99 = latency_figures([t.latency for t in timed])
     statuses = first.site_runs.keys() | last.site_runs.keys()
     runs = {s: last.site_runs.get(s, 0.0) - first.site_runs.get(s, 0.0) for s in statuses}
     return Figures(
         name=scraper.child.name,
-        requests=len(scraper.scrapes),
+        requests=len(timed),
         median_ms=median,
         p99_ms=p99,
+        loaded_median_ms=None,
         rss_mib=rss_mib(scraper.child.process.pid),
         cpu_window_seconds=last.site_cpu - first.site_cpu,
         window_seconds=last.at - first.at,
@@ -453,14 +556,19 @@ def site_figures(scraper: Scraper, first: Reading, last: Reading) -> Figures:
     )
 
 
-def blackbox_figures(load: ProbeLoad, first: Reading, last: Reading) -> Figures:
-    median, p99 = latency_figures([c.latency for c in load.calls])
-    in_window = [c for c in load.calls if first.at <= c.finished <= last.at]
+def blackbox_figures(
+    load: ProbeLoad, timed: Sequence[Timed], first: Reading, last: Reading
+) -> Figures:
+    median, p99 = latency_figures([t.latency for t in timed])
+    loaded_median, _ = latency_figures([c.latency for c in load.calls])
+    calls: list[ProbeCall | Timed] = [*load.calls, *timed]
+    in_window = [c for c in calls if first.at <= c.finished <= last.at]
     return Figures(
         name=load.child.name,
-        requests=len(load.calls),
+        requests=len(timed),
         median_ms=median,
         p99_ms=p99,
+        loaded_median_ms=loaded_median,
         rss_mib=rss_mib(load.child.process.pid),
         cpu_window_seconds=last.blackbox_cpu - first.blackbox_cpu,
         window_seconds=last.at - first.at,
@@ -522,6 +630,7 @@ def table_rows(site: Figures, blackbox: Figures) -> list[tuple[str, str, str]]:
         ("timed requests", f"{site.requests} /metrics", f"{blackbox.requests} /probe"),
         ("median (ms)", f"{site.median_ms:.2f}", f"{blackbox.median_ms:.2f}"),
         ("p99 (ms)", f"{site.p99_ms:.2f}", f"{blackbox.p99_ms:.2f}"),
+        ("/probe median of the load (ms)", "", f"{blackbox.loaded_median_ms or math.nan:.2f}"),
         ("CPU window (s)", f"{site.window_seconds:.1f}", f"{blackbox.window_seconds:.1f}"),
         ("reconnects", f"{site.reconnects}", f"{blackbox.reconnects}"),
     ]
@@ -541,11 +650,13 @@ def report_lines(
         f"{machine['cpu']}",
         f"{names['nginx']}: {options.probes} health endpoints on loopback",
         f"{names['site_status']}: {options.probes} http probes, interval {options.interval:g}s, "
-        f"timeout {PROBE_TIMEOUT}; /metrics scraped every {options.scrape_interval:g}s "
-        "(one keep-alive connection, plain GET)",
+        f"timeout {PROBE_TIMEOUT}",
         f"{names['blackbox_exporter']}: module {BLACKBOX_MODULE} (http, timeout {PROBE_TIMEOUT}); "
         f"one /probe per endpoint per {options.interval:g}s, spread over the interval, "
         f"{PROBE_CONNECTIONS} keep-alive connections, Prometheus headers",
+        f"timed side by side from a separate quiet process, every {options.scrape_interval:g}s: "
+        "one site-status /metrics and one blackbox /probe, each over its own keep-alive "
+        "connection, with Prometheus headers (gzip)",
         f"{options.duration:g}s of probing; CPU window: from one interval after start to the end, "
         f"{cycles:.1f} probe cycles (site-status CPU includes serving its scrapes)",
         "",
@@ -611,16 +722,23 @@ def measured_figures(options: argparse.Namespace, workdir: Path) -> tuple[Figure
     """Start nginx and both exporters, measure for the duration, stop them; the figures."""
     children: list[Child] = []
     scraper: Scraper | None = None
+    timer: LatencyTimer | None = None
     load: ProbeLoad | None = None
     try:
         children = started_children(workdir, options)
         nginx, site, blackbox = children
         targets_ = [healthz_url(nginx.port, n) for n in range(options.probes)]
         scraper = Scraper(site)
+        timer = LatencyTimer(site, blackbox, targets_, options.scrape_interval)
         load = ProbeLoad(blackbox, targets_, options.interval)
-        first, last = measure_for(scraper, load, children, options)
-        return site_figures(scraper, first, last), blackbox_figures(load, first, last)
+        first, last, timed = measure_for(scraper, timer, load, children, options)
+        return (
+            site_figures(scraper, timed.metrics, first, last),
+            blackbox_figures(load, timed.probes, first, last),
+        )
     finally:
+        if timer is not None:
+            timer.stop()
         if load is not None:
             load.stop()
         if scraper is not None:

@@ -12,13 +12,14 @@ from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
 from exporter.health import ExporterHealth, RunStats
+from exporter.httpd import HttpServer
 from exporter.memory import release_freed_memory
 from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.registry import KindRegistry
 from exporter.report_stats import ReportStats
 from exporter.reporting import Reporting
 from exporter.scheduler import ProbeRunner, Scheduler
-from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, HttpServer
+from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, serve
 from exporter.store import ProbeState, ResultStore
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class Exporter:
         """Serve until SIGTERM or SIGINT."""
         release_freed_memory()  # what loading the config took and no longer needs
         host, port = parse_listen(self.listen)
-        self.server = HttpServer(host, port, self.endpoints)
+        self.server = serve(host, port, self.endpoints)
         self.server.start()
         log.info(
             "site-status serving on %s:%d with %d probes (site %s)",

@@ -1,35 +1,31 @@
 """The HTTP endpoints: ``/metrics``, ``/healthz`` (application/health+json), ``/status``.
 
-The server runs in its own threads and only reads the result store, so a scrape answers in
-milliseconds whatever the probes (or the event loop) are doing.
+The server (``exporter.httpd``) runs in its own threads and only reads the result store, so a
+scrape answers in milliseconds whatever the probes (or the event loop) are doing.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
-import logging
-import socket
-import socketserver
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
+from exporter.httpd import HttpServer, Request, Response
 from exporter.metrics import Exposition, SelfMetrics
 from exporter.store import ProbeView, ResultStore, site_status
-
-log = logging.getLogger(__name__)
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 HEALTH_FORMAT = "application/health+json"
+VARY = "Accept, Accept-Encoding"
 #: Bodies smaller than this are sent uncompressed: gzip would cost more than it saves.
 GZIP_MIN_BYTES = 1024
 #: The event loop renders /metrics this often (``Exporter``), so a scrape's values are at most
@@ -88,6 +84,23 @@ def view_document(view: ProbeView, now: float | None = None) -> dict[str, Any]:
     }
 
 
+class RenderedBody:
+    """One rendered /metrics body and, once a scraper asked for it, its gzip encoding."""
+
+    __slots__ = ("_gzipped", "at", "plain")
+
+    def __init__(self, at: float, plain: bytes) -> None:
+        self.at = at
+        self.plain = plain
+        self._gzipped: bytes | None = None
+
+    def gzipped(self) -> bytes:
+        # Two threads may both compress once; both results are equal, so no lock is needed.
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.plain, compresslevel=1)
+        return self._gzipped
+
+
 @dataclass
 class Endpoints:
     """What the handlers read; ``site`` is a callable because a reload may change it."""
@@ -99,32 +112,39 @@ class Endpoints:
     blocking: BlockingRunner
     site: Callable[[], Site]
 
-    #: (rendered at, body) by format (True: OpenMetrics), and when each format was last asked for.
-    _rendered: dict[bool, tuple[float, bytes]] = field(default_factory=dict)
-    _requested: dict[bool, float] = field(default_factory=dict)
+    #: The latest body by format (True: OpenMetrics), and when each format and encoding
+    #: (format, gzip) was last asked for.
+    _rendered: dict[bool, RenderedBody] = field(default_factory=dict)
+    _requested: dict[tuple[bool, bool], float] = field(default_factory=dict)
 
-    def metrics(self, openmetrics: bool) -> bytes:
-        """The body rendered ahead by the event loop, or a fresh one if there is none."""
+    def metrics(self, openmetrics: bool, gzipped: bool) -> bytes:
+        """The body rendered ahead by the event loop (and compressed ahead, so that a scrape only
+        sends bytes: Prometheus always asks for gzip), or a fresh one if there is none."""
         now = time.monotonic()
-        self._requested[openmetrics] = now
-        cached = self._rendered.get(openmetrics)
-        if cached is not None and now - cached[0] <= RENDERED_MAX_AGE:
-            return cached[1]
-        return self._render(openmetrics)
+        self._requested[openmetrics, gzipped] = now
+        rendered = self._rendered.get(openmetrics)
+        if rendered is None or now - rendered.at > RENDERED_MAX_AGE:
+            rendered = self._render(openmetrics)
+        return rendered.gzipped() if gzipped else rendered.plain
 
     def render_ahead(self) -> None:
-        """Render the formats scrapers asked for lately, so that a scrape only sends bytes."""
+        """Render (and compress) the formats scrapers asked for lately."""
         now = time.monotonic()
-        for openmetrics, asked_at in list(self._requested.items()):
-            if now - asked_at <= FORMAT_IDLE:
-                self._render(openmetrics)
+        recent = [
+            key for key, asked_at in list(self._requested.items()) if now - asked_at <= FORMAT_IDLE
+        ]
+        for openmetrics in {openmetrics for openmetrics, _ in recent}:
+            rendered = self._render(openmetrics)
+            if (openmetrics, True) in recent:
+                rendered.gzipped()
 
-    def _render(self, openmetrics: bool) -> bytes:
+    def _render(self, openmetrics: bool) -> RenderedBody:
         body = self.exposition.render(openmetrics) + self.self_metrics.render(openmetrics)
         if openmetrics:
             body += b"# EOF\n"
-        self._rendered[openmetrics] = (time.monotonic(), body)
-        return body
+        rendered = RenderedBody(time.monotonic(), body)
+        self._rendered[openmetrics] = rendered
+        return rendered
 
     def status(self) -> dict[str, Any]:
         site = self.site()
@@ -195,57 +215,31 @@ def _check(status: str, value: Any, unit: str | None, output: str) -> list[dict[
     return [check]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the second waits for the
-    # client's delayed ACK (40 ms on Linux).
-    disable_nagle_algorithm = True
-    server_version = f"site-status/{__version__}"
+def handle(endpoints: Endpoints, request: Request) -> Response:
+    """The response to one request for one of the endpoints."""
+    path = request.path
+    if path == "/metrics":
+        openmetrics = wants_openmetrics(request.header("accept"))
+        gzipped = accepts_gzip(request.header("accept-encoding"))
+        body = endpoints.metrics(openmetrics, gzipped)
+        content_type = OPENMETRICS_FORMAT if openmetrics else TEXT_FORMAT
+        return Response(200, content_type, body, "gzip" if gzipped else None, VARY)
+    if path == "/healthz":
+        code, document = endpoints.healthz()
+        return _maybe_gzipped(request, Response(code, HEALTH_FORMAT, _json(document)))
+    if path == "/status":
+        return _maybe_gzipped(request, Response(200, "application/json", _json(endpoints.status())))
+    if path == "/":
+        return Response(200, "text/html; charset=utf-8", _INDEX)
+    return Response(404, "text/plain; charset=utf-8", b"not found\n")
 
-    def do_GET(self) -> None:
-        self._dispatch(head=False)
 
-    def do_HEAD(self) -> None:
-        self._dispatch(head=True)
-
-    def _dispatch(self, head: bool) -> None:
-        endpoints = self.server.endpoints
-        path = self.path.split("?", 1)[0]
-        try:
-            if path == "/metrics":
-                openmetrics = wants_openmetrics(self.headers.get("Accept", ""))
-                body = endpoints.metrics(openmetrics)
-                self._send(200, OPENMETRICS_FORMAT if openmetrics else TEXT_FORMAT, body, head)
-            elif path == "/healthz":
-                code, document = endpoints.healthz()
-                self._send(code, HEALTH_FORMAT, _json(document), head)
-            elif path == "/status":
-                self._send(200, "application/json", _json(endpoints.status()), head)
-            elif path == "/":
-                self._send(200, "text/html; charset=utf-8", _INDEX, head)
-            else:
-                self._send(404, "text/plain; charset=utf-8", b"not found\n", head)
-        except Exception:
-            log.exception("error serving %s", path)
-            self._send(500, "text/plain; charset=utf-8", b"internal error\n", head)
-
-    def _send(self, code: int, content_type: str, body: bytes, head: bool) -> None:
-        if len(body) >= GZIP_MIN_BYTES and accepts_gzip(self.headers.get("Accept-Encoding", "")):
-            body = gzip.compress(body, compresslevel=1)
-            self.send_response(code)
-            self.send_header("Content-Encoding", "gzip")
-        else:
-            self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Vary", "Accept, Accept-Encoding")
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+def _maybe_gzipped(request: Request, response: Response) -> Response:
+    """``response`` gzipped if it is worth it and the client takes it."""
+    if len(response.body) < GZIP_MIN_BYTES or not accepts_gzip(request.header("accept-encoding")):
+        return replace(response, vary=VARY)
+    body = gzip.compress(response.body, compresslevel=1)
+    return replace(response, body=body, encoding="gzip", vary=VARY)
 
 
 def _json(document: Any) -> bytes:
@@ -259,43 +253,8 @@ _INDEX = (
 )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], endpoints: Endpoints) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.endpoints = endpoints
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN in DNS, which can hang at start-up
-        # where DNS is broken; nothing here uses the name.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-
-class HttpServer:
-    """Serves the endpoints from daemon threads until ``close``."""
-
-    def __init__(self, host: str, port: int, endpoints: Endpoints) -> None:
-        self._server = _Server((host, port), endpoints)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="site-status http",
-            daemon=True,
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+def serve(host: str, port: int, endpoints: Endpoints) -> HttpServer:
+    """An (unstarted) server for the endpoints on ``host:port``."""
+    return HttpServer(
+        host, port, functools.partial(handle, endpoints), server_name=f"site-status/{__version__}"
+    )

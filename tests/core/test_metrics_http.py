@@ -17,7 +17,7 @@ from exporter.health import ExporterHealth, RunStats
 from exporter.metrics import Exposition, SelfMetrics, SiteStatusCollector, render_probe_lines
 from exporter.probe_api import Result, Sample
 from exporter.registry import default_registry
-from exporter.server import Endpoints, HttpServer, accepts_gzip, wants_openmetrics
+from exporter.server import Endpoints, accepts_gzip, serve, wants_openmetrics
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 
@@ -135,7 +135,7 @@ def server(exposition: Exposition) -> Iterator[str]:
         exposition.blocking,
         exposition.site,
     )
-    http = HttpServer("127.0.0.1", 0, endpoints)
+    http = serve("127.0.0.1", 0, endpoints)
     http.start()
     yield f"http://127.0.0.1:{http.port}"
     http.close()

@@ -1,0 +1,286 @@
+"""A small HTTP/1.1 server for the exporter's few GET endpoints.
+
+Why not ``http.server``: its per-request work (header parsing through the email package, a
+write per header line, request logging) costs about 0.3 ms of Python per scrape, more than
+rendering ``/metrics`` ahead leaves. This server reads a request head with one ``recv``,
+parses it with byte splits, and sends the response head and body in one ``sendall``.
+
+It serves GET and HEAD without request bodies, with keep-alive and pipelining. Anything else is
+answered with a 4xx status and the connection closed. Each connection has its own daemon thread,
+so a slow client or a slow handler never holds up another scrape, and shutdown never waits on one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate
+
+log = logging.getLogger(__name__)
+
+#: A request head larger than this is refused (431): the endpoints take no large headers.
+MAX_HEAD_BYTES = 16 * 1024
+#: A kept-alive connection idle this long is closed (longer than Prometheus' longest usual
+#: scrape interval, so that a scraper keeps one connection).
+IDLE_TIMEOUT = 330.0
+#: Once a request started arriving, the rest of its head must arrive within this (slow loris).
+HEAD_TIMEOUT = 10.0
+#: Connections served at once; more are answered 503 and closed.
+MAX_CONNECTIONS = 64
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    #: The path without the query string.
+    path: str
+    #: Header names in lower case; a repeated header keeps its last value.
+    headers: Mapping[str, str]
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, "")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    #: The Content-Encoding ``body`` already has (e.g. gzip), if any.
+    encoding: str | None = None
+    vary: str | None = None
+
+
+Handler = Callable[[Request], Response]
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def parse_head(head: bytes) -> tuple[Request, bool]:
+    """The request in ``head`` (up to, not including, the blank line) and whether the client
+    wants the connection kept open."""
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError as error:  # pragma: no cover: latin-1 decodes every byte
+        raise BadRequest(400, "undecodable request") from error
+    request_line, _, header_block = text.partition("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[0] or not parts[1].startswith(("/", "*")):
+        raise BadRequest(400, f"bad request line {request_line[:100]!r}")
+    method, target, version = parts
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise BadRequest(505 if version.startswith("HTTP/") else 400, f"version {version[:20]!r}")
+    headers: dict[str, str] = {}
+    for line in header_block.split("\r\n") if header_block else ():
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise BadRequest(400, f"bad header line {line[:100]!r}")
+        headers[name.lower()] = value.strip()
+    if headers.get("transfer-encoding") or headers.get("content-length", "0") != "0":
+        raise BadRequest(413, "request bodies are not accepted")
+    if method not in ("GET", "HEAD"):
+        raise BadRequest(405, f"method {method[:20]!r} not allowed")
+    connection = headers.get("connection", "").lower()
+    # HTTP/1.1 keeps the connection unless told not to; HTTP/1.0 closes it unless asked to keep it.
+    keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+    return Request(method, target.split("?", 1)[0], headers), keep_alive
+
+
+class _Date:
+    """The Date header value, formatted at most once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._value = formatdate(second, usegmt=True)
+            self._second = second
+        return self._value
+
+
+def response_bytes(
+    response: Response, head_only: bool, keep_alive: bool, server: str, date: str
+) -> bytes:
+    lines = [
+        f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}",
+        f"Server: {server}",
+        f"Date: {date}",
+        f"Content-Type: {response.content_type}",
+        f"Content-Length: {len(response.body)}",
+    ]
+    if response.encoding:
+        lines.append(f"Content-Encoding: {response.encoding}")
+    if response.vary:
+        lines.append(f"Vary: {response.vary}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + response.body
+
+
+def _error_response(status: int, reason: str) -> Response:
+    return Response(status, "text/plain; charset=utf-8", f"{reason}\n".encode())
+
+
+class HttpServer:
+    """Serves ``handler`` on ``host:port`` from daemon threads until ``close``."""
+
+    def __init__(self, host: str, port: int, handler: Handler, server_name: str) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._listener.bind((host, port))
+            self._listener.listen(128)
+        except OSError:
+            self._listener.close()
+            raise
+        self._handler = handler
+        self._server_name = server_name
+        self._date = _Date()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, name="site-status http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop accepting and close every connection; never waits for a handler."""
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=2)
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                if self._closing.is_set():
+                    return
+                log.exception("accepting a connection failed")
+                time.sleep(0.1)
+                continue
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not self._slots.acquire(blocking=False):
+                self._refuse(connection)
+                continue
+            with self._lock:
+                self._connections.add(connection)
+            threading.Thread(
+                target=self._serve, args=(connection,), name="site-status http conn", daemon=True
+            ).start()
+
+    def _refuse(self, connection: socket.socket) -> None:
+        response = _error_response(503, "too many connections")
+        try:
+            connection.settimeout(1.0)
+            connection.sendall(response_bytes(response, False, False, self._server_name, ""))
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def _serve(self, connection: socket.socket) -> None:
+        try:
+            self._serve_requests(connection)
+        except OSError:
+            pass  # the client went away or timed out: nothing to answer
+        finally:
+            with self._lock:
+                self._connections.discard(connection)
+            connection.close()
+            self._slots.release()
+
+    def _serve_requests(self, connection: socket.socket) -> None:
+        buffered = b""
+        while not self._closing.is_set():
+            head, buffered = self._read_head(connection, buffered)
+            if head is None:
+                return
+            try:
+                request, keep_alive = parse_head(head)
+            except BadRequest as error:
+                response = _error_response(error.status, str(error))
+                connection.sendall(
+                    response_bytes(response, False, False, self._server_name, self._date.now())
+                )
+                return
+            response = self._respond(request)
+            connection.sendall(
+                response_bytes(
+                    response,
+                    request.method == "HEAD",
+                    keep_alive,
+                    self._server_name,
+                    self._date.now(),
+                )
+            )
+            if not keep_alive:
+                return
+
+    def _read_head(self, connection: socket.socket, buffered: bytes) -> tuple[bytes | None, bytes]:
+        """The next request head and what followed it; None at a clean end of the connection."""
+        connection.settimeout(HEAD_TIMEOUT if buffered else IDLE_TIMEOUT)
+        while True:
+            end = buffered.find(b"\r\n\r\n")
+            if 0 <= end <= MAX_HEAD_BYTES:
+                return buffered[:end].lstrip(b"\r\n"), buffered[end + 4 :]
+            if end > MAX_HEAD_BYTES or len(buffered) > MAX_HEAD_BYTES:
+                response = _error_response(431, "request head too large")
+                connection.sendall(
+                    response_bytes(response, False, False, self._server_name, self._date.now())
+                )
+                return None, b""
+            try:
+                chunk = connection.recv(65536)
+            except TimeoutError:
+                return None, b""
+            if not chunk:
+                return None, b""
+            buffered += chunk
+            connection.settimeout(HEAD_TIMEOUT)
+
+    def _respond(self, request: Request) -> Response:
+        try:
+            return self._handler(request)
+        except Exception:
+            log.exception("error serving %s", request.path)
+            return _error_response(500, "internal error")
