@@ -1,0 +1,319 @@
+"""End to end on loopback: exporters -> Prometheus (the shipped rules) -> Alertmanager -> webhook.
+
+Four real exporters watch four sites; a real Prometheus scrapes them every second and evaluates
+the shipped rules rendered with short ``for`` (2 s) and state intervals (1 s); a real
+Alertmanager routes with the shipped routing rendered with short group timings and webhook
+receivers on loopback:
+
+- shop (priprod): healthz turns failing -> the pager gets SiteStatusSiteCritical within
+  PAGE_BOUND seconds; healthz recovers -> the pager gets it resolved;
+- campus (flexprod): healthz fails from the start; the alert fires in Prometheus, but outside
+  office hours nothing is sent. "Outside" is made deterministic: the test's office-hours interval
+  is the weekday three days from today (UTC), and its weekly maintenance slot the day after;
+- library (priprod): fails inside a maintenance window of its config (``site.maintenance``): the
+  rule is muted, so there is no alert and no page;
+- intranet (besteffort): a drupal probe with errors: the team chat gets it, the pager never.
+
+While they fail, every PromQL expression of every dashboard panel runs against that Prometheus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import re
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+import trustme
+import yaml
+
+from mixin.alertmanager import AlertmanagerSettings, alertmanager_config
+from mixin.config import MixinConfig
+from mixin.rules import rule_files
+from tests.mixin.dashboard_queries import dashboards, interpolate, panels
+from tests.support.exporter_process import REPO, RunningExporter, running_exporter, wait_until
+from tests.support.http_server import MisbehavingServer, misbehaving_server
+from tests.support.monitoring import (
+    Prometheus,
+    WebhookReceiver,
+    http_json,
+    running_alertmanager,
+    running_prometheus,
+    webhook_receiver,
+)
+
+#: From healthz failing to the page arriving. Expected ~6-10 s: probe 1 s, scrape 1 s,
+#: evaluation 1 s, for 2 s, group_wait 1 s, plus jitter; generous for a loaded 2-core machine.
+PAGE_BOUND = 30.0
+#: Dashboard series the e2e exporters do not publish yet: the Loki delivery counters come with
+#: the Loki report sink (reports.loki), which this test does not configure.
+NOT_EXPORTED_YET = {
+    "site_status_reports_pushed_total",
+    "site_status_reports_retried_total",
+    "site_status_reports_dropped_total",
+    "site_status_reports_queued",
+}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DRUSH_FIXTURES = REPO / "tests" / "probes" / "fixtures" / "drush"
+
+
+def weekday_from_today(days: int) -> str:
+    today = datetime.datetime.now(datetime.UTC).weekday()
+    return WEEKDAYS[(today + days) % 7]
+
+
+def alertmanager_settings(receiver: WebhookReceiver) -> AlertmanagerSettings:
+    return AlertmanagerSettings(
+        pager_url=receiver.url("pager"),
+        chat_url=receiver.url("team-chat"),
+        group_wait="1s",
+        group_interval="2s",
+        repeat_interval="1h",
+        pager_repeat_interval="1h",
+        office_hours=[{"weekdays": [weekday_from_today(3)], "location": "UTC"}],
+        weekly_maintenance=[{"weekdays": [weekday_from_today(4)], "location": "UTC"}],
+    )
+
+
+def write_rules(workdir: Path) -> list[Path]:
+    config = MixinConfig(state_interval="1s", window_interval="1s").with_all_for("2s")
+    paths = []
+    for name, document in rule_files(config).items():
+        path = workdir / name
+        path.write_text(yaml.safe_dump(document))
+        paths.append(path)
+    return paths
+
+
+def site_config(
+    workdir: Path, name: str, tier: str, probes: list[dict[str, Any]], **site: Any
+) -> Path:
+    directory = workdir / name
+    directory.mkdir()
+    config = {
+        "site": {"name": name, "environment": "e2e", "tier": tier, "profile": "os2web", **site},
+        "reports": {"file": str(directory / "reports.jsonl")},
+        "defaults": {"interval": "1s", "timeout": "900ms"},
+        "probes": probes,
+    }
+    path = directory / "site.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def healthz(server: MisbehavingServer, path: str) -> dict[str, Any]:
+    return {"name": "frontpage", "kind": "http", "url": server.url(path)}
+
+
+def shop_probes(
+    workdir: Path, plain: MisbehavingServer, tls: MisbehavingServer, ca: Path
+) -> list[dict[str, Any]]:
+    never = {"warning": 99.8, "critical": 99.9}
+    return [
+        healthz(plain, "/healthz"),
+        {"name": "tls-frontpage", "kind": "http", "url": tls.url("/healthz"), "ca_file": str(ca)},
+        {
+            "name": "data-disk",
+            "kind": "disk",
+            "path": str(workdir),
+            "used_percent": never,
+            "inodes_used_percent": never,
+        },
+        {"name": "load", "kind": "load", "load5": {"warning": 50, "critical": 100}},
+        {"name": "root-mount", "kind": "mount", "mountpoints": ["/"], "expect_writable": False},
+    ]
+
+
+def drupal_probe() -> dict[str, Any]:
+    return {
+        "name": "drupal",
+        "kind": "drupal",
+        "interval": "5s",
+        "timeout": "4s",
+        "drush": [str(REPO / "tests" / "support" / "drush")],
+        "env": {
+            "DRUSH_STANDIN_REQUIREMENTS": str(DRUSH_FIXTURES / "drush13-requirements.json"),
+            "DRUSH_STANDIN_STATUS": str(DRUSH_FIXTURES / "status.json"),
+        },
+    }
+
+
+def site_status(prometheus: Prometheus, site: str) -> float | None:
+    result = prometheus.query(
+        "site_status_site_status * on(job, instance) group_left "
+        f'site_status_site_info{{site="{site}"}}'
+    )
+    return float(result[0]["value"][1]) if result else None
+
+
+def firing_in_prometheus(prometheus: Prometheus, alertname: str, site: str) -> bool:
+    return any(
+        alert["labels"].get("alertname") == alertname
+        and alert["labels"].get("site") == site
+        and alert["state"] == "firing"
+        for alert in prometheus.alerts()
+    )
+
+
+def test_pages_priprod_waits_for_office_hours_mutes_maintenance_and_resolves(
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(tls_context)
+    now = datetime.datetime.now(datetime.UTC)
+    window = {
+        "start": (now - datetime.timedelta(hours=1)).isoformat(),
+        "end": (now + datetime.timedelta(hours=1)).isoformat(),
+        "reason": "e2e",
+    }
+
+    with contextlib.ExitStack() as stack:
+        plain = stack.enter_context(misbehaving_server())
+        tls = stack.enter_context(misbehaving_server(tls_context))
+        plain.route("/healthz", status=200, body="ok")
+        plain.route("/down", status=503, body="database unreachable")
+        tls.route("/healthz", status=200, body="ok")
+        receiver = stack.enter_context(webhook_receiver())
+        alertmanager = stack.enter_context(
+            running_alertmanager(tmp_path, alertmanager_config(alertmanager_settings(receiver)))
+        )
+        configs = {
+            "shop": site_config(
+                tmp_path, "shop", "priprod", shop_probes(tmp_path, plain, tls, ca_path)
+            ),
+            "campus": site_config(tmp_path, "campus", "flexprod", [healthz(plain, "/down")]),
+            "library": site_config(
+                tmp_path, "library", "priprod", [healthz(plain, "/down")], maintenance=[window]
+            ),
+            "intranet": site_config(tmp_path, "intranet", "besteffort", [drupal_probe()]),
+        }
+        exporters: dict[str, RunningExporter] = {}
+        for site, config in configs.items():
+            exporters[site] = stack.enter_context(running_exporter(config, tmp_path / site))
+        prometheus = stack.enter_context(
+            running_prometheus(
+                tmp_path,
+                [e.url.removeprefix("http://") for e in exporters.values()],
+                write_rules(tmp_path),
+                alertmanager,
+                interval="1s",
+            )
+        )
+        wait_until(lambda: prometheus.targets_up() == 4, timeout=30, interval=0.5)
+        wait_until(lambda: site_status(prometheus, "shop") == 0.0, timeout=30, interval=0.5)
+        assert receiver.alerts_to("pager", site="shop") == []
+
+        # shop's healthz fails: the pager is called within the bound.
+        plain.route("/healthz", status=503, body="database unreachable")
+        failed_at = time.monotonic()
+        page = wait_until(
+            lambda: receiver.alerts_to("pager", site="shop", alertname="SiteStatusSiteCritical"),
+            timeout=PAGE_BOUND + 15,
+            interval=0.2,
+        )
+        received_at, state, alert = page[0]
+        latency = received_at - failed_at
+        print(f"page after {latency:.1f} s (bound {PAGE_BOUND} s), load {os.getloadavg()}")
+        assert latency < PAGE_BOUND
+        assert state == "firing"
+        assert alert["labels"]["tier"] == "priprod" and alert["labels"]["severity"] == "critical"
+        assert "frontpage" in alert["annotations"]["description"]
+        assert alert["annotations"]["runbook_url"].endswith("/SiteStatusSiteCritical.md")
+
+        # campus fires in Prometheus but waits for office hours; library is muted by its window;
+        # intranet (besteffort) goes to the team chat, never to the pager.
+        assert firing_in_prometheus(prometheus, "SiteStatusSiteCritical", "campus")
+        held = http_json(f"http://{alertmanager}/api/v2/alerts?filter=site%3D%22campus%22")
+        assert [a["labels"]["alertname"] for a in held] == ["SiteStatusSiteCritical"]
+        wait_until(
+            lambda: receiver.alerts_to(
+                "team-chat", site="intranet", alertname="SiteStatusSiteCritical"
+            ),
+            timeout=30,
+            interval=0.2,
+        )
+        time.sleep(5)  # more than two group intervals after everything fired
+        assert receiver.alerts_for_site("campus") == []
+        assert receiver.alerts_for_site("library") == []
+        assert not [a for a in prometheus.alerts() if a["labels"].get("site") == "library"]
+        assert receiver.alerts_to("pager", site="intranet") == []
+
+        check_dashboard_queries(prometheus, exporters)
+
+        # Recovery resolves the page.
+        plain.route("/healthz", status=200, body="ok")
+        recovered_at = time.monotonic()
+        resolved = wait_until(
+            lambda: [
+                a
+                for a in receiver.alerts_to(
+                    "pager", site="shop", alertname="SiteStatusSiteCritical"
+                )
+                if a[1] == "resolved"
+            ],
+            timeout=PAGE_BOUND + 15,
+            interval=0.2,
+        )
+        print(f"resolved after {resolved[0][0] - recovered_at:.1f} s")
+        assert resolved[0][0] - recovered_at < PAGE_BOUND
+
+
+def exported_families(exporters: dict[str, RunningExporter]) -> set[str]:
+    names = set()
+    for exporter in exporters.values():
+        _, body = exporter.get("/metrics")
+        names |= set(re.findall(r"^# TYPE (\S+) ", body.decode(), re.MULTILINE))
+        names |= {name + "_total" for name in list(names)}
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    return set(re.findall(r"\b(site_status_[a-z_]+)\b(?!:)", expr))
+
+
+def check_dashboard_queries(prometheus: Prometheus, exporters: dict[str, RunningExporter]) -> None:
+    """Every PromQL expression of every panel returns data for some site; the only exceptions are
+    series no exporter here publishes (listed in NOT_EXPORTED_YET)."""
+    # Grafana's $__interval follows the time range; here Prometheus holds seconds of data.
+    short = {"__interval": "1s", "__range": "1m"}
+    choices = {
+        "site-status-fleet.json": [{"environment": ".*", "tier": ".*", "profile": ".*", **short}],
+        "site-status-site.json": [
+            {"environment": "e2e", "site": site, **short} for site in exporters
+        ],
+    }
+    exported = exported_families(exporters)
+    checked, without_data = 0, []
+    for name, document in dashboards().items():
+        for variable in document["templating"]["list"]:
+            if variable["type"] == "query":
+                check_variable_query(prometheus, variable["query"]["query"], choices[name][0])
+        for panel in panels(document):
+            for target in panel.get("targets", []):
+                if target["datasource"]["type"] != "prometheus":
+                    continue
+                checked += 1
+                expr = target["expr"]
+                results = [prometheus.query(interpolate(expr, values)) for values in choices[name]]
+                if not any(results):
+                    without_data.append((panel["title"], expr))
+    assert checked >= 30
+    for title, expr in without_data:
+        missing = metric_names(expr) - exported
+        assert missing, f"{title}: no data for {expr}"
+        assert missing <= NOT_EXPORTED_YET, f"{title}: {missing} are not published"
+    print(f"{checked} dashboard queries, without data (series not exported here): {without_data}")
+
+
+def check_variable_query(prometheus: Prometheus, query: str, values: dict[str, str]) -> None:
+    match = re.fullmatch(r"label_values\((.+), (\w+)\)", query)
+    assert match, query
+    selector, label = match.groups()
+    assert prometheus.label_values(label, interpolate(selector, values)), query
