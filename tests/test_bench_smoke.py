@@ -104,3 +104,37 @@ def test_short_http_benchmark_reports_figures_for_both_exporters() -> None:
     assert len(figures["targets"]) == 2
     assert all(target["passed"] in (True, False) for target in figures["targets"])
     assert figures["options"]["probes"] == HTTP_PROBES
+
+
+DRUPAL_SCRIPT = REPO / "bench" / "bench_drupal.py"
+
+
+def test_short_drupal_benchmark_reports_starts_concurrency_and_latency() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(DRUPAL_SCRIPT),
+            *("--probes", "6", "--minutes", "0.25", "--interval", "4s"),
+            *("--cpu-seconds", "0.1", "--scrape-interval", "0.5", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "drush starts per minute" in done.stdout
+    figures = json_figures(done.stdout)["figures"]
+    # 6 probes every 4 s for 15 s, plus one drush status each: a few dozen starts.
+    assert 15 <= sum(figures["starts_per_minute"]) <= 40
+    assert figures["runs_finished"] >= 15
+    assert 1 <= figures["peak_concurrent_drush"] <= 8
+    assert figures["scrapes"] >= 20
+    assert figures["metrics_p99_ms"] >= figures["metrics_median_ms"] > 0
+    assert sum(figures["results_by_status"].values()) == 6
+    assert figures["probes_without_result"] == 0
+    assert figures["results_timed_out"] == 0
