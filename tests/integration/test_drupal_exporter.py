@@ -77,3 +77,30 @@ def test_drupal_probes_in_a_running_exporter(tmp_path: Path) -> None:
     for sink, text in sinks.items():
         assert DB_PASSWORD not in text, f"the database password leaked into {sink}"
         assert "tok_live" not in text, f"the status api-token leaked into {sink}"
+
+
+def test_scrapes_never_run_drush(tmp_path: Path) -> None:
+    log = tmp_path / "drush.log"
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        textwrap.dedent(f"""
+        reports: {{file: {tmp_path / "reports.jsonl"}}}
+        probes:
+          - name: shop
+            kind: drupal
+            drush: {SUPPORT / "drush"}
+            interval: 1h
+            jitter: 0s
+            env:
+              DRUSH_STANDIN_REQUIREMENTS: {FIXTURES / "drush11-requirements.json"}
+              DRUSH_STANDIN_STATUS: {FIXTURES / "status.json"}
+              DRUSH_STANDIN_LOG: {log}
+    """)
+    )
+    with running_exporter(config, tmp_path) as exporter:
+        wait_until(lambda: exporter.probe("shop")["status"] == "WARNING", timeout=20)
+        for _ in range(30):
+            assert exporter.get("/metrics")[0] == 200
+            assert exporter.probe("shop")["running"] is False
+    starts = [line for line in log.read_text().splitlines() if '"start"' in line]
+    assert len(starts) == 2  # core-requirements and status, once; none per scrape
