@@ -312,7 +312,7 @@ def fleet_transitions_logql(config: MixinConfig) -> str:
     )
     return (
         f"{{{selector}}} | json"
-        ' | line_format "{{.site_name}} {{.probe}}: {{.previous_status}} -> {{.status}}:'
+        ' | line_format "{{.site_name}} {{.probe_name}}: {{.previous_status}} -> {{.status}}:'
         ' {{.summary}}"'
     )
 

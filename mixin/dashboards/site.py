@@ -33,7 +33,7 @@ def site_reports_logql(config: MixinConfig) -> str:
     selector = ", ".join((config.loki_selector, *SITE))
     return (
         f"{{{selector}}} | json"
-        ' | line_format "{{.report_type}} {{.probe}} {{.status}}: {{.summary}}"'
+        ' | line_format "{{.report_type}} {{.probe_name}} {{.status}}: {{.summary}}"'
     )
 
 
