@@ -5,22 +5,27 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from exporter.blocking import BlockingRunner
-from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
+from exporter.config import ConfigInvalid, Site, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
 from exporter.health import ExporterHealth, RunStats
 from exporter.httpd import HttpServer
 from exporter.memory import release_freed_memory
 from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
+from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
 from exporter.report_stats import ReportStats
 from exporter.reporting import Reporting
 from exporter.scheduler import ProbeRunner, Scheduler
 from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, serve
 from exporter.store import ProbeState, ResultStore
+
+if TYPE_CHECKING:
+    from exporter.kube.integration import KubernetesIntegration
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +57,15 @@ class Exporter:
         )
         self.runner = ProbeRunner(registry, self.runtime, self.stats)
         self.report_stats = ReportStats()
+        self.kubernetes: KubernetesIntegration | None = None
         self.reporting = Reporting(
-            config.reports, lambda: self.config.site, self.store, self.blocking, self.report_stats
+            config.reports, self.site, self.store, self.blocking, self.report_stats
         )
         self.scheduler = Scheduler(self.runner, self.store, self._render, self.reporting.on_result)
         self.exposition = Exposition(
             self.store,
             registry.families,
-            lambda: self.config.site,
+            self.site,
             self.stats,
             self.health,
             self.blocking,
@@ -70,9 +76,54 @@ class Exporter:
             self.store,
             self.health,
             self.blocking,
-            lambda: self.config.site,
+            self.site,
         )
         self.server: HttpServer | None = None
+        #: Probes found at run time (Kubernetes discovery), scheduled beside the config's.
+        self.discovered: tuple[ProbeConfig, ...] = ()
+        if config.kubernetes.enabled:
+            self.kubernetes = self._kubernetes()
+
+    def _kubernetes(self) -> KubernetesIntegration:
+        from exporter.kube.client import CLIENT_KEY
+        from exporter.kube.integration import KubernetesIntegration, connect
+
+        client = connect(self.config.kubernetes)
+        if not isinstance(client, str):  # the kubernetes command runner uses it too
+            self.runtime.shared(CLIENT_KEY, lambda: client)
+        return KubernetesIntegration(
+            self.config.kubernetes,
+            client,
+            self.registry,
+            self.schedule_discovered,
+            self.store.views,
+            self.site,
+        )
+
+    def site(self) -> Site:
+        """The config's site, with the maintenance declared on the Deployment (Kubernetes)."""
+        window = self.kubernetes.maintenance() if self.kubernetes is not None else None
+        if window is None:
+            return self.config.site
+        return self.config.site.model_copy(
+            update={"maintenance": (*self.config.site.maintenance, window)}
+        )
+
+    def scheduled_config(self, config: SiteStatusConfig | None = None) -> SiteStatusConfig:
+        """The config with the discovered probes added (a static probe keeps its name)."""
+        config = config or self.config
+        if not self.discovered:
+            return config
+        names = {probe.name for probe in config.probes}
+        extra = [probe for probe in self.discovered if probe.name not in names]
+        for probe in self.discovered:
+            if probe.name in names:
+                log.warning("discovered probe %s has the name of a configured one", probe.name)
+        return config.model_copy(update={"probes": (*config.probes, *extra)})
+
+    def schedule_discovered(self, probes: tuple[ProbeConfig, ...]) -> None:
+        self.discovered = probes
+        self.scheduler.apply(self.scheduled_config())
 
     def _render(self, state: ProbeState) -> dict[str, str]:
         return render_probe_lines(state, self.registry.families())
@@ -88,8 +139,10 @@ class Exporter:
         if config.exporter.listen != self.config.exporter.listen:
             log.warning("exporter.listen changed: takes effect at the next restart")
         self.reporting.reconfigure(config.reports)
+        if config.kubernetes != self.config.kubernetes:
+            log.warning("kubernetes settings changed: take effect at the next restart")
         self.config = config
-        self.scheduler.apply(config)
+        self.scheduler.apply(self.scheduled_config())
         self.health.reloaded()
         release_freed_memory()
         log.info("config reloaded: %d probes", len(config.probes))
@@ -128,7 +181,9 @@ class Exporter:
     async def _serve_until_signalled(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async with anyio.create_task_group() as task_group:
-                task_group.start_soon(self.scheduler.run, self.config)
+                task_group.start_soon(self.scheduler.run, self.scheduled_config())
+                if self.kubernetes is not None:
+                    task_group.start_soon(self._run_kubernetes, self.kubernetes)
                 task_group.start_soon(self._heartbeat)
                 task_group.start_soon(self._render_metrics_ahead)
                 async for signum in signals:
@@ -138,6 +193,10 @@ class Exporter:
                     log.info("received %s, stopping", signal.Signals(signum).name)
                     break
                 task_group.cancel_scope.cancel()
+
+    async def _run_kubernetes(self, kubernetes: KubernetesIntegration) -> None:
+        await self.scheduler.started.wait()  # discovered probes go through scheduler.apply
+        await kubernetes.run()
 
     async def _heartbeat(self) -> None:
         while True:

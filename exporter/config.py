@@ -27,10 +27,12 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from exporter.kube.settings import KubernetesSettings
+from exporter.maintenance import WINDOW_TAGS, Window
+from exporter.maintenance import MaintenanceWindow as MaintenanceWindow  # re-exported
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
 
@@ -42,32 +44,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class MaintenanceWindow(Strict):
-    start: datetime
-    end: datetime
-    reason: str = ""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MaintenanceWindow:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
-
-    def covers(self, moment: datetime) -> bool:
-        start, end = (_aware(t) for t in (self.start, self.end))
-        return start <= moment < end
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class Site(Strict):
     name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128)
     environment: str = "prod"
     tier: Literal["priprod", "flexprod", "besteffort"] = "besteffort"
     profile: str = ""
-    maintenance: tuple[MaintenanceWindow, ...] = ()
+    #: One-off windows ``{start, end}`` and weekly ones ``{weekday, start, end, timezone}``.
+    maintenance: tuple[Window, ...] = ()
 
     def in_maintenance(self, moment: datetime | None = None) -> bool:
         now = moment or datetime.now(UTC)
@@ -237,12 +220,15 @@ class SiteStatusConfig(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         nested_model_default_partial_update=True,
+        # An empty variable is unset: the Downward API gives "" for a pod label that is absent.
+        env_ignore_empty=True,
     )
 
     site: Site = Field(default_factory=Site)
     reports: Reports = Field(default_factory=Reports)
     defaults: Defaults = Field(default_factory=Defaults)
     exporter: ExporterSettings = Field(default_factory=ExporterSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     probes: tuple[ProbeConfig, ...] = ()
 
     @classmethod
@@ -416,6 +402,8 @@ def _without_union_tags(loc: tuple[Any, ...], registry: KindRegistry) -> tuple[A
     names = set(registry.names())
     if len(loc) >= 3 and loc[0] == "probes" and isinstance(loc[1], int) and loc[2] in names:
         return (*loc[:2], *loc[3:])
+    if loc[:2] == ("site", "maintenance") and len(loc) >= 4 and loc[3] in WINDOW_TAGS:
+        return (*loc[:3], *loc[4:])
     return loc
 
 

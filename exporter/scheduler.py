@@ -128,12 +128,15 @@ class Scheduler:
         self._wakeup = anyio.Event()
         self._task_group: TaskGroup | None = None
         self._limiter = anyio.CapacityLimiter(1)
+        #: Set once ``run`` has started: ``apply`` works from then on.
+        self.started = anyio.Event()
 
     async def run(self, config: SiteStatusConfig) -> None:
         """Run until cancelled."""
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
             self.apply(config)
+            self.started.set()
             await self._dispatch(task_group)
 
     def apply(self, config: SiteStatusConfig) -> None:

@@ -1,0 +1,317 @@
+"""A small Kubernetes API client over httpx: get, list, watch, create.
+
+In a pod it finds the API server from ``KUBERNETES_SERVICE_HOST``/``_PORT`` and authenticates
+with the service account token, re-read when the kubelet rotates it (bound tokens live about an
+hour) and at once after a 401. Errors are ``ApiError`` with the API's own ``Status`` (code,
+reason, message); a watch that fell out of the server's history raises ``ResourceGone``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from exporter.kube import permissions
+from exporter.kube.permissions import Permission
+from exporter.kube.settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
+
+log = logging.getLogger(__name__)
+
+#: How often the token file is looked at for a rotation.
+TOKEN_CHECK_INTERVAL = 10.0
+#: A watch asks the server to end it after this long; the client then watches again from where
+#: it was. Shorter than typical load balancer idle timeouts.
+WATCH_TIMEOUT_SECONDS = 290
+REQUEST_TIMEOUT = 10.0
+#: The key of the one shared client in the probe runtime (``ProbeRuntime.shared``).
+CLIENT_KEY = ("kubernetes", "client")
+
+Object = dict[str, Any]
+
+
+class ApiError(Exception):
+    """The API server answered with an error ``Status``."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{code} {reason}: {message}" if message else f"{code} {reason}")
+
+    @classmethod
+    def from_status(cls, code: int, status: Any) -> ApiError:
+        if isinstance(status, dict):
+            code = int(status.get("code") or code)
+            reason = str(status.get("reason") or httpx.codes.get_reason_phrase(code))
+            message = str(status.get("message") or "")
+        else:
+            reason, message = httpx.codes.get_reason_phrase(code), ""
+        error_class = ResourceGone if code == 410 else ApiError
+        return error_class(code, reason, message[:300])
+
+
+class ResourceGone(ApiError):
+    """410: the resourceVersion is older than the server's history; list again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A namespaced API resource: ``("apps", "v1", "deployments")``."""
+
+    group: str
+    version: str
+    plural: str
+
+    def path(self, namespace: str, name: str | None = None, subresource: str | None = None) -> str:
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        path = f"{prefix}/namespaces/{namespace}/{self.plural}"
+        if name is not None:
+            path += f"/{name}"
+        if subresource is not None:
+            path += f"/{subresource}"
+        return path
+
+    def permission(self, verb: str, subresource: str | None = None) -> Permission:
+        resource = f"{self.plural}/{subresource}" if subresource else self.plural
+        return Permission(self.group, resource, verb)
+
+
+SERVICES = Resource("", "v1", "services")
+PODS = Resource("", "v1", "pods")
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses")
+DEPLOYMENTS = Resource("apps", "v1", "deployments")
+EVENTS = Resource("events.k8s.io", "v1", "events")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED, BOOKMARK
+    object: Object
+
+
+class TokenFile:
+    """The bearer token, re-read when its file changes (checked every few seconds)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._token = ""
+        self._stamp: tuple[int, int] | None = None
+        self._checked_at = -TOKEN_CHECK_INTERVAL
+
+    def token(self, force: bool = False) -> str:
+        now = time.monotonic()
+        if force or now - self._checked_at >= TOKEN_CHECK_INTERVAL:
+            self._checked_at = now
+            try:
+                stat = self.path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_ino)
+                if force or stamp != self._stamp:
+                    self._token = self.path.read_text().strip()
+                    self._stamp = stamp
+            except OSError as error:
+                log.error("cannot read the service account token %s: %s", self.path, error)
+        return self._token
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Where the API server is and how to trust and authenticate to it."""
+
+    base_url: str
+    namespace: str
+    token_file: Path
+    ca_file: Path | None
+
+    @classmethod
+    def from_settings(cls, settings: KubernetesSettings) -> ClusterConfig:
+        account = Path(settings.service_account_dir)
+        base_url = settings.api_url or _service_url()
+        namespace = settings.namespace or _read_namespace(account / "namespace")
+        ca_file = account / "ca.crt"
+        return cls(base_url.rstrip("/"), namespace, account / "token", ca_file)
+
+    @classmethod
+    def from_environment(cls) -> ClusterConfig:
+        """In a pod: the service account; ``SITE_STATUS_KUBERNETES__*`` variables override."""
+        env = os.environ
+        settings = KubernetesSettings(
+            api_url=env.get("SITE_STATUS_KUBERNETES__API_URL") or None,
+            namespace=env.get("SITE_STATUS_KUBERNETES__NAMESPACE") or None,
+            service_account_dir=env.get("SITE_STATUS_KUBERNETES__SERVICE_ACCOUNT_DIR")
+            or SERVICE_ACCOUNT_DIR,
+        )
+        return cls.from_settings(settings)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.ca_file is not None and self.ca_file.exists():
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+        return context
+
+
+class NotInCluster(Exception):
+    """No API server known: not in a pod and no ``kubernetes.api_url``."""
+
+
+def _service_url() -> str:
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host:
+        raise NotInCluster("KUBERNETES_SERVICE_HOST is not set and kubernetes.api_url is empty")
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"https://{host}:{port}"
+
+
+def _read_namespace(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise NotInCluster(f"no kubernetes.namespace and cannot read {path}: {error}") from None
+
+
+class KubeClient:
+    """One keep-alive HTTP client to the API server, shared by everything that talks to it."""
+
+    def __init__(self, config: ClusterConfig) -> None:
+        self.config = config
+        self.namespace = config.namespace
+        self.tokens = TokenFile(config.token_file)
+        self._ssl = config.ssl_context() if config.base_url.startswith("https:") else None
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            verify=self._ssl if self._ssl is not None else True,
+            trust_env=False,
+            timeout=REQUEST_TIMEOUT,
+            headers={"Accept": "application/json", "User-Agent": "site-status"},
+        )
+
+    @classmethod
+    def from_environment(cls) -> KubeClient:
+        return cls(ClusterConfig.from_environment())
+
+    # --- plain requests ---------------------------------------------------------------------
+
+    async def get(self, resource: Resource, name: str) -> Object:
+        path = resource.path(self.namespace, name)
+        return await self._call(resource.permission("get"), "GET", path)
+
+    async def list(self, resource: Resource, label_selector: str | None = None) -> Object:
+        params = {"labelSelector": label_selector} if label_selector else {}
+        path = resource.path(self.namespace)
+        return await self._call(resource.permission("list"), "GET", path, params=params)
+
+    async def create(self, resource: Resource, body: Mapping[str, Any]) -> Object:
+        path = resource.path(self.namespace)
+        return await self._call(resource.permission("create"), "POST", path, body=body)
+
+    async def watch(
+        self,
+        resource: Resource,
+        resource_version: str,
+        timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
+    ) -> AsyncIterator[WatchEvent]:
+        """Changes after ``resource_version``, bookmarks included, until the server ends it.
+
+        Raises ``ResourceGone`` when the version is too old (as an HTTP 410 or as an ERROR
+        event in the stream), ``ApiError`` for other errors.
+        """
+        check_declared(resource.permission("watch"))
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        timeout = httpx.Timeout(REQUEST_TIMEOUT, read=timeout_seconds + 30)
+        request = self._http.build_request(
+            "GET", resource.path(self.namespace), params=params, timeout=timeout
+        )
+        response = await self._send(request, stream=True)
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                raise _error(response)
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    raise ApiError.from_status(int(obj.get("code") or 500), obj)
+                yield WatchEvent(str(kind), obj)
+        finally:
+            await response.aclose()
+
+    # --- what the exec websocket needs -------------------------------------------------------
+
+    def url(self, path: str, params: Sequence[tuple[str, str]]) -> httpx.URL:
+        return httpx.URL(self.config.base_url + path, params=params)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._ssl
+
+    def authorization(self, force_reload: bool = False) -> dict[str, str]:
+        token = self.tokens.token(force=force_reload)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.config.base_url)
+        default = 443 if parts.scheme == "https" else 80
+        return parts.hostname or "", parts.port or default
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        permission: Permission,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Object:
+        check_declared(permission)
+        request = self._http.build_request(method, path, params=params, json=body)
+        response = await self._send(request)
+        if response.status_code >= 400:
+            raise _error(response)
+        payload = response.json()
+        if not isinstance(payload, dict):
+            raise ApiError(response.status_code, "BadResponse", "the answer is not a JSON object")
+        return payload
+
+    async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+        """Send with the current token; after a 401, re-read the token file and try once more."""
+        request.headers.update(self.authorization())
+        response = await self._http.send(request, stream=stream)
+        if response.status_code == 401:
+            await response.aclose()
+            request.headers.update(self.authorization(force_reload=True))
+            response = await self._http.send(request, stream=stream)
+        return response
+
+
+def check_declared(permission: Permission) -> None:
+    if permission not in permissions.ALL:
+        raise RuntimeError(f"{permission} is not declared in exporter.kube.permissions")
+
+
+def _error(response: httpx.Response) -> ApiError:
+    try:
+        status = response.json()
+    except ValueError:
+        status = {"message": response.text[:300]}
+    return ApiError.from_status(response.status_code, status)

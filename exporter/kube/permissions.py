@@ -1,0 +1,49 @@
+"""Every (API group, resource, verb) the exporter uses, in one place.
+
+The client refuses a request whose permission is not declared here, and a test compares these
+declarations with the Roles in ``k8s/``: a Role may grant nothing that the code does not use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Permission:
+    group: str
+    resource: str
+    verb: str
+
+    def __str__(self) -> str:
+        group = f"{self.group}/" if self.group else ""
+        return f"{self.verb} {group}{self.resource}"
+
+
+#: Discovery: annotated services and ingresses, listed then watched.
+DISCOVERY = frozenset(
+    {
+        Permission("", "services", "list"),
+        Permission("", "services", "watch"),
+        Permission("networking.k8s.io", "ingresses", "list"),
+        Permission("networking.k8s.io", "ingresses", "watch"),
+    }
+)
+#: The exporter's own Deployment: its maintenance annotation, and its uid for Events.
+DEPLOYMENT = frozenset({Permission("apps", "deployments", "get")})
+#: Events on site rollup transitions.
+EVENTS = frozenset({Permission("events.k8s.io", "events", "create")})
+#: The base Role: everything but exec.
+BASE = DISCOVERY | DEPLOYMENT | EVENTS
+
+#: The ``kubernetes`` command runner (drupal probe): find a pod, exec into it. The websocket
+#: upgrade is a GET; API servers since 1.30 also check ``create`` on it, older ones ``get``.
+EXEC = frozenset(
+    {
+        Permission("", "pods", "list"),
+        Permission("", "pods/exec", "get"),
+        Permission("", "pods/exec", "create"),
+    }
+)
+
+ALL = BASE | EXEC

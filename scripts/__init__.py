@@ -1,0 +1,1 @@
+"""Repository scripts (importable by the tests)."""

@@ -1,0 +1,41 @@
+"""Fixtures: the API server double, and a client of the real code pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from exporter.kube.client import ClusterConfig, KubeClient
+from exporter.kube.settings import KubernetesSettings
+from tests.support.kube_api import BASE_ROLE, EXEC_ROLE, KubeApiDouble
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[KubeApiDouble]:
+    """The double with the base Role and the drupal-exec component's Role."""
+    with KubeApiDouble(tmp_path, roles=(BASE_ROLE, EXEC_ROLE)) as double:
+        yield double
+
+
+def client_for(api: KubeApiDouble) -> KubeClient:
+    settings = KubernetesSettings.model_validate(api.settings())
+    return KubeClient(ClusterConfig.from_settings(settings))
+
+
+@pytest.fixture
+async def client(api: KubeApiDouble) -> AsyncIterator[KubeClient]:
+    kube = client_for(api)
+    try:
+        yield kube
+    finally:
+        await kube.aclose()
+
+
+async def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Poll state that other threads change (the double, a reflector) until it holds."""
+    with anyio.fail_after(timeout):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the state itself
+            await anyio.sleep(0.02)
