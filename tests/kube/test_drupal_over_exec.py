@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from exporter.context import ProbeRuntime
+from exporter.kube import permissions
 from exporter.kube.client import CLIENT_KEY, KubeClient
+from exporter.kube.permissions import Permission
 from exporter.status import Status
 from probes.drupal import DrupalProbe, run
 from tests.kube.conftest import client_for
@@ -49,6 +51,9 @@ async def test_drush_runs_in_the_pod_and_is_graded(
     execs = [r for r in api.requests if r.path.endswith("/pods/drupal-0/exec")]
     assert execs and all(r.code == 101 for r in execs)
     assert str(SUPPORT / "drush") in execs[0].query["command"]
+    # Everything the drupal-exec Role grants is used, and nothing else was needed.
+    used = {Permission(*p) for p in api.permissions_used()}
+    assert used == permissions.EXEC
 
 
 async def test_without_the_exec_role_the_probe_is_unknown_with_the_reason(

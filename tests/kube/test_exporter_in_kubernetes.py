@@ -190,6 +190,8 @@ def test_ingresses_are_discovered_too(tmp_path: Path, backend: MisbehavingServer
         assert {r.path for r in api.requests if "ingresses" in r.path} == {
             "/apis/networking.k8s.io/v1/namespaces/site/ingresses"
         }
+        used = {permissions.Permission(*p) for p in api.permissions_used()}
+        assert {p for p in permissions.DISCOVERY if p.resource == "ingresses"} <= used
 
 
 def test_a_role_without_discovery_rights_is_reported(tmp_path: Path) -> None:

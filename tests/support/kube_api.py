@@ -105,8 +105,8 @@ class SeenRequest:
     method: str
     path: str
     query: dict[str, list[str]]
-    #: (group, resource, verb) the request needed, if it was an API request.
-    permission: tuple[str, str, str] | None
+    #: (group, resource, verb) triples the request needed (an exec websocket needs two).
+    permissions: list[tuple[str, str, str]]
     code: int
     token: str
 
@@ -279,7 +279,7 @@ class KubeApiDouble:
         )
 
     def permissions_used(self) -> set[tuple[str, str, str]]:
-        return {r.permission for r in self.requests if r.permission is not None}
+        return {permission for r in self.requests for permission in r.permissions}
 
     # --- authorization ------------------------------------------------------------------------
 
@@ -357,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)  # as Go's url.Query
         target = _parse_path(parts.path)
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        seen = SeenRequest(method, parts.path, query, None, 0, token)
+        seen = SeenRequest(method, parts.path, query, [], 0, token)
         self.api.requests.append(seen)
         body = self._read_body() if method in ("POST", "PUT") else b""
         if token != self.api.token:
@@ -371,7 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
         websocket = self.headers.get("Upgrade", "").lower() == "websocket"
         verbs = self._verbs(method, target, query, websocket)
         for verb in verbs:
-            seen.permission = (target.group, target.resource, verb)
+            seen.permissions.append((target.group, target.resource, verb))
             if target.namespace != self.api.namespace or not self.api.allowed(
                 target.group, target.resource, verb, target.name
             ):

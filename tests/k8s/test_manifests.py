@@ -1,0 +1,275 @@
+"""The rendered k8s/ manifests: valid offline, restricted, consistent with each other and alerts/.
+
+Built-in kinds are checked by ``kubernetes-validate --strict`` (Kubernetes' own OpenAPI
+schemas); ServiceMonitor and PrometheusRule against their CRD schemas in ``tests/k8s/crds``
+with jsonschema, strictly (an unknown field is an error, as with ``kubectl --validate=strict``).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from exporter.config import parse_config
+from exporter.registry import default_registry
+from scripts import generate_prometheusrule
+from tests.support.kustomize import K8S, REPO, build, documents
+
+CRDS = Path(__file__).parent / "crds"
+OVERLAYS = [K8S / "base", K8S / "overlays" / "example"]
+KUBERNETES_VERSION = "1.30.0"  # the oldest API we support; validated against 1.37 too
+
+
+@pytest.fixture(scope="module")
+def example() -> list[dict[str, Any]]:
+    return documents(K8S / "overlays" / "example")
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (found,) = by_kind(docs, kind)
+    return found
+
+
+def kubernetes_validate(path: Path, version: str) -> subprocess.CompletedProcess[str]:
+    tool = Path(sys.executable).parent / "kubernetes-validate"
+    return subprocess.run(
+        [str(tool), "--strict", "--quiet", "-k", version, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_example_overlay_renders_every_part(example: list[dict[str, Any]]) -> None:
+    kinds = sorted(doc["kind"] for doc in example)
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "Deployment",
+            "NetworkPolicy",
+            "PrometheusRule",
+            "Role",
+            "Role",
+            "RoleBinding",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+        ]
+    )
+    assert {doc["metadata"]["namespace"] for doc in example} == {"shop"}
+    assert not by_kind(example, "CronJob")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: str(p.relative_to(K8S)))
+@pytest.mark.parametrize("version", [KUBERNETES_VERSION, "1.37.0"])
+def test_builtin_kinds_validate_strictly(overlay: Path, version: str, tmp_path: Path) -> None:
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(build(overlay))
+    done = kubernetes_validate(rendered, version)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Only the two prometheus-operator kinds are left to the CRD schemas below.
+    unknown = [line for line in done.stdout.splitlines() if "Couldn't find schema" in line]
+    assert len(unknown) == 2
+    assert all("PrometheusRule" in line or "ServiceMonitor" in line for line in unknown)
+
+
+def test_the_validator_rejects_an_unknown_field(
+    example: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    deployment = copy.deepcopy(one(example, "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(deployment))
+    done = kubernetes_validate(bad, KUBERNETES_VERSION)
+    assert done.returncode != 0
+    assert "securityContxt" in done.stdout
+
+
+def strict(schema: Any) -> Any:
+    """The schema with unknown properties forbidden wherever properties are listed."""
+    if isinstance(schema, dict):
+        schema = {key: strict(value) for key, value in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    return schema
+
+
+def crd_errors(document: dict[str, Any]) -> list[str]:
+    plural = {"ServiceMonitor": "servicemonitors", "PrometheusRule": "prometheusrules"}
+    api_version = document["apiVersion"]
+    assert api_version == "monitoring.coreos.com/v1"
+    path = CRDS / f"{plural[document['kind']]}.monitoring.coreos.com.v1.yaml"
+    validator = jsonschema.Draft7Validator(strict(yaml.safe_load(path.read_text())))
+    return [
+        f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["ServiceMonitor", "PrometheusRule"])
+def test_custom_resources_match_their_crd(example: list[dict[str, Any]], kind: str) -> None:
+    assert crd_errors(one(example, kind)) == []
+
+
+def test_the_crd_check_rejects_what_the_api_server_would(example: list[dict[str, Any]]) -> None:
+    monitor = copy.deepcopy(one(example, "ServiceMonitor"))
+    monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
+    monitor["spec"]["endpoints"][0]["portName"] = "metrics"
+    del monitor["spec"]["selector"]
+    errors = crd_errors(monitor)
+    assert any("spec.endpoints.0.interval" in e for e in errors)
+    assert any("'portName' was unexpected" in e for e in errors)
+    assert any("'selector' is a required property" in e for e in errors)
+    rule = copy.deepcopy(one(example, "PrometheusRule"))
+    rule["spec"]["groups"].append({"rules": [{"alert": "X"}]})
+    errors = crd_errors(rule)
+    assert any("'name' is a required property" in e for e in errors)
+    assert any("'expr' is a required property" in e for e in errors)
+
+
+def alert_groups() -> Iterator[dict[str, Any]]:
+    """Every rule group in alerts/, read here independently of the generator."""
+    for path in sorted((REPO / "alerts").glob("*.y*ml")):
+        document = yaml.safe_load(path.read_text())
+        if isinstance(document, dict) and isinstance(document.get("groups"), list):
+            yield from document["groups"]
+
+
+def test_the_prometheus_rule_holds_exactly_the_rules_of_alerts(
+    example: list[dict[str, Any]],
+) -> None:
+    groups = list(alert_groups())
+    assert groups, "alerts/ has no rule groups"
+    assert one(example, "PrometheusRule")["spec"]["groups"] == groups
+
+
+def test_the_prometheus_rule_file_is_generated_not_edited() -> None:
+    assert generate_prometheusrule.OUTPUT.read_text() == generate_prometheusrule.render(), (
+        "k8s/base/prometheusrule.yaml differs from alerts/: "
+        "run python3 scripts/generate_prometheusrule.py"
+    )
+
+
+def test_restricted_pod_security_and_a_read_only_root(example: list[dict[str, Any]]) -> None:
+    pod = one(example, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+    for volume in pod["volumes"]:  # restricted: no hostPath and friends
+        assert set(volume) - {"name"} <= {"configMap", "emptyDir", "secret", "projected"}
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True
+        assert not context.get("privileged")
+
+
+def test_one_replica_with_resources_of_the_measured_size(example: list[dict[str, Any]]) -> None:
+    deployment = one(example, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["requests"]["memory"] == "64Mi"
+    assert container["resources"]["limits"]["memory"] == "128Mi"
+    assert container["image"] == "registry.example.org/site-status:0.1.0"
+
+
+def test_site_identity_comes_through_the_downward_api(example: list[dict[str, Any]]) -> None:
+    template = one(example, "Deployment")["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    env = {var["name"]: var["valueFrom"]["fieldRef"]["fieldPath"] for var in container["env"]}
+    assert env["SITE_STATUS_SITE__NAME"] == "metadata.namespace"
+    assert env["SITE_STATUS_KUBERNETES__NAMESPACE"] == "metadata.namespace"
+    labels = template["metadata"]["labels"]
+    for field in ("environment", "tier", "profile"):
+        assert env[f"SITE_STATUS_SITE__{field.upper()}"] == (
+            f"metadata.labels['site-status.io/{field}']"
+        )
+        assert f"site-status.io/{field}" in labels  # the overlay sets them on the pod
+
+
+def test_the_configs_in_the_config_maps_are_valid(example: list[dict[str, Any]]) -> None:
+    for overlay in OVERLAYS:
+        config_map = one(documents(overlay), "ConfigMap")
+        config = parse_config(config_map["data"]["site-status.yaml"], default_registry())
+        assert config.kubernetes.enabled
+        assert config.reports.loki is not None
+        spool = config.reports.loki.spool.directory or ""
+        assert spool.startswith("/var/lib/site-status/")  # on the emptyDir
+    mounts = {
+        mount["name"]: mount["mountPath"]
+        for mount in one(example, "Deployment")["spec"]["template"]["spec"]["containers"][0][
+            "volumeMounts"
+        ]
+    }
+    assert mounts["spool"] == "/var/lib/site-status"
+    config_map = one(example, "ConfigMap")
+    volumes = one(example, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "config", "configMap": {"name": config_map["metadata"]["name"]}} in volumes
+
+
+def test_service_monitor_service_and_pods_select_each_other(example: list[dict[str, Any]]) -> None:
+    service = one(example, "Service")
+    monitor = one(example, "ServiceMonitor")
+    template = one(example, "Deployment")["spec"]["template"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
+    port_names = {port["name"] for port in service["spec"]["ports"]}
+    assert {endpoint["port"] for endpoint in monitor["spec"]["endpoints"]} <= port_names
+    container_ports = {p["name"] for p in template["spec"]["containers"][0]["ports"]}
+    assert "metrics" in container_ports
+    # The alerts select job="site-status": the job a ServiceMonitor gives is the Service's name.
+    assert service["metadata"]["name"] == "site-status"
+
+
+def test_network_policy(example: list[dict[str, Any]]) -> None:
+    policy = one(example, "NetworkPolicy")["spec"]
+    template = one(example, "Deployment")["spec"]["template"]
+    assert policy["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = policy["ingress"]
+    assert ingress["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert ingress["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
+    assert {53, 3100, 443, 6443} <= egress_ports
+    assert {"to": [{"podSelector": {}}]} in policy["egress"]  # the namespace's own services
+
+
+def test_the_role_binding_binds_the_pods_service_account(example: list[dict[str, Any]]) -> None:
+    account = one(example, "ServiceAccount")["metadata"]["name"]
+    pod = one(example, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account
+    roles = {role["metadata"]["name"] for role in by_kind(example, "Role")}
+    for binding in by_kind(example, "RoleBinding"):
+        assert binding["roleRef"]["name"] in roles
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": account, "namespace": "shop"}
+        ]
+
+
+def test_the_containerfile_runs_as_the_pods_non_root_user(example: list[dict[str, Any]]) -> None:
+    text = (REPO / "Containerfile").read_text()
+    users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
+    uid = one(example, "Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
+    assert users[-1] == f"{uid}:{uid}"
+    assert "pip install" in text and "site-status" in text
