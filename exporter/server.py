@@ -38,6 +38,7 @@ RENDERED_MAX_AGE = 3 * RENDER_AHEAD_INTERVAL
 FORMAT_IDLE = 300.0
 
 
+@functools.lru_cache(maxsize=32)  # a scraper sends the same header every time
 def wants_openmetrics(accept: str) -> bool:
     """OpenMetrics if the scraper asks for it (Prometheus does, with a q-value)."""
     for part in accept.split(","):
@@ -51,6 +52,7 @@ def wants_openmetrics(accept: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=32)
 def accepts_gzip(accept_encoding: str) -> bool:
     return any(
         part.split(";")[0].strip().lower() == "gzip" and "q=0" not in part.replace(" ", "")
