@@ -95,6 +95,30 @@ def link(title: str, url: str) -> db.DashboardLink:
     return db.DashboardLink(title).url(url)
 
 
+def dashboard(
+    title: str, uid: str, description: str, variables: list[Any], other_dashboard: str
+) -> db.Dashboard:
+    """A site-status dashboard: a day's range, refreshed every minute, both data source
+    variables before ``variables``, and a link to the other site-status dashboard."""
+    return (
+        db.Dashboard(title)
+        .uid(uid)
+        .tags(["site-status"])
+        .description(description)
+        .time("now-24h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .variables([*datasource_variables(), *variables])
+        .link(
+            db.DashboardLink(other_dashboard)
+            .type(model.DashboardLinkType.DASHBOARDS)
+            .tags(["site-status"])
+            .keep_time(True)
+        )
+    )
+
+
 def to_document(dashboard: db.Dashboard) -> dict[str, Any]:
     """The dashboard as plain JSON data (what Grafana imports)."""
     document: dict[str, Any] = json.loads(json.dumps(dashboard.build(), cls=JSONEncoder))

@@ -13,7 +13,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from mixin.config import MixinConfig
 from mixin.dashboards.common import (
     STATUS_TEXT,
-    datasource_variables,
+    dashboard,
     label_variable,
     link,
     logql,
@@ -80,22 +80,12 @@ def fleet_dashboard(config: MixinConfig) -> dict[str, Any]:
             title="Profile",
         ),
     ]
-    builder = (
-        db.Dashboard("Site status: fleet overview")
-        .uid(config.fleet_dashboard_uid)
-        .tags(["site-status"])
-        .description("Every site's graded status, what fails, and availability over time.")
-        .time("now-24h", "now")
-        .refresh("1m")
-        .timezone("browser")
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .variables([*datasource_variables(), *variables])
-        .link(
-            db.DashboardLink("Site detail")
-            .type(model.DashboardLinkType.DASHBOARDS)
-            .tags(["site-status"])
-            .keep_time(True)
-        )
+    builder = dashboard(
+        "Site status: fleet overview",
+        config.fleet_dashboard_uid,
+        "Every site's graded status, what fails, and availability over time.",
+        variables,
+        other_dashboard="Site detail",
     )
     builder = builder.with_panel(counts_panel(config)).with_panel(exporters_down_panel(config))
     builder = builder.with_panel(tiles_panel(config)).with_panel(timeline_panel(config))

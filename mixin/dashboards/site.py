@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from grafana_foundation_sdk.builders import common as common_builders
-from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import logs, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as model
@@ -14,7 +13,7 @@ from mixin.config import MixinConfig
 from mixin.dashboards.common import (
     DRUPAL_SEVERITY_TEXT,
     STATUS_TEXT,
-    datasource_variables,
+    dashboard,
     label_variable,
     logql,
     prom,
@@ -50,22 +49,12 @@ def site_dashboard(config: MixinConfig) -> dict[str, Any]:
             "site", q.info('environment="$environment"'), "site", multi=False, title="Site"
         ),
     ]
-    builder = (
-        db.Dashboard("Site status: site detail")
-        .uid(config.site_dashboard_uid)
-        .tags(["site-status"])
-        .description("One site: its probes over time, its resources, and its status reports.")
-        .time("now-24h", "now")
-        .refresh("1m")
-        .timezone("browser")
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .variables([*datasource_variables(), *variables])
-        .link(
-            db.DashboardLink("Fleet overview")
-            .type(model.DashboardLinkType.DASHBOARDS)
-            .tags(["site-status"])
-            .keep_time(True)
-        )
+    builder = dashboard(
+        "Site status: site detail",
+        config.site_dashboard_uid,
+        "One site: its probes over time, its resources, and its status reports.",
+        variables,
+        other_dashboard="Fleet overview",
     )
     for panel in panels(config):
         builder = builder.with_panel(panel)
