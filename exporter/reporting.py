@@ -73,6 +73,9 @@ class Reporting:
         self._lock = anyio.Lock()
         self._wanted: Reports | None = None
         self._swap = anyio.Event()
+        #: Set at shutdown: once the probes stop running, their results would go stale, and
+        #: that is not news to report.
+        self._stopping = False
 
     async def open(self) -> None:
         for sink in self.sinks:
@@ -122,6 +125,8 @@ class Reporting:
 
     async def check_views(self, now: float | None = None) -> None:
         """Report every probe whose reported status changed (own result, staleness, blocking)."""
+        if self._stopping:
+            return
         moment = time.time() if now is None else now
         changes = self.tracker.changes(self.store.views(moment))
         if not changes:
@@ -159,6 +164,7 @@ class Reporting:
 
     async def shutdown(self) -> None:
         """The final snapshot, then what is queued, within the configured flush timeout."""
+        self._stopping = True
         await self.snapshot("shutdown")
         for sink in self.sinks:
             await sink.flush(self.flush_timeout())

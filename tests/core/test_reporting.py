@@ -81,6 +81,17 @@ async def test_results_staleness_and_blocking_are_transitions(tmp_path: Path) ->
     assert len(recorder.reports) == len(stale), "a status is reported once"
 
 
+async def test_probes_stopped_by_shutdown_are_not_reported_stale(tmp_path: Path) -> None:
+    store = ResultStore()
+    store.configure([ProbeSpec("quick", "file", 0.1)])
+    service, recorder = reporting(store, tmp_path)
+    await record(service, store, "quick", Status.OK, time.time())
+    await service.shutdown()
+    await service.check_views(time.time() + 60)
+    assert [r["report_type"] for r in recorder.reports] == ["transition", "snapshot"]
+    assert recorder.reports[-1]["trigger"] == "shutdown"
+
+
 async def test_snapshots_carry_every_probe(tmp_path: Path) -> None:
     store = ResultStore()
     store.configure([ProbeSpec(f"p{i}", "file", 60) for i in range(4)])

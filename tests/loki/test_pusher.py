@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import trustme
 
+from exporter.loki.batch import push_body
 from exporter.loki.streams import LABEL_NAMES
 from exporter.metrics import SelfMetrics
 from exporter.report_stats import ReportStats
@@ -296,3 +297,43 @@ async def test_every_drop_reason_is_exported_from_the_start(make_sink: SinkFacto
         "site_status_report_errors_total",
     ):
         assert name in text
+
+
+async def test_flush_at_shutdown_is_bounded_and_the_rest_stays_spooled(
+    double: LokiDouble, make_sink: SinkFactory
+) -> None:
+    double.down()
+    sink = make_sink(double.url, max_backoff="30s")
+    async with running(sink):
+        await sink.submit([transition(f"queued-{i}") for i in range(5)])
+        started = time.monotonic()
+        await sink.flush(0.5)
+        assert 0.45 <= time.monotonic() - started < 2.0
+    assert sink.spool.pending == 5
+    await sink.aclose()
+    double.up()
+    later = make_sink(double.url)
+    async with running(later):
+        await eventually(lambda: len(double.stored()) == 5)
+        await later.flush(5)
+    assert not double.duplicates
+
+
+async def test_a_crash_between_push_and_commit_repushes_one_batch_that_loki_drops(
+    double: LokiDouble, make_sink: SinkFactory
+) -> None:
+    """The documented bound: Loki accepted, the exporter died before recording it. The batch
+    is pushed again with the same timestamps and lines; Loki stores it once."""
+    sink = make_sink(double.url)
+    await sink.open()
+    await sink.submit([transition(f"in-flight-{i}") for i in range(4)])
+    batch = await sink._spool_call(sink.spool.take, 1 << 20)
+    body = push_body([record.entry for record in batch], with_metadata=False)
+    assert (await sink.client.push(body.data)).kind == "ok"
+    await sink.client.aclose()  # ... and the process dies here, before the commit
+    restarted = make_sink(double.url)
+    async with running(restarted):
+        await eventually(lambda: len(double.duplicates) == 4)
+        await restarted.flush(5)
+    assert len(double.stored()) == 4, "stored once"
+    assert restarted.spool.pending == 0
