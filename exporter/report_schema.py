@@ -90,7 +90,8 @@ def transition_report(
         "report_type": "transition",
         "observed_at": timestamp(observed_at),
         "site": site_identity(site),
-        "probe": {"name": view.name, "kind": view.kind},
+        "probe": view.name,
+        "kind": view.kind,
         "status": view.status.name,
         "previous_status": previous.name if previous is not None else None,
         "summary": one_line(view.summary),
@@ -129,7 +130,7 @@ def snapshot_report(
         "maintenance": site.in_maintenance(),
         "probes": [
             {
-                "name": view.name,
+                "probe": view.name,
                 "kind": view.kind,
                 "status": view.status.name,
                 "summary": one_line(view.summary),
@@ -161,7 +162,7 @@ def encode(report: Report, max_bytes: int = LOKI_MAX_LINE_BYTES) -> str:
         )
     else:
         trimmed["probes"] = [
-            {k: v for k, v in probe.items() if k in ("name", "kind", "status")}
+            {k: v for k, v in probe.items() if k in ("probe", "kind", "status")}
             for probe in report["probes"]
         ]
         trimmed["truncated_reason"] = (

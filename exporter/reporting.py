@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Staleness comes with no event of its own: the views are checked this often.
 VIEW_CHECK_INTERVAL = 1.0
+#: Results that may change views are gathered this long before one check: at start-up 500
+#: probes report within a second or two, and one check sees many of them.
+VIEW_CHECK_DELAY = 0.05
 #: The first snapshot once the probes have had a moment to report (or sooner).
 FIRST_SNAPSHOT_AFTER = 10.0
 
@@ -76,6 +79,7 @@ class Reporting:
         #: Set at shutdown: once the probes stop running, their results would go stale, and
         #: that is not news to report.
         self._stopping = False
+        self._results_waiting = anyio.Event()
 
     async def open(self) -> None:
         for sink in self.sinks:
@@ -121,7 +125,7 @@ class Reporting:
     async def on_result(self, before: ProbeState, after: ProbeState) -> None:
         """Called by the scheduler after each recorded result."""
         if may_change_views(before, after):
-            await self.check_views()
+            self._results_waiting.set()
 
     async def check_views(self, now: float | None = None) -> None:
         """Report every probe whose reported status changed (own result, staleness, blocking)."""
@@ -145,7 +149,10 @@ class Reporting:
 
     async def _check_views_periodically(self) -> None:
         while True:
-            await anyio.sleep(VIEW_CHECK_INTERVAL)
+            with anyio.move_on_after(VIEW_CHECK_INTERVAL):
+                await self._results_waiting.wait()
+                await anyio.sleep(VIEW_CHECK_DELAY)
+            self._results_waiting = anyio.Event()
             try:
                 await self.check_views()
             except Exception:  # a report that cannot be built must not stop the others

@@ -138,3 +138,34 @@ def test_short_drupal_benchmark_reports_starts_concurrency_and_latency() -> None
     assert sum(figures["results_by_status"].values()) == 6
     assert figures["probes_without_result"] == 0
     assert figures["results_timed_out"] == 0
+
+
+LOKI_SCRIPT = REPO / "bench" / "bench_loki.py"
+
+
+def test_short_loki_benchmark_reports_its_figures() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(LOKI_SCRIPT), "--reports", "300", "--single", "3", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "reports/s" in done.stdout and "load average" in done.stdout
+    figures = json_figures(done.stdout)
+    drain = figures["drain"]
+    assert drain["reports"] == 300
+    assert drain["reports_per_second"] > 0
+    assert 0 < drain["body_bytes_per_report"] < drain["line_bytes_per_report"], "gzip shrinks"
+    for lone in (figures["lone_transition"], figures["lone_snapshot_10_probes"]):
+        assert 0 < lone["body_bytes"] < lone["line_bytes"]
+        assert lone["header_bytes"] > 0
+    day = figures["per_day_10_probes"]
+    assert day["snapshots"] == 288
+    assert day["wire_bytes"] > day["body_bytes"] > 0
+    assert len(figures["loadavg"]) == 3

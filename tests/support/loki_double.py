@@ -41,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PUSH_PATH = "/loki/api/v1/push"
+STATS_PATH = "/double/stats"
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 MAX_LABEL_NAMES = 15
 MAX_LABEL_VALUE_LENGTH = 2048
@@ -187,6 +188,19 @@ class LokiDouble:
     def answered(self) -> list[PushRequest]:
         with self.lock:
             return list(self.requests)
+
+    def stats(self) -> dict[str, int]:
+        """Counts for a benchmark: entries stored, requests, bytes received (body, headers)."""
+        with self.lock:
+            return {
+                "entries": len(self.entries),
+                "duplicates": len(self.duplicates),
+                "requests": len(self.requests),
+                "accepted_requests": sum(1 for r in self.requests if r.status == 204),
+                "body_bytes": sum(r.body_bytes for r in self.requests),
+                "header_bytes": sum(_header_bytes(r.headers) for r in self.requests),
+                "line_bytes": sum(len(e.line.encode()) for e in self.entries),
+            }
 
     # --- the protocol ----------------------------------------------------------------------
 
@@ -385,6 +399,15 @@ def _labels_text(labels: Any) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
+def _header_bytes(headers: dict[str, str]) -> int:
+    """Bytes of a request's head on the wire: request line, headers, blank line."""
+    return (
+        len(f"POST {PUSH_PATH} HTTP/1.1\r\n")
+        + sum(len(k) + len(v) + 4 for k, v in headers.items())
+        + 2
+    )
+
+
 def _time(nanoseconds: int) -> str:
     return datetime.fromtimestamp(nanoseconds / 1e9, UTC).isoformat()
 
@@ -414,6 +437,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/ready":
             self._answer(200, {}, "ready\n")
+        elif self.path == STATS_PATH:  # not Loki's: for a benchmark running the double apart
+            self._answer(200, {}, json.dumps(self.server.double.stats()) + "\n")
         else:
             self._answer(405, {}, "405 method not allowed\n")
 
@@ -453,3 +478,17 @@ def loki_double(**options: Any) -> Iterator[LokiDouble]:
         yield double
     finally:
         double.close()
+
+
+def main() -> None:
+    """``python -m tests.support.loki_double``: serve on a free loopback port (printed) until
+    standard input closes; a benchmark runs it apart so its CPU is not counted as ours."""
+    import sys
+
+    with loki_double() as double:
+        print(double.port, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
