@@ -29,6 +29,8 @@ VIEW_CHECK_INTERVAL = 1.0
 #: Results that may change views are gathered this long before one check: at start-up 500
 #: probes report within a second or two, and one check sees many of them.
 VIEW_CHECK_DELAY = 0.05
+#: A reload that replaces the sinks lets the old ones push what they hold for this long.
+RECONFIGURE_FLUSH_SECONDS = 1.0
 #: The first snapshot once the probes have had a moment to report (or sooner).
 FIRST_SNAPSHOT_AFTER = 10.0
 
@@ -95,6 +97,11 @@ class Reporting:
                     for sink in self.sinks:
                         sink_group.start_soon(sink.run)
                     await self._swap.wait()
+                    # What the old sinks have queued goes out first, briefly; a Loki spool
+                    # keeps the rest for the new sink.
+                    with anyio.move_on_after(RECONFIGURE_FLUSH_SECONDS):
+                        for sink in self.sinks:
+                            await sink.flush(RECONFIGURE_FLUSH_SECONDS)
                     sink_group.cancel_scope.cancel()
                 await self._apply_new_config()
 

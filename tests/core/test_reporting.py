@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio
+
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports, Site
 from exporter.probe_api import Result
@@ -15,6 +17,8 @@ from exporter.report_stats import ReportStats
 from exporter.reporting import Reporting
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
+from tests.loki.conftest import eventually
+from tests.support.loki_double import loki_double
 from tests.support.reports import validate_report
 
 SITE = Site(name="shop", environment="prod", tier="flexprod", profile="os2web")
@@ -136,3 +140,31 @@ def test_oversized_lines_are_trimmed_and_say_so() -> None:
     small = json.loads(encode(report, max_bytes=8192))
     validate_report(small)
     assert small["details"] == {} and "details removed" in small["truncated_reason"]
+
+
+async def test_a_reload_moves_reports_from_the_file_to_loki(tmp_path: Path) -> None:
+    store = ResultStore()
+    store.configure([ProbeSpec("p", "file", 60)])
+    stats = ReportStats()
+    file_config = Reports(file=str(tmp_path / "reports.jsonl"))
+    service = Reporting(file_config, lambda: SITE, store, BlockingRunner(), stats)
+    with loki_double() as double:
+        await service.open()
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(service.run)
+            await service.snapshot("startup")
+            loki = {
+                "url": double.url,
+                "batch_max_wait": 0.01,
+                "spool": {"directory": str(tmp_path)},
+            }
+            service.reconfigure(Reports.model_validate({"loki": loki}))
+            await eventually(lambda: [type(s).__name__ for s in service.sinks] == ["LokiSink"])
+            await service.snapshot("interval")
+            await eventually(lambda: len(double.stored()) == 1)
+            task_group.cancel_scope.cancel()
+        await service.aclose()
+    lines = [json.loads(line) for line in (tmp_path / "reports.jsonl").read_text().splitlines()]
+    assert [line["trigger"] for line in lines] == ["startup"]
+    assert double.stored()[0].report()["trigger"] == "interval"
+    assert stats.written == {"snapshot": 2}
