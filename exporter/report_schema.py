@@ -90,8 +90,7 @@ def transition_report(
         "report_type": "transition",
         "observed_at": timestamp(observed_at),
         "site": site_identity(site),
-        "probe": view.name,
-        "kind": view.kind,
+        "probe": {"name": view.name, "kind": view.kind},
         "status": view.status.name,
         "previous_status": previous.name if previous is not None else None,
         "summary": one_line(view.summary),
@@ -130,7 +129,7 @@ def snapshot_report(
         "maintenance": site.in_maintenance(),
         "probes": [
             {
-                "probe": view.name,
+                "name": view.name,
                 "kind": view.kind,
                 "status": view.status.name,
                 "summary": one_line(view.summary),
@@ -162,7 +161,7 @@ def encode(report: Report, max_bytes: int = LOKI_MAX_LINE_BYTES) -> str:
         )
     else:
         trimmed["probes"] = [
-            {k: v for k, v in probe.items() if k in ("probe", "kind", "status")}
+            {k: v for k, v in probe.items() if k in ("name", "kind", "status")}
             for probe in report["probes"]
         ]
         trimmed["truncated_reason"] = (

@@ -26,7 +26,7 @@ def report_labels(report: Mapping[str, Any]) -> dict[str, str]:
         "site": site["name"],
         "environment": site["environment"],
         "tier": site["tier"],
-        "kind": report["kind"] if report["report_type"] == "transition" else "",
+        "kind": report["probe"]["kind"] if report["report_type"] == "transition" else "",
         "status": report["status"],
         "report_type": report["report_type"],
     }
@@ -39,7 +39,7 @@ def structured_metadata(report: Mapping[str, Any]) -> dict[str, str]:
     if report["site"]["profile"]:
         metadata["profile"] = report["site"]["profile"]
     if report["report_type"] == "transition":
-        metadata["probe"] = report["probe"]
+        metadata["probe"] = report["probe"]["name"]
         metadata["previous_status"] = report["previous_status"] or "NONE"
         metadata["cause"] = report["cause"]
     return metadata

@@ -61,14 +61,16 @@ async def test_results_staleness_and_blocking_are_transitions(tmp_path: Path) ->
     await record(service, store, "nfs", Status.OK, now)
     await record(service, store, "files", Status.WARNING, now)
     await record(service, store, "files", Status.WARNING, now + 1)  # no change, no report
-    assert [(r["probe"], r["previous_status"], r["status"]) for r in recorder.reports] == [
+    assert [(r["probe"]["name"], r["previous_status"], r["status"]) for r in recorder.reports] == [
         ("nfs", None, "OK"),
         ("files", None, "WARNING"),
     ]
     recorder.reports.clear()
     # nfs turns CRITICAL: files is blocked by it without a result of its own.
     await record(service, store, "nfs", Status.CRITICAL, now + 2)
-    assert [(r["probe"], r["status"], r["cause"], r["blocked_by"]) for r in recorder.reports] == [
+    assert [
+        (r["probe"]["name"], r["status"], r["cause"], r["blocked_by"]) for r in recorder.reports
+    ] == [
         ("nfs", "CRITICAL", "result", None),
         ("files", "UNKNOWN", "blocked", "nfs"),
     ]
@@ -76,7 +78,7 @@ async def test_results_staleness_and_blocking_are_transitions(tmp_path: Path) ->
     recorder.reports.clear()
     # Nothing runs for 3 intervals: both go stale (files was blocked, now it is stale itself).
     await service.check_views(now + 40)
-    stale = {r["probe"]: r for r in recorder.reports}
+    stale = {r["probe"]["name"]: r for r in recorder.reports}
     assert stale["nfs"]["status"] == "UNKNOWN" and stale["nfs"]["cause"] == "stale"
     assert stale["nfs"]["previous_status"] == "CRITICAL"
     assert "stale" in stale["nfs"]["summary"]

@@ -148,7 +148,7 @@ def test_outage_with_a_restart_loses_nothing_and_duplicates_nothing(
     for entry, report in zip(entries, reports, strict=True):
         if report["report_type"] == "transition":
             change = (report["previous_status"], report["status"])
-            by_probe.setdefault(report["probe"], []).append((entry.timestamp, change))
+            by_probe.setdefault(report["probe"]["name"], []).append((entry.timestamp, change))
     assert len(by_probe) == PROBES
     for name, changes in by_probe.items():
         assert [change for _, change in sorted(changes)] == expected_transitions(), name

@@ -99,7 +99,7 @@ def test_sighup_reload_and_bad_reload(tmp_path: Path) -> None:
     transitions = [r for r in lines if r["report_type"] == "transition"]
     assert {"probe": "going", "status": "CRITICAL", "previous_status": None} in [
         {
-            "probe": r["probe"],
+            "probe": r["probe"]["name"],
             "status": r["status"],
             "previous_status": r["previous_status"],
         }
@@ -107,7 +107,7 @@ def test_sighup_reload_and_bad_reload(tmp_path: Path) -> None:
     ]
     assert lines[-1]["report_type"] == "snapshot"  # written at shutdown
     assert lines[-1]["trigger"] == "shutdown"
-    assert {p["probe"] for p in lines[-1]["probes"]} == {"present", "load"}
+    assert {p["name"] for p in lines[-1]["probes"]} == {"present", "load"}
 
 
 def test_run_without_config_serves_the_embedded_default(tmp_path: Path) -> None:

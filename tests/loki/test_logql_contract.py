@@ -2,7 +2,7 @@
 
 Each expression is parsed with Grafana's LogQL grammar, and checked against reports pushed to
 the protocol double: its stream selector uses only our labels and selects something, and every
-field it reads after ``| json`` (``{{.probe}}``, ``| cause="stale"``) is in those lines.
+field it reads after ``| json`` (``{{.probe_name}}``, ``| cause="stale"``) is in those lines.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def check(expression: str, entries: list[PushedEntry]) -> None:
     )
     wanted -= {"json", "line_format"}
     # A query over both report types may read a field only one of them has (a snapshot has no
-    # ``probe``): each field must be in some line the query selects.
+    # ``probe_name``): each field must be in some line the query selects.
     available: set[str] = set()
     for entry in chosen:
         available |= set(flattened(entry.report())) | set(entry.stream)
@@ -135,6 +135,6 @@ def test_the_example_in_the_docs_is_a_valid_report() -> None:
 
 def test_a_field_the_reports_lack_is_caught(pushed: list[PushedEntry]) -> None:
     with pytest.raises(AssertionError, match="no field"):
-        check('{job="site-status"} | json | line_format "{{.probe_name}}"', pushed)
+        check('{job="site-status"} | json | line_format "{{.probe_colour}}"', pushed)
     with pytest.raises(AssertionError, match="selects nothing"):
         check('{job="site-status", report_type="transitions"}', pushed)

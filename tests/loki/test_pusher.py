@@ -126,11 +126,13 @@ async def test_400_drops_exactly_the_offending_batch_and_goes_on(
             await eventually(lambda: len(double.answered()) == 2)
             await sink.submit(after)
             await eventually(lambda: len(double.stored()) == 8)
-    names = [entry.report()["probe"] for entry in double.stored()]
-    assert names == [r["probe"] for r in before + after]
+    names = [entry.report()["probe"]["name"] for entry in double.stored()]
+    assert names == [r["probe"]["name"] for r in before + after]
     rejected = double.answered()[1]
     assert rejected.status == 400
-    assert [e.report()["probe"] for e in rejected.entries] == [r["probe"] for r in offending]
+    assert [e.report()["probe"]["name"] for e in rejected.entries] == [
+        r["probe"]["name"] for r in offending
+    ]
     assert sink.loki.dropped["bad_request"] == 4
     assert sink.loki.pushed == 8
     assert sink.loki.retried == 0
@@ -149,7 +151,7 @@ async def test_413_drops_the_batch(make_sink: SinkFactory) -> None:
             await sink.submit([transition("small")])
             await eventually(lambda: double.stored())
         assert double.answered()[0].status == 413
-        assert [e.report()["probe"] for e in double.stored()] == ["small"]
+        assert [e.report()["probe"]["name"] for e in double.stored()] == ["small"]
 
 
 async def test_429_slows_down_and_honours_retry_after(
@@ -273,7 +275,7 @@ async def test_too_old_reports_are_dropped_not_sent(
         await sink.submit([transition("ancient", observed=time.time() - 8 * 86400)])
         await sink.submit([transition("recent")])
         await eventually(lambda: double.stored())
-    assert [e.report()["probe"] for e in double.stored()] == ["recent"]
+    assert [e.report()["probe"]["name"] for e in double.stored()] == ["recent"]
     assert sink.loki.dropped["too_old"] == 1
     assert all(r.status == 204 for r in double.answered())
 
