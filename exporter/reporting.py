@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 
 #: Staleness comes with no event of its own: the views are checked this often.
 VIEW_CHECK_INTERVAL = 1.0
-#: Results that may change views are gathered this long before one check: at start-up 500
-#: probes report within a second or two, and one check sees many of them.
-VIEW_CHECK_DELAY = 0.05
 #: A reload that replaces the sinks lets the old ones push what they hold for this long.
 RECONFIGURE_FLUSH_SECONDS = 1.0
 #: The first snapshot once the probes have had a moment to report (or sooner).
@@ -81,7 +78,6 @@ class Reporting:
         #: Set at shutdown: once the probes stop running, their results would go stale, and
         #: that is not news to report.
         self._stopping = False
-        self._results_waiting = anyio.Event()
 
     async def open(self) -> None:
         for sink in self.sinks:
@@ -125,14 +121,18 @@ class Reporting:
             log.info("report sinks reconfigured")
 
     async def submit(self, reports: Sequence[Report]) -> None:
-        async with self._lock:
-            for sink in self.sinks:
-                await sink.submit(reports)
+        # Shielded: a report goes to every sink or to none, also when shutdown cancels the
+        # probe run that made it (each sink bounds its own write).
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                for sink in self.sinks:
+                    await sink.submit(reports)
 
     async def on_result(self, before: ProbeState, after: ProbeState) -> None:
         """Called by the scheduler after each recorded result."""
+        # At once, not gathered for later: two quick changes of one probe are two reports.
         if may_change_views(before, after):
-            self._results_waiting.set()
+            await self.check_views()
 
     async def check_views(self, now: float | None = None) -> None:
         """Report every probe whose reported status changed (own result, staleness, blocking)."""
@@ -156,10 +156,7 @@ class Reporting:
 
     async def _check_views_periodically(self) -> None:
         while True:
-            with anyio.move_on_after(VIEW_CHECK_INTERVAL):
-                await self._results_waiting.wait()
-                await anyio.sleep(VIEW_CHECK_DELAY)
-            self._results_waiting = anyio.Event()
+            await anyio.sleep(VIEW_CHECK_INTERVAL)
             try:
                 await self.check_views()
             except Exception:  # a report that cannot be built must not stop the others

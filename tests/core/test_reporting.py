@@ -48,7 +48,6 @@ async def record(
     change = store.record(name, Result(status, f"{name} {status.name}", {"n": 1}), 0.5, at)
     assert change is not None
     await service.on_result(*change)
-    await service.check_views(at)  # what ``run`` does VIEW_CHECK_DELAY after a result
 
 
 async def test_results_staleness_and_blocking_are_transitions(tmp_path: Path) -> None:
