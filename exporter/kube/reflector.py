@@ -84,6 +84,7 @@ class Reflector:
             if version:
                 self.resource_version = version
             if event.type == "BOOKMARK":
+                self._succeeded()
                 continue
             name = _name(event.object)
             if not name:
