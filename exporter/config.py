@@ -223,6 +223,9 @@ class SiteStatusConfig(BaseSettings):
         nested_model_default_partial_update=True,
         # An empty variable is unset: the Downward API gives "" for a pod label that is absent.
         env_ignore_empty=True,
+        # Only the subclasses that config_model() builds for the kinds in use are validated:
+        # building this base class too would cost memory for nothing.
+        defer_build=True,
     )
 
     site: Site = Field(default_factory=Site)
