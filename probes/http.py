@@ -8,6 +8,7 @@ about 20 ms of CPU for its SSL context). httpx is imported only when an http pro
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import re
 import ssl
@@ -218,7 +219,10 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
             config.verify, config.ca_file, config.client_cert, config.client_key
         )
         # trust_env=False: a pod's HTTP_PROXY must not sit between a probe and its service.
+        # The client is shared for its connections only: a cookie one run is given must not
+        # change what the next run asks (blackbox_exporter starts every probe without cookies).
         return httpx.AsyncClient(
+            cookies=NoCookieJar(),
             verify=ssl_context,
             max_redirects=config.max_redirects,
             trust_env=False,
@@ -227,6 +231,16 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
         )
 
     return context.shared(key, make)
+
+
+class NoCookieJar(http.cookiejar.CookieJar):
+    """A cookie jar that keeps nothing."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
 
 
 async def read_secret(path: str, context: ProbeContext) -> str:

@@ -238,6 +238,18 @@ async def test_one_shared_client_per_tls_setting(server: MisbehavingServer) -> N
     await runtime.aclose()
 
 
+async def test_a_cookie_from_one_run_is_never_sent_by_the_next(server: MisbehavingServer) -> None:
+    # The shared client keeps connections, not state: a session cookie a healthz endpoint (or a
+    # login page on the same host) sets must not change what the next probe run asks.
+    server.route("/h", body="ok", headers={"Set-Cookie": "session=abc123; Path=/"})
+    runtime = ProbeRuntime()
+    for _ in range(2):
+        assert (await run(probe(server.url("/h")), runtime=runtime)).status is Status.OK
+    await runtime.aclose()
+    assert len(server.requests) == 2
+    assert all("cookie" not in {k.lower() for k in r.headers} for r in server.requests)
+
+
 async def test_credentials_never_show(server: MisbehavingServer, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("tok-4f9a1c7e\n")
