@@ -504,15 +504,33 @@ def report_lines(
         "(site-status CPU includes serving its scrapes)",
         "",
     ]
-    rows = [("", "site-status", "node_exporter"), *table_rows(site, node, options.interval)]
+    rows = table_rows(site, node, options.interval)
+    return lines + comparison_lines("node_exporter", rows, targets(site, node))
+
+
+def comparison_lines(
+    anchor: str, rows: Sequence[tuple[str, str, str]], checked: Sequence[Target]
+) -> list[str]:
+    """The side-by-side table of site-status and ``anchor``, then each target's PASS/FAIL."""
+    rows = [("", "site-status", anchor), *rows]
     label_width = max(len(r[0]) for r in rows)
     value_width = max(len(v) for r in rows for v in r[1:])
-    lines += [
+    lines = [
         f"{label:<{label_width}}  {a:>{value_width}}  {b:>{value_width}}" for label, a, b in rows
     ]
     lines += ["", "targets"]
-    lines += [f"  {'PASS' if t.passed else 'FAIL'}  {t.description}" for t in targets(site, node)]
+    lines += [f"  {'PASS' if t.passed else 'FAIL'}  {t.description}" for t in checked]
     return lines
+
+
+def options_document(options: argparse.Namespace) -> dict[str, Any]:
+    """The options both benchmarks take, for their JSON output."""
+    return {
+        "probes": options.probes,
+        "duration": options.duration,
+        "interval": options.interval,
+        "scrape_interval": options.scrape_interval,
+    }
 
 
 def json_document(
@@ -525,12 +543,7 @@ def json_document(
     return {
         "machine": machine,
         "versions": names,
-        "options": {
-            "probes": options.probes,
-            "duration": options.duration,
-            "interval": options.interval,
-            "scrape_interval": options.scrape_interval,
-        },
+        "options": options_document(options),
         "site_status": {
             **asdict(site),
             "cpu_per_cycle_seconds": cpu_per_cycle(site, options.interval),

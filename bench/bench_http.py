@@ -40,10 +40,13 @@ from bench.bench_exporter import (
     BenchmarkBroken,
     Child,
     Scraper,
+    Target,
     benchmark_options,
+    comparison_lines,
     cpu_seconds,
     first_output_line,
     free_port,
+    options_document,
     percentile,
     rss_mib,
     run_benchmark,
@@ -611,12 +614,6 @@ def blackbox_figures(
     )
 
 
-@dataclass(frozen=True)
-class Target:
-    description: str
-    passed: bool
-
-
 def targets(site: Figures, blackbox: Figures) -> list[Target]:
     cpu_limit = CPU_RATIO_TARGET * blackbox.cpu_per_probe_ms
     median_limit = MEDIAN_RATIO_TARGET * blackbox.median_ms
@@ -694,17 +691,9 @@ def report_lines(
         f"{cycles:.1f} probe cycles (site-status CPU includes serving its scrapes)",
         "",
     ]
-    rows = [("", "site-status", "blackbox_exporter"), *table_rows(site, blackbox)]
-    label_width = max(len(r[0]) for r in rows)
-    value_width = max(len(v) for r in rows for v in r[1:])
-    lines += [
-        f"{label:<{label_width}}  {a:>{value_width}}  {b:>{value_width}}" for label, a, b in rows
-    ]
-    lines += ["", "targets"]
-    lines += [
-        f"  {'PASS' if t.passed else 'FAIL'}  {t.description}" for t in targets(site, blackbox)
-    ]
-    return lines
+    return lines + comparison_lines(
+        "blackbox_exporter", table_rows(site, blackbox), targets(site, blackbox)
+    )
 
 
 def json_document(
@@ -717,12 +706,7 @@ def json_document(
     return {
         "machine": machine,
         "versions": names,
-        "options": {
-            "probes": options.probes,
-            "duration": options.duration,
-            "interval": options.interval,
-            "scrape_interval": options.scrape_interval,
-        },
+        "options": options_document(options),
         "site_status": {**asdict(site), "cpu_per_probe_ms": site.cpu_per_probe_ms},
         "blackbox_exporter": {**asdict(blackbox), "cpu_per_probe_ms": blackbox.cpu_per_probe_ms},
         "targets": [asdict(t) for t in targets(site, blackbox)],
