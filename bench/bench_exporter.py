@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import datetime
+import gzip
 import http.client
 import json
 import math
@@ -253,9 +254,11 @@ class Scrape:
 
 @dataclass
 class Scraper:
-    """GET /metrics over one keep-alive connection, plain (no gzip)."""
+    """GET /metrics over one keep-alive connection, plain (no gzip) unless ``headers`` ask
+    otherwise (a gzipped body is decompressed after the clock stops)."""
 
     child: Child
+    headers: dict[str, str] = field(default_factory=lambda: {"Accept-Encoding": "identity"})
     scrapes: list[Scrape] = field(default_factory=list)
     reconnects: int = 0
     connection: http.client.HTTPConnection | None = None
@@ -276,12 +279,14 @@ class Scraper:
             self.connection = http.client.HTTPConnection("127.0.0.1", self.child.port, timeout=10)
         started = time.monotonic()
         before = time.perf_counter()
-        self.connection.request("GET", "/metrics", headers={"Accept-Encoding": "identity"})
+        self.connection.request("GET", "/metrics", headers=self.headers)
         response = self.connection.getresponse()
         body = response.read()
         latency = time.perf_counter() - before
         if response.status != 200:
             raise BenchmarkBroken(f"{self.child.name} /metrics answered {response.status}")
+        if response.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         return Scrape(started, latency, body)
 
     def close(self) -> None:

@@ -53,6 +53,7 @@ from bench.bench_exporter import (
     site_status_argv,
     site_status_env,
     started_child,
+    started_site_status,
     stop,
     wait_ready,
 )
@@ -153,12 +154,6 @@ def started_nginx(workdir: Path) -> Child:
     (prefix / "nginx.conf").write_text(nginx_config(port))
     argv = [NGINX, "-p", str(prefix), "-c", "nginx.conf", "-e", "stderr"]
     return started_child("nginx", argv, port, workdir / "nginx.log", dict(os.environ))
-
-
-def started_site_status(config: Path, workdir: Path) -> Child:
-    port = free_port()
-    argv = site_status_argv("run", "--config", str(config), "--listen", f"127.0.0.1:{port}")
-    return started_child("site-status", argv, port, workdir / "site-status.log", site_status_env())
 
 
 def started_blackbox(workdir: Path) -> Child:
@@ -404,7 +399,15 @@ def time_requests(
     results: Connection,
 ) -> None:
     """In the timing process: one site-status scrape and one blackbox /probe every ``every``
-    seconds, each over its own keep-alive connection, both with Prometheus' headers."""
+    seconds, each over its own keep-alive connection, both with Prometheus' headers.
+
+    The two are half an interval apart, so that each follows the same idle time. Back to back,
+    the second request found the machine awake: this VM's haltpoll cpuidle keeps an idle vCPU
+    polling for a while before it halts, and a halted vCPU is woken by an interrupt that costs
+    tenths of a millisecond. Whichever went second was timed on a warm machine (blackbox's /probe
+    did, which made its median 0.1-0.2 ms shorter). Prometheus' scrapes are not back to back
+    either: each target has its own schedule.
+    """
     site, blackbox = (RawConnection(port) for port in ports)
     headers = prometheus_headers(every)
     timed = TimedRequests([], [])
@@ -415,6 +418,7 @@ def time_requests(
             latency, status, body = site.get("/metrics", headers)
             ok = status == 200 and b"site_status_" in body
             timed.metrics.append(Timed(time.monotonic(), latency, ok))
+            time.sleep(max(0.0, tick + every / 2 - time.monotonic()))
             latency, status, body = blackbox.get(probe_path(targets[n % len(targets)]), headers)
             ok = status == 200 and probe_succeeded(body)
             timed.probes.append(Timed(time.monotonic(), latency, ok))
@@ -685,8 +689,9 @@ def report_lines(
         f"one /probe per endpoint per {options.interval:g}s, spread over the interval, "
         f"{PROBE_CONNECTIONS} keep-alive connections, Prometheus headers",
         f"timed side by side from a separate quiet process, every {options.scrape_interval:g}s: "
-        "one site-status /metrics and one blackbox /probe, each over its own keep-alive "
-        "connection, with Prometheus headers (gzip), by a minimal HTTP/1.1 client",
+        "one site-status /metrics and, half an interval later, one blackbox /probe, each over "
+        "its own keep-alive connection, with Prometheus headers (gzip), by a minimal HTTP/1.1 "
+        "client",
         f"{options.duration:g}s of probing; CPU window: from one interval after start to the end, "
         f"{cycles:.1f} probe cycles (site-status CPU includes serving its scrapes)",
         "",
@@ -745,7 +750,9 @@ def measured_figures(options: argparse.Namespace, workdir: Path) -> tuple[Figure
         children = started_children(workdir, options)
         nginx, site, blackbox = children
         targets_ = [healthz_url(nginx.port, n) for n in range(options.probes)]
-        scraper = Scraper(site)
+        # The figures are read in the format the timer scrapes: a second format would be
+        # rendered ahead every second as well, for as long as it is asked for.
+        scraper = Scraper(site, prometheus_headers(options.scrape_interval))
         timer = LatencyTimer(site, blackbox, targets_, options.scrape_interval)
         load = ProbeLoad(blackbox, targets_, options.interval)
         first, last, timed = measure_for(scraper, timer, load, children, options)

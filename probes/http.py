@@ -215,6 +215,8 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
     def make() -> httpx.AsyncClient:
         import httpx
 
+        from probes.http_transport import ProbeTransport
+
         ssl_context = tls.make_ssl_context(
             config.verify, config.ca_file, config.client_cert, config.client_key
         )
@@ -223,11 +225,10 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
         # change what the next run asks (blackbox_exporter starts every probe without cookies).
         return httpx.AsyncClient(
             cookies=NoCookieJar(),
-            verify=ssl_context,
+            transport=ProbeTransport(ssl_context, httpx.Limits(max_keepalive_connections=100)),
             max_redirects=config.max_redirects,
             trust_env=False,
             timeout=None,
-            limits=httpx.Limits(max_keepalive_connections=100),
         )
 
     return context.shared(key, make)
