@@ -208,5 +208,7 @@ class Exporter:
             await anyio.sleep(RENDER_AHEAD_INTERVAL)
             try:
                 self.endpoints.render_ahead()
+                if self.server is not None:
+                    self.server.prepare()
             except Exception:  # a scrape then renders (and reports) it itself
                 log.exception("rendering /metrics ahead failed")

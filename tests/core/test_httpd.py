@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import threading
 import time
@@ -254,3 +255,27 @@ def test_many_clients_at_once(server: HttpServer) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert not failures
+
+
+def test_the_date_line_is_current_and_prepared_off_the_request_path(
+    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.prepare()
+    encoded: list[int] = []
+    encode = httpd._CommonFields._encode
+
+    def counted(self: httpd._CommonFields, second: int) -> bytes:
+        encoded.append(second)
+        return encode(self, second)
+
+    monkeypatch.setattr(httpd._CommonFields, "_encode", counted)
+    with connect(server) as connection:
+        before = time.time()
+        connection.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        _, headers, _ = read_response(connection)
+    sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+    assert int(before) - 1 <= sent <= time.time()
+    assert headers["server"] == "test/1"
+    # prepare() covered this second and the next, so the request encoded nothing (unless the
+    # clock crossed two seconds meanwhile, which a loaded machine may do).
+    assert encoded == [] or time.time() - before > 1
