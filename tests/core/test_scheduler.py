@@ -4,6 +4,7 @@ import textwrap
 from typing import Literal
 
 import anyio
+import pytest
 
 from exporter.config import SiteStatusConfig, parse_config
 from exporter.context import ProbeRuntime
@@ -18,10 +19,12 @@ from exporter.probe_api import (
     Status,
 )
 from exporter.registry import KindRegistry
-from exporter.scheduler import ProbeRunner, Scheduler
+from exporter.scheduler import BATCH_MIN_INTERVAL, ProbeRunner, Scheduler
 from exporter.store import ProbeState, ResultStore
 
 ACTIVE = {"now": 0, "max": 0, "runs": 0}
+#: When each probe's latest run started (event loop clock).
+STARTS: dict[str, float] = {}
 
 
 class ScriptedProbe(ProbeConfig):
@@ -31,6 +34,7 @@ class ScriptedProbe(ProbeConfig):
 
 
 async def run_test_probe(config: ScriptedProbe, context: ProbeContext) -> Result:
+    STARTS[config.name] = anyio.current_time()
     ACTIVE["now"] += 1
     ACTIVE["runs"] += 1
     ACTIVE["max"] = max(ACTIVE["max"], ACTIVE["now"])
@@ -110,6 +114,26 @@ async def test_concurrency_limit_and_interval() -> None:
     # (a loaded machine may miss the last one).
     assert 15 <= ACTIVE["runs"] <= 18
     assert all(state.status is Status.OK for state in store.states())
+
+
+@pytest.mark.parametrize(
+    ("interval", "together"), [("20s", True), (f"{BATCH_MIN_INTERVAL / 2:g}s", False)]
+)
+async def test_probes_due_close_together_start_together_if_their_interval_is_long(
+    interval: str, together: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # First runs due at 0, 0.1, 0.2 and 0.3 s (the jitter's random draw, fixed here).
+    offsets = iter([0.0, 0.1, 0.2, 0.3])
+    monkeypatch.setattr("exporter.scheduler.random.uniform", lambda a, b: next(offsets, 0.0))
+    STARTS.clear()
+    probes = "\n".join(f"  - {{name: p{i}, kind: test}}" for i in range(4))
+    cfg = config(f"defaults: {{interval: {interval}, jitter: 0.3s}}\nprobes:\n{probes}\n")
+    await run_scheduler_for(cfg, 0.6)
+    assert len(STARTS) == 4
+    spread = max(STARTS.values()) - min(STARTS.values())
+    # Together: in the one wake-up at the first due time (the others are within BATCH_WINDOW).
+    # Apart: each at its own due time, so 0.3 s from the first to the last.
+    assert spread < 0.05 if together else 0.25 <= spread < 0.45
 
 
 async def test_slow_runs_never_overlap() -> None:
