@@ -21,7 +21,7 @@ from exporter.registry import KindRegistry
 from exporter.report_stats import ReportStats
 from exporter.reporting import Reporting
 from exporter.scheduler import ProbeRunner, Scheduler
-from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, serve
+from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, serve, tick
 from exporter.store import ProbeState, ResultStore
 
 if TYPE_CHECKING:
@@ -207,8 +207,6 @@ class Exporter:
         while True:
             await anyio.sleep(RENDER_AHEAD_INTERVAL)
             try:
-                self.endpoints.render_ahead()
-                if self.server is not None:
-                    self.server.prepare()
+                tick(self.endpoints, self.server)
             except Exception:  # a scrape then renders (and reports) it itself
                 log.exception("rendering /metrics ahead failed")

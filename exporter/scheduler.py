@@ -105,7 +105,7 @@ class _Scheduled:
 
 #: Probes due within this of each other start together (see ``Scheduler._starts_now``) ...
 BATCH_WINDOW = 0.5
-#: ... if their interval is at least this: early by at most 2.5 % of the interval.
+#: ... if their interval is at least this: early by at most 5 % of the interval.
 BATCH_MIN_INTERVAL = 20 * BATCH_WINDOW
 
 

@@ -10,7 +10,7 @@ import functools
 import gzip
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,6 +86,11 @@ def view_document(view: ProbeView, now: float | None = None) -> dict[str, Any]:
     }
 
 
+def metrics_representation(openmetrics: bool, gzipped: bool) -> tuple[str, bool, bool]:
+    """The /metrics responses' ``Response.representation``: one per format and encoding."""
+    return ("/metrics", openmetrics, gzipped)
+
+
 class RenderedBody:
     """One rendered /metrics body and its responses, plain and gzipped, each made once."""
 
@@ -105,7 +110,9 @@ class RenderedBody:
         if response is None:
             body = gzip.compress(self.plain, compresslevel=1) if gzipped else self.plain
             content_type = OPENMETRICS_FORMAT if self.openmetrics else TEXT_FORMAT
-            response = Response(200, content_type, body, "gzip" if gzipped else None, VARY)
+            encoding = "gzip" if gzipped else None
+            representation = metrics_representation(self.openmetrics, gzipped)
+            response = Response(200, content_type, body, encoding, VARY, representation)
             response.fields  # noqa: B018 (encoded now, not on the scrape's path)
             self._responses[gzipped] = response
         return response
@@ -147,6 +154,24 @@ class Endpoints:
             rendered = self._render(openmetrics)
             for gzipped in {gzipped for format_, gzipped in recent if format_ == openmetrics}:
                 rendered.response(gzipped)
+
+    def published(self) -> dict[Hashable, Response]:
+        """The responses rendered ahead, by representation, for ``HttpServer.publish``."""
+        now = time.monotonic()
+        responses: dict[Hashable, Response] = {}
+        for (openmetrics, gzipped), asked_at in list(self._requested.items()):
+            rendered = self._rendered.get(openmetrics)
+            if rendered is not None and now - asked_at <= FORMAT_IDLE:
+                responses[metrics_representation(openmetrics, gzipped)] = rendered.response(gzipped)
+        return responses
+
+    def note_served(self, served: Mapping[Hashable, float]) -> None:
+        """Scrapes the server answered from published bytes (they never reach ``metrics``):
+        their formats stay rendered ahead."""
+        for openmetrics, gzipped in list(self._requested):
+            at = served.get(metrics_representation(openmetrics, gzipped))
+            if at is not None and at > self._requested[openmetrics, gzipped]:
+                self._requested[openmetrics, gzipped] = at
 
     def _render(self, openmetrics: bool) -> RenderedBody:
         body = self.exposition.render(openmetrics) + self.self_metrics.render(openmetrics)
@@ -258,6 +283,16 @@ _INDEX = (
     b'<li><a href="/metrics">/metrics</a></li><li><a href="/status">/status</a></li>'
     b'<li><a href="/healthz">/healthz</a></li></ul></body></html>\n'
 )
+
+
+def tick(endpoints: Endpoints, server: HttpServer | None) -> None:
+    """The event loop's once-a-second /metrics work: keep rendering what was scraped (the server
+    answers repeated scrapes itself, so it tells which), render, and publish the responses."""
+    if server is not None:
+        endpoints.note_served(server.served())
+    endpoints.render_ahead()
+    if server is not None:
+        server.publish(endpoints.published(), fresh_for=RENDERED_MAX_AGE)
 
 
 def serve(host: str, port: int, endpoints: Endpoints) -> HttpServer:

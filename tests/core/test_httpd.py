@@ -260,7 +260,7 @@ def test_many_clients_at_once(server: HttpServer) -> None:
 def test_the_date_line_is_current_and_prepared_off_the_request_path(
     server: HttpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server.prepare()
+    server.publish({}, fresh_for=3.0)
     encoded: list[int] = []
     encode = httpd._CommonFields._encode
 
@@ -279,3 +279,103 @@ def test_the_date_line_is_current_and_prepared_off_the_request_path(
     # prepare() covered this second and the next, so the request encoded nothing (unless the
     # clock crossed two seconds meanwhile, which a loaded machine may do).
     assert encoded == [] or time.time() - before > 1
+
+
+class Published:
+    """A handler whose /metrics answers carry a representation, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.body = b"v1\n"
+
+    def __call__(self, request: Request) -> Response:
+        self.calls += 1
+        if request.path == "/metrics":
+            return Response(200, "text/plain", self.body, representation="metrics")
+        return answer(request)
+
+
+SCRAPE = b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+
+
+@pytest.fixture
+def published() -> Iterator[tuple[HttpServer, Published]]:
+    handler = Published()
+    http = HttpServer("127.0.0.1", 0, handler, server_name="test/1")
+    http.start()
+    yield http, handler
+    http.close()
+
+
+def scrape(connection: socket.socket, request: bytes = SCRAPE) -> bytes:
+    connection.sendall(request)
+    status, _, body = read_response(connection)
+    assert status == "HTTP/1.1 200 OK"
+    return body
+
+
+def test_a_learned_request_is_answered_from_published_bytes(
+    published: tuple[HttpServer, Published],
+) -> None:
+    server, handler = published
+    with connect(server) as connection:
+        assert scrape(connection) == b"v1\n"  # the handler answers, and the server learns
+        assert handler.calls == 1
+        handler.body = b"v2\n"
+        server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=3.0)
+        calls = handler.calls
+        assert [scrape(connection) for _ in range(3)] == [b"v2\n"] * 3
+        assert handler.calls == calls  # the published bytes answered, not the handler
+        assert "metrics" in server.served()
+        # Another request (other bytes) still goes to the handler.
+        other = SCRAPE.replace(b"gzip", b"identity")
+        assert scrape(connection, other) == b"v2\n"
+        assert handler.calls == calls + 1
+
+
+def test_published_bytes_go_stale_and_the_handler_answers_again(
+    published: tuple[HttpServer, Published],
+) -> None:
+    server, handler = published
+    with connect(server) as connection:
+        scrape(connection)
+        server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=0.2)
+        calls = handler.calls
+        scrape(connection)
+        assert handler.calls == calls
+        time.sleep(0.3)  # nobody published since: the bytes are too old to send
+        handler.body = b"fresh\n"
+        assert scrape(connection) == b"fresh\n"
+        assert handler.calls == calls + 1
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        SCRAPE.replace(b"GET", b"HEAD"),  # HEAD: another answer (no body)
+        SCRAPE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"),  # not kept alive
+    ],
+)
+def test_only_kept_alive_gets_are_learned(
+    published: tuple[HttpServer, Published], request_bytes: bytes
+) -> None:
+    server, handler = published
+    with connect(server) as connection:
+        connection.sendall(request_bytes)
+        read_response(connection, head_only=request_bytes.startswith(b"HEAD"))
+    server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=3.0)
+    calls = handler.calls
+    with connect(server) as connection:
+        connection.sendall(request_bytes)
+        read_response(connection, head_only=request_bytes.startswith(b"HEAD"))
+    assert handler.calls == calls + 1
+
+
+def test_learned_requests_are_bounded(published: tuple[HttpServer, Published]) -> None:
+    server, handler = published
+    with connect(server) as connection:
+        for n in range(httpd.MAX_LEARNED + 5):
+            scrape(connection, SCRAPE.replace(b"Host: x", f"Host: x{n}".encode()))
+    server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=3.0)
+    assert len(server._prepared) == httpd.MAX_LEARNED
+    assert SCRAPE.replace(b"Host: x", b"Host: x0") not in server._prepared  # the oldest went

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import socket
 import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -17,7 +19,15 @@ from exporter.health import ExporterHealth, RunStats
 from exporter.metrics import Exposition, SelfMetrics, SiteStatusCollector, render_probe_lines
 from exporter.probe_api import Result, Sample
 from exporter.registry import default_registry
-from exporter.server import Endpoints, accepts_gzip, serve, wants_openmetrics
+from exporter.server import (
+    FORMAT_IDLE,
+    Endpoints,
+    accepts_gzip,
+    metrics_representation,
+    serve,
+    tick,
+    wants_openmetrics,
+)
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 
@@ -202,3 +212,58 @@ def test_status_lists_every_result_with_details(server: str) -> None:
     assert by_name["data-disk"]["details"] == {"mounts": 1}
     assert by_name["never-ran"]["summary"] == "no result yet"
     assert get(server + "/nope")[0] == 404
+
+
+PROMETHEUS_SCRAPE = (
+    b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Prometheus/2.45.0\r\n"
+    b"Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n"
+    b"Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
+)
+
+
+def raw_scrape(connection: socket.socket) -> bytes:
+    """One kept-alive scrape with Prometheus' exact bytes; the decompressed body."""
+    connection.sendall(PROMETHEUS_SCRAPE)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head)[1])  # type: ignore[index]
+    while len(body) < length:
+        body += connection.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    return gzip.decompress(body)
+
+
+def test_repeated_scrapes_are_answered_from_published_bytes_and_stay_fresh(
+    exposition: Exposition,
+) -> None:
+    endpoints = Endpoints(
+        exposition,
+        SelfMetrics(),
+        exposition.store,
+        exposition.health,
+        exposition.blocking,
+        exposition.site,
+    )
+    http = serve("127.0.0.1", 0, endpoints)
+    http.start()
+    status_line = b'site_status_probe_status{probe="data-disk",kind="disk"} '
+    try:
+        with socket.create_connection(("127.0.0.1", http.port), timeout=5) as connection:
+            assert status_line + b"2" in raw_scrape(connection)  # the handler renders
+            tick(endpoints, http)
+            assert status_line + b"2" in raw_scrape(connection)
+            representation = metrics_representation(openmetrics=True, gzipped=True)
+            assert representation in http.served()  # answered from the published bytes
+            exposition.store.record("data-disk", Result(Status.OK, "fine"), 0.001)
+            tick(endpoints, http)
+            assert status_line + b"0" in raw_scrape(connection)  # a new result shows
+            # Scrapes answered from published bytes keep their format rendered ahead, though
+            # the handler has not seen one for longer than FORMAT_IDLE.
+            endpoints._requested[True, True] -= FORMAT_IDLE + 1
+            raw_scrape(connection)
+            tick(endpoints, http)
+            assert representation in endpoints.published()
+    finally:
+        http.close()
