@@ -2,8 +2,8 @@
 
 Why not httpcore's default (anyio) backend: it wraps every read and write in an anyio cancel
 scope and exception map, and on every request it checks each idle pooled connection for
-readability by building anyio's socket attribute table and polling the socket. That was about a
-fifth of the CPU of a kept-alive probe. Here a connection is an ``asyncio.Protocol`` whose
+readability by building anyio's socket attribute table and polling the socket: about a fifth of a
+kept-alive request's CPU in a tight loop. Here a connection is an ``asyncio.Protocol`` whose
 transport reads as data arrives, so "has the server closed or written out of turn?" is a look
 at our own buffer, and a read is one future.
 
@@ -186,6 +186,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """TCP connections (``ProbeTransport``'s pool asks for no Unix sockets, no socket options)."""
+
     async def connect_tcp(
         self,
         host: str,
@@ -202,17 +204,6 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             _, connection = await _within(
                 timeout, loop.create_connection(_Connection, host, port, local_addr=local)
             )
-        return AsyncioStream(connection)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        with _mapped(httpcore.ConnectError, httpcore.ConnectTimeout):
-            _, connection = await _within(timeout, loop.create_unix_connection(_Connection, path))
         return AsyncioStream(connection)
 
     async def sleep(self, seconds: float) -> None:
