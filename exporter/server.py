@@ -161,7 +161,9 @@ class Endpoints:
         responses: dict[Hashable, Response] = {}
         for (openmetrics, gzipped), asked_at in list(self._requested.items()):
             rendered = self._rendered.get(openmetrics)
-            if rendered is not None and now - asked_at <= FORMAT_IDLE:
+            if rendered is None or now - rendered.at > RENDERED_MAX_AGE:
+                continue  # not rendered ahead: a scrape renders it itself
+            if now - asked_at <= FORMAT_IDLE:
                 responses[metrics_representation(openmetrics, gzipped)] = rendered.response(gzipped)
         return responses
 
