@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from exporter.blocking import BlockingRunner
 from exporter.config import MaintenanceWindow, Site
 from exporter.health import ExporterHealth, RunStats
+from exporter.httpd import HttpServer
 from exporter.metrics import Exposition, SelfMetrics, SiteStatusCollector, render_probe_lines
 from exporter.probe_api import Result, Sample
 from exporter.registry import default_registry
@@ -136,7 +137,7 @@ def test_negotiation_helpers() -> None:
 
 
 @pytest.fixture
-def server(exposition: Exposition) -> Iterator[str]:
+def serving(exposition: Exposition) -> Iterator[tuple[Endpoints, HttpServer]]:
     endpoints = Endpoints(
         exposition,
         SelfMetrics(),
@@ -147,8 +148,13 @@ def server(exposition: Exposition) -> Iterator[str]:
     )
     http = serve("127.0.0.1", 0, endpoints)
     http.start()
-    yield f"http://127.0.0.1:{http.port}"
+    yield endpoints, http
     http.close()
+
+
+@pytest.fixture
+def server(serving: tuple[Endpoints, HttpServer]) -> str:
+    return f"http://127.0.0.1:{serving[1].port}"
 
 
 def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -236,34 +242,22 @@ def raw_scrape(connection: socket.socket) -> bytes:
 
 
 def test_repeated_scrapes_are_answered_from_published_bytes_and_stay_fresh(
-    exposition: Exposition,
+    exposition: Exposition, serving: tuple[Endpoints, HttpServer]
 ) -> None:
-    endpoints = Endpoints(
-        exposition,
-        SelfMetrics(),
-        exposition.store,
-        exposition.health,
-        exposition.blocking,
-        exposition.site,
-    )
-    http = serve("127.0.0.1", 0, endpoints)
-    http.start()
+    endpoints, http = serving
     status_line = b'site_status_probe_status{probe="data-disk",kind="disk"} '
-    try:
-        with socket.create_connection(("127.0.0.1", http.port), timeout=5) as connection:
-            assert status_line + b"2" in raw_scrape(connection)  # the handler renders
-            tick(endpoints, http)
-            assert status_line + b"2" in raw_scrape(connection)
-            representation = metrics_representation(openmetrics=True, gzipped=True)
-            assert representation in http.served()  # answered from the published bytes
-            exposition.store.record("data-disk", Result(Status.OK, "fine"), 0.001)
-            tick(endpoints, http)
-            assert status_line + b"0" in raw_scrape(connection)  # a new result shows
-            # Scrapes answered from published bytes keep their format rendered ahead, though
-            # the handler has not seen one for longer than FORMAT_IDLE.
-            endpoints._requested[True, True] -= FORMAT_IDLE + 1
-            raw_scrape(connection)
-            tick(endpoints, http)
-            assert representation in endpoints.published()
-    finally:
-        http.close()
+    with socket.create_connection(("127.0.0.1", http.port), timeout=5) as connection:
+        assert status_line + b"2" in raw_scrape(connection)  # the handler renders
+        tick(endpoints, http)
+        assert status_line + b"2" in raw_scrape(connection)
+        representation = metrics_representation(openmetrics=True, gzipped=True)
+        assert representation in http.served()  # answered from the published bytes
+        exposition.store.record("data-disk", Result(Status.OK, "fine"), 0.001)
+        tick(endpoints, http)
+        assert status_line + b"0" in raw_scrape(connection)  # a new result shows
+        # Scrapes answered from published bytes keep their format rendered ahead, though
+        # the handler has not seen one for longer than FORMAT_IDLE.
+        endpoints._requested[True, True] -= FORMAT_IDLE + 1
+        raw_scrape(connection)
+        tick(endpoints, http)
+        assert representation in endpoints.published()
