@@ -14,15 +14,23 @@ SCRIPT = REPO / "bench" / "bench_exporter.py"
 PROBES = 50
 
 
-def bench_run(*args: str) -> subprocess.CompletedProcess[str]:
+def script_run(script: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """A benchmark script's run; the repo goes on PYTHONPATH (they import ``bench.*``)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=60,
+        env=env,
+        timeout=timeout,
         check=False,
     )
+
+
+def bench_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return script_run(SCRIPT, *args, timeout=60)
 
 
 def json_figures(stdout: str) -> dict[str, Any]:
@@ -68,24 +76,9 @@ HTTP_SCRIPT = REPO / "bench" / "bench_http.py"
 HTTP_PROBES = 20
 
 
-def http_bench_run(*args: str) -> subprocess.CompletedProcess[str]:
-    """bench_http.py imports ``bench.bench_exporter``: the repo goes on PYTHONPATH."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, str(HTTP_SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=90,
-        check=False,
-    )
-
-
 def test_short_http_benchmark_reports_figures_for_both_exporters() -> None:
-    done = http_bench_run(
-        "--probes", str(HTTP_PROBES), "--duration", "8", "--interval", "2", "--json"
+    done = script_run(
+        HTTP_SCRIPT, "--probes", str(HTTP_PROBES), "--duration", "8", "--interval", "2", "--json"
     )
     assert done.returncode == 0, done.stderr
     assert "blackbox_exporter" in done.stdout
@@ -110,21 +103,10 @@ DRUPAL_SCRIPT = REPO / "bench" / "bench_drupal.py"
 
 
 def test_short_drupal_benchmark_reports_starts_concurrency_and_latency() -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(DRUPAL_SCRIPT),
-            *("--probes", "6", "--minutes", "0.25", "--interval", "4s"),
-            *("--cpu-seconds", "0.1", "--scrape-interval", "0.5", "--json"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=90,
-        check=False,
+    done = script_run(
+        DRUPAL_SCRIPT,
+        *("--probes", "6", "--minutes", "0.25", "--interval", "4s"),
+        *("--cpu-seconds", "0.1", "--scrape-interval", "0.5", "--json"),
     )
     assert done.returncode == 0, done.stderr
     assert "drush starts per minute" in done.stdout
@@ -144,17 +126,7 @@ LOKI_SCRIPT = REPO / "bench" / "bench_loki.py"
 
 
 def test_short_loki_benchmark_reports_its_figures() -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [sys.executable, str(LOKI_SCRIPT), "--reports", "300", "--single", "3", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = script_run(LOKI_SCRIPT, "--reports", "300", "--single", "3", "--json", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "reports/s" in done.stdout and "load average" in done.stdout
     figures = json_figures(done.stdout)
