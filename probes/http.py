@@ -1,6 +1,6 @@
 """The ``http`` probe kind: a healthz endpoint answers, answers correctly, and will keep answering.
 
-The body is graded in the format the endpoint speaks (``probes.healthz``); status code, body
+The body is graded in the format the endpoint speaks (``probes.health``); status code, body
 patterns, a JSON field, latency and the TLS certificate's remaining days are checked on top.
 One ``httpx.AsyncClient`` per distinct TLS setting is shared by every run (a new client costs
 about 20 ms of CPU for its SSL context). httpx is imported only when an http probe runs.
@@ -34,7 +34,7 @@ from exporter.redact import redact, redact_url, url_secrets
 from exporter.status import Status, worst
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
-from probes import healthz, tls
+from probes import health, tls
 
 if TYPE_CHECKING:
     import httpx
@@ -398,7 +398,7 @@ def json_field_failure(assertion: JsonField, text: str) -> str | None:
     return None
 
 
-def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], healthz.Verdict | None]:
+def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], health.Verdict | None]:
     """The status and the reasons for it, worst first."""
     if result.error is not None or result.status_code is None:
         return Status.CRITICAL, [result.error or "no answer"], None
@@ -417,7 +417,7 @@ def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], heal
             )
         )
     elif config.format != "status-code":
-        verdict = healthz.grade_body(
+        verdict = health.grade_body(
             config.format, code, result.content_type, result.body, regex=config.regex
         )
         if verdict.status is not Status.OK or verdict.components:
@@ -474,7 +474,7 @@ def result_of(config: HttpProbe, result: Exchange, secrets: list[str]) -> Result
 
 
 def samples(
-    config: HttpProbe, result: Exchange, verdict: healthz.Verdict | None
+    config: HttpProbe, result: Exchange, verdict: health.Verdict | None
 ) -> tuple[Sample, ...]:
     out = [Sample(DURATION.name, seconds, (phase,)) for phase, seconds in result.phases().items()]
     if result.status_code is not None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from exporter.status import Status
-from probes.healthz import (
+from probes.health import (
     FORMATS,
     MAX_COMPONENTS,
     OUTPUT_CAP,

@@ -1,0 +1,102 @@
+"""Kubernetes verbose text (``[+]name ok`` / ``[-]name failed: reason``) or plain ``ok``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from exporter.status import Status
+from probes.health.common import (
+    NAME_CAP,
+    Component,
+    Verdict,
+    capped_verdict,
+    first_line,
+    is_success,
+    one_line,
+    plural,
+    problems_text,
+)
+
+PASSED = re.compile(r"\[\+\](?P<name>\S+) (?:ok|excluded: ok)")
+FAILED = re.compile(r"\[-\](?P<name>\S+) failed(?::\s*(?P<reason>.*))?")
+ENDING = re.compile(r"\S+ check (?:passed|failed)")
+
+
+@dataclass(frozen=True, slots=True)
+class K8sLines:
+    """What the lines of a Kubernetes verbose health answer say."""
+
+    components: tuple[Component, ...]
+    ending: str  # "healthz check failed", "" when there is no such line
+    other: int  # non-blank lines that are neither checks nor the ending
+
+    @property
+    def recognised(self) -> bool:
+        """Every non-blank line is a check or the ending, and there is at least one check."""
+        return bool(self.components) and self.other == 0
+
+
+def k8s_lines(text: str) -> K8sLines:
+    components: list[Component] = []
+    ending = ""
+    other = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if passed := PASSED.fullmatch(line):
+            components.append(Component(one_line(passed["name"], NAME_CAP), Status.OK))
+        elif failed := FAILED.fullmatch(line):
+            reason = one_line(failed["reason"] or "") or "failed"
+            components.append(
+                Component(one_line(failed["name"], NAME_CAP), Status.CRITICAL, reason)
+            )
+        elif ENDING.fullmatch(line):
+            ending = one_line(line, 80)
+        else:
+            other += 1
+    return K8sLines(tuple(components), ending, other)
+
+
+def is_plain_ok(text: str) -> bool:
+    return text.strip().lower() == "ok"
+
+
+def k8s_verdict(status_code: int, text: str) -> Verdict:
+    """Grade a Kubernetes-style answer: verbose check lines, or a plain ``ok``."""
+    lines = k8s_lines(text)
+    if not lines.components and not lines.ending:
+        return k8s_unparsed_verdict(status_code, text)
+    failed = (
+        any(component.status is Status.CRITICAL for component in lines.components)
+        or lines.ending.endswith("failed")
+        or not is_success(status_code)
+    )
+    lead = lines.ending or ("checks failed" if failed else "checks passed")
+    problems = problems_text(lines.components, "check")
+    count = len(lines.components)
+    if problems:
+        summary = f"{lead}: {problems}"
+    elif count:
+        summary = f"{lead}: {count} {plural('check', count)} ok"
+    else:
+        summary = lead
+    if not is_success(status_code):
+        summary += f"; HTTP {status_code}"
+    status = Status.CRITICAL if failed else Status.OK
+    return capped_verdict(status, summary, "k8s", lines.components, "check")
+
+
+def k8s_unparsed_verdict(status_code: int, text: str) -> Verdict:
+    """A Kubernetes-format answer without check lines: ``ok``, an error page, or nonsense."""
+    if is_plain_ok(text):
+        if is_success(status_code):
+            return Verdict(Status.OK, "ok", "k8s")
+        return Verdict(Status.CRITICAL, f"body ok but HTTP {status_code}", "k8s")
+    line = first_line(text)
+    if not is_success(status_code):
+        return Verdict(
+            Status.CRITICAL, f"HTTP {status_code}: {line}" if line else f"HTTP {status_code}", "k8s"
+        )
+    return Verdict(Status.UNKNOWN, f"not a Kubernetes health answer: {line!r}", "k8s")
