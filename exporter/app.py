@@ -12,17 +12,17 @@ import anyio
 from exporter.blocking import BlockingRunner
 from exporter.config import ConfigInvalid, Site, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
-from exporter.health import ExporterHealth, RunStats
-from exporter.httpd import HttpServer
 from exporter.memory import release_freed_memory
-from exporter.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
 from exporter.report_stats import ReportStats
 from exporter.reporting import Reporting
 from exporter.scheduler import ProbeRunner, Scheduler
-from exporter.server import RENDER_AHEAD_INTERVAL, Endpoints, serve, tick
 from exporter.store import ProbeState, ResultStore
+from exporter.web.health import ExporterHealth, RunStats
+from exporter.web.httpd import HttpServer
+from exporter.web.metrics import Exposition, SelfMetrics, render_probe_lines
+from exporter.web.server import RENDER_AHEAD_INTERVAL, Endpoints, serve, tick
 
 if TYPE_CHECKING:
     from exporter.kube.integration import KubernetesIntegration

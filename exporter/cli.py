@@ -16,14 +16,14 @@ from exporter import __version__
 from exporter.app import Exporter
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
 from exporter.context import ProbeRuntime
-from exporter.health import RunStats
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
 from exporter.scheduler import ProbeRunner, run_all_once
-from exporter.server import view_document
 from exporter.status import Status
 from exporter.store import ProbeView, ResultStore, site_status
+from exporter.web.health import RunStats
+from exporter.web.server import view_document
 
 EXIT_CONFIG_INVALID = 2
 

@@ -1,4 +1,4 @@
-"""Counters the report sinks keep, read by ``exporter.metrics.ReportCollector`` at each scrape.
+"""Counters the report sinks keep, read by ``exporter.web.metrics.ReportCollector`` at each scrape.
 
 One ``ReportStats`` lives as long as the exporter (a reload that swaps sinks keeps it), so the
 counters stay monotonic. The Loki part exists once a Loki sink has run.

@@ -20,12 +20,12 @@ from anyio.abc import TaskGroup
 
 from exporter.config import SiteStatusConfig, Timing
 from exporter.context import ProbeRuntime, RunContext
-from exporter.health import RunStats
 from exporter.probe_api import MetricFamily, ProbeConfig, Result
 from exporter.registry import KindRegistry
 from exporter.status import Status
 from exporter.store import ProbeSpec, ProbeState, ResultStore
 from exporter.units import format_duration
+from exporter.web.health import RunStats
 
 log = logging.getLogger(__name__)
 

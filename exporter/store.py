@@ -46,7 +46,7 @@ class ProbeState:
     streak_worse: bool = False
     finished_at: float = 0.0
     duration: float = 0.0
-    #: Rendered exposition lines of this state's values, by family (see exporter.metrics).
+    #: Rendered exposition lines of this state's values, by family (see exporter.web.metrics).
     lines: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from exporter import httpd
-from exporter.httpd import HttpServer, Request, Response
+from exporter.web import httpd
+from exporter.web.httpd import HttpServer, Request, Response
 
 
 def answer(request: Request) -> Response:

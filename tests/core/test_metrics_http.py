@@ -15,12 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from exporter.blocking import BlockingRunner
 from exporter.config import MaintenanceWindow, Site
-from exporter.health import ExporterHealth, RunStats
-from exporter.httpd import HttpServer
-from exporter.metrics import Exposition, SelfMetrics, SiteStatusCollector, render_probe_lines
 from exporter.probe_api import Result, Sample
 from exporter.registry import default_registry
-from exporter.server import (
+from exporter.status import Status
+from exporter.store import ProbeSpec, ResultStore
+from exporter.web.health import ExporterHealth, RunStats
+from exporter.web.httpd import HttpServer
+from exporter.web.metrics import Exposition, SelfMetrics, SiteStatusCollector, render_probe_lines
+from exporter.web.server import (
     FORMAT_IDLE,
     Endpoints,
     accepts_gzip,
@@ -29,8 +31,6 @@ from exporter.server import (
     tick,
     wants_openmetrics,
 )
-from exporter.status import Status
-from exporter.store import ProbeSpec, ResultStore
 
 SITE = Site(name="example", environment="prod", tier="priprod", profile="os2web")
 

@@ -8,7 +8,6 @@ import pytest
 
 from exporter.config import SiteStatusConfig, parse_config
 from exporter.context import ProbeRuntime
-from exporter.health import RunStats
 from exporter.probe_api import (
     MetricFamily,
     ProbeConfig,
@@ -21,6 +20,7 @@ from exporter.probe_api import (
 from exporter.registry import KindRegistry
 from exporter.scheduler import BATCH_MIN_INTERVAL, ProbeRunner, Scheduler
 from exporter.store import ProbeState, ResultStore
+from exporter.web.health import RunStats
 
 ACTIVE = {"now": 0, "max": 0, "runs": 0}
 #: When each probe's latest run started (event loop clock).
@@ -178,7 +178,7 @@ async def test_apply_keeps_unchanged_probes_and_stops_removed_ones() -> None:
 
 
 async def test_while_a_run_is_in_flight_the_last_result_is_reported_with_its_age() -> None:
-    from exporter.server import view_document
+    from exporter.web.server import view_document
 
     cfg = config("""
         defaults: {interval: 0.6s, timeout: 0.6s, jitter: 0s}

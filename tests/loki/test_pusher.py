@@ -15,9 +15,9 @@ import trustme
 
 from exporter.loki.batch import push_body
 from exporter.loki.streams import LABEL_NAMES
-from exporter.metrics import SelfMetrics
 from exporter.report_stats import ReportStats
 from exporter.status import Status
+from exporter.web.metrics import SelfMetrics
 from tests.loki.conftest import SinkFactory, eventually, running, snapshot, transition
 from tests.support.loki_double import LokiDouble, loki_double
 from tests.support.reports import validate_report

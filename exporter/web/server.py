@@ -1,6 +1,6 @@
 """The HTTP endpoints: ``/metrics``, ``/healthz`` (application/health+json), ``/status``.
 
-The server (``exporter.httpd``) runs in its own threads and only reads the result store, so a
+The server (``exporter.web.httpd``) runs in its own threads and only reads the result store, so a
 scrape answers in milliseconds whatever the probes (or the event loop) are doing.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
-from exporter.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
-from exporter.httpd import HttpServer, Request, Response
-from exporter.metrics import Exposition, SelfMetrics
 from exporter.store import ProbeView, ResultStore, site_status
+from exporter.web.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
+from exporter.web.httpd import HttpServer, Request, Response
+from exporter.web.metrics import Exposition, SelfMetrics
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8"

@@ -27,11 +27,11 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
-from exporter.health import ExporterHealth, RunStats
 from exporter.probe_api import MetricFamily
 from exporter.report_stats import ReportStats
 from exporter.status import Status
 from exporter.store import ProbeState, ProbeView, ResultStore, site_status
+from exporter.web.health import ExporterHealth, RunStats
 
 PROBE_LABELS = ("probe", "kind")
 

@@ -1,0 +1,1 @@
+"""The exporter's HTTP side: the server, the endpoints it serves, and what they render."""
