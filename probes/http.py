@@ -34,6 +34,7 @@ from exporter.redact import redact, redact_url, url_secrets
 from exporter.status import Status, worst
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
+from exporter.user_regex import check_user_regex, user_regex_search
 from probes import health, tls
 
 if TYPE_CHECKING:
@@ -114,10 +115,7 @@ class HttpProbe(ProbeConfig):
     @classmethod
     def _compiles(cls, value: Any) -> Any:
         for pattern in (value,) if isinstance(value, str) else value or ():
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+            check_user_regex(pattern)  # RE2: linear time; a refused pattern is a config error
         return value
 
     @field_validator("expect_status")
@@ -368,10 +366,10 @@ def body_checks(config: HttpProbe, text: str) -> list[tuple[Status, str]]:
     """Failed body patterns and JSON field assertions."""
     failures = []
     for pattern in config.body_must_match:
-        if not re.search(pattern, text):
+        if not user_regex_search(pattern, text):
             failures.append((Status.CRITICAL, f"body does not match /{pattern}/"))
     for pattern in config.body_must_not_match:
-        if re.search(pattern, text):
+        if user_regex_search(pattern, text):
             failures.append((Status.CRITICAL, f"body matches /{pattern}/"))
     if config.json_field is not None:
         failure = json_field_failure(config.json_field, text)

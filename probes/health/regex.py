@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from exporter.status import Status
+from exporter.user_regex import UserRegexError, compile_user_regex
 from probes.health.common import Verdict, one_line
 
 
@@ -14,11 +13,11 @@ def regex_verdict(text: str, regex: str | None) -> Verdict:
         return Verdict(Status.UNKNOWN, "the regex format needs a regex", "regex")
     shown = one_line(regex, 80)
     try:
-        pattern = re.compile(regex)
-    except re.error as exc:
+        pattern = compile_user_regex(regex)  # RE2: linear time whatever the pattern
+    except UserRegexError as exc:
         return Verdict(
             Status.UNKNOWN, f"invalid regex /{shown}/: {one_line(str(exc), 80)}", "regex"
         )
-    if pattern.search(text):
+    if pattern.search(text) is not None:
         return Verdict(Status.OK, f"body matches /{shown}/", "regex")
     return Verdict(Status.CRITICAL, f"body does not match /{shown}/", "regex")
