@@ -10,14 +10,16 @@ when the config is validated. Our own fixed patterns keep using ``re``.
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import re2
+from pydantic import AfterValidator
 
 #: Longer patterns are refused: a config holds words to look for, not programs.
 MAX_PATTERN_LENGTH = 1000
 #: RE2's memory budget for one compiled pattern (its default is 8 MiB).
 MAX_PROGRAM_BYTES = 4 * 1024 * 1024
+_HINT = " (RE2 syntax: no backreferences or lookaround)"
 
 
 class CompiledRegex(Protocol):
@@ -26,6 +28,11 @@ class CompiledRegex(Protocol):
 
 class UserRegexError(ValueError):
     """A pattern RE2 cannot run; the message says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid regular expression: {reason}{_HINT}")
+        #: RE2's words alone (``missing ): iam(alive``).
+        self.reason = reason
 
 
 def _options() -> re2.Options:
@@ -36,18 +43,17 @@ def _options() -> re2.Options:
 
 
 _OPTIONS = _options()
-_HINT = " (RE2 syntax: no backreferences or lookaround)"
 
 
 @functools.lru_cache(maxsize=512)
 def compile_user_regex(pattern: str) -> CompiledRegex:
     """The compiled pattern, or ``UserRegexError`` with RE2's reason."""
     if len(pattern) > MAX_PATTERN_LENGTH:
-        raise UserRegexError(f"regular expression longer than {MAX_PATTERN_LENGTH} characters")
+        raise UserRegexError(f"longer than {MAX_PATTERN_LENGTH} characters")
     try:
         compiled: CompiledRegex = re2.compile(pattern, _OPTIONS)
     except re2.error as error:
-        raise UserRegexError(f"invalid regular expression: {_reason(error)}{_HINT}") from None
+        raise UserRegexError(_reason(error)) from None
     return compiled
 
 
@@ -67,3 +73,7 @@ def _reason(error: Exception) -> str:
     if isinstance(reason, bytes):
         reason = reason.decode("utf-8", errors="replace")
     return " ".join(str(reason).split())[:200]
+
+
+#: A config field holding a user regex: validated by RE2 where the config is read.
+UserRegex = Annotated[str, AfterValidator(check_user_regex)]

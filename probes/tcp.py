@@ -11,7 +11,6 @@ failures with their reason, an answer that does not match.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from exporter.probe_api import (
 from exporter.status import worst
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration
+from exporter.user_regex import CompiledRegex, UserRegex, compile_user_regex
 from probes.tls import (
     CERT_EXPIRY,
     ExpiryDaysLimits,
@@ -73,7 +73,7 @@ class TcpProbe(ProbeConfig):
     verify: bool = True
     ca_file: str | None = Field(default=None, min_length=1)
     send: str | None = None
-    expect: str | None = None
+    expect: UserRegex | None = None
     cert_expiry_days: ExpiryDaysLimits = Field(default_factory=default_expiry_limits)
     connect_time: DurationLimits | None = None
 
@@ -87,16 +87,6 @@ class TcpProbe(ProbeConfig):
         if len(encoded) > 253 or any(c.isspace() for c in host):
             raise ValueError(f"invalid host name {host!r}")
         return host
-
-    @field_validator("expect")
-    @classmethod
-    def _expect_is_a_regex(cls, expect: str | None) -> str | None:
-        if expect is not None:
-            try:
-                re.compile(expect)
-            except re.error as error:
-                raise ValueError(f"invalid regular expression: {error}") from None
-        return expect
 
     @model_validator(mode="after")
     def _tls_options_need_tls(self) -> TcpProbe:
@@ -281,7 +271,7 @@ async def converse(
             return
     if config.expect is None:
         return
-    exchange = await read_until_match(stream, re.compile(config.expect), deadline)
+    exchange = await read_until_match(stream, compile_user_regex(config.expect), deadline)
     connection.details["received"] = excerpt(exchange.received, DETAILS_EXCERPT)
     if exchange.matched is not None:
         connection.details["matched"] = exchange.matched
@@ -293,9 +283,7 @@ def line_to_send(text: str) -> bytes:
     return (text if text.endswith("\n") else text + "\n").encode()
 
 
-async def read_until_match(
-    stream: ByteStream, pattern: re.Pattern[str], deadline: float
-) -> Exchange:
+async def read_until_match(stream: ByteStream, pattern: CompiledRegex, deadline: float) -> Exchange:
     """Read lines until one matches ``pattern``, the peer closes, 64 KiB or the deadline."""
     received = bytearray()
     scanned = 0  # complete lines before this offset have been searched
@@ -328,8 +316,8 @@ def complete_lines(received: bytearray, scanned: int) -> tuple[list[str], int]:
     return [line.rstrip("\r") for line in text.split("\n")[:-1]], end
 
 
-def first_match(pattern: re.Pattern[str], lines: list[str]) -> str | None:
-    return next((line for line in lines if pattern.search(line)), None)
+def first_match(pattern: CompiledRegex, lines: list[str]) -> str | None:
+    return next((line for line in lines if pattern.search(line) is not None), None)
 
 
 def mismatch(expect: str, exchange: Exchange, timeout: float) -> str:

@@ -16,7 +16,7 @@ def regex_verdict(text: str, regex: str | None) -> Verdict:
         pattern = compile_user_regex(regex)  # RE2: linear time whatever the pattern
     except UserRegexError as exc:
         return Verdict(
-            Status.UNKNOWN, f"invalid regex /{shown}/: {one_line(str(exc), 80)}", "regex"
+            Status.UNKNOWN, f"invalid regex /{shown}/: {one_line(exc.reason, 80)}", "regex"
         )
     if pattern.search(text) is not None:
         return Verdict(Status.OK, f"body matches /{shown}/", "regex")
