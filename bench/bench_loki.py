@@ -35,10 +35,10 @@ import anyio
 from bench.bench_exporter import machine_description
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings, Site
-from exporter.loki.sink import LokiSink
 from exporter.probe_api import Result
-from exporter.report_schema import Report, snapshot_report, transition_report
-from exporter.report_stats import ReportStats
+from exporter.reports.loki.sink import LokiSink
+from exporter.reports.schema import Report, snapshot_report, transition_report
+from exporter.reports.stats import ReportStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 

@@ -15,8 +15,8 @@ from exporter.context import ProbeRuntime
 from exporter.memory import release_freed_memory
 from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
-from exporter.report_stats import ReportStats
-from exporter.reporting import Reporting
+from exporter.reports.service import Reporting
+from exporter.reports.stats import ReportStats
 from exporter.scheduler import ProbeRunner, Scheduler
 from exporter.store import ProbeState, ResultStore
 from exporter.web.health import ExporterHealth, RunStats

@@ -28,7 +28,7 @@ from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.probe_api import MetricFamily
-from exporter.report_stats import ReportStats
+from exporter.reports.stats import ReportStats
 from exporter.status import Status
 from exporter.store import ProbeState, ProbeView, ResultStore, site_status
 from exporter.web.health import ExporterHealth, RunStats

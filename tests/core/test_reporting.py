@@ -12,9 +12,9 @@ import anyio
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports, Site
 from exporter.probe_api import Result
-from exporter.report_schema import LOKI_MAX_LINE_BYTES, Report, encode, snapshot_report
-from exporter.report_stats import ReportStats
-from exporter.reporting import Reporting
+from exporter.reports.schema import LOKI_MAX_LINE_BYTES, Report, encode, snapshot_report
+from exporter.reports.service import Reporting
+from exporter.reports.stats import ReportStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 from tests.loki.conftest import eventually
@@ -133,7 +133,7 @@ def test_oversized_lines_are_trimmed_and_say_so() -> None:
     store.record(
         "big", Result(Status.CRITICAL, "huge", {f"k{i}": "v" * 100 for i in range(400)}), 1
     )
-    from exporter.report_schema import transition_report
+    from exporter.reports.schema import transition_report
 
     report = transition_report(SITE, store.views()[0], Status.OK, time.time())
     validate_report(report)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from exporter.loki.streams import LABEL_NAMES
+from exporter.reports.loki.streams import LABEL_NAMES
 from exporter.status import Status
 from tests.loki.conftest import SinkFactory, eventually, running, snapshot, transition
 from tests.mixin.dashboard_queries import interpolate, queries

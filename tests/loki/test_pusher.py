@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import trustme
 
-from exporter.loki.batch import push_body
-from exporter.loki.streams import LABEL_NAMES
-from exporter.report_stats import ReportStats
+from exporter.reports.loki.batch import push_body
+from exporter.reports.loki.streams import LABEL_NAMES
+from exporter.reports.stats import ReportStats
 from exporter.status import Status
 from exporter.web.metrics import SelfMetrics
 from tests.loki.conftest import SinkFactory, eventually, running, snapshot, transition

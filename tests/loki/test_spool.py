@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.loki.spool import COMPACTED_HEADER, Entry, Spool, encode_record
+from exporter.reports.loki.spool import COMPACTED_HEADER, Entry, Spool, encode_record
 
 
 def entry(n: int, report_type: str = "transition") -> Entry:

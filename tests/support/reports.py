@@ -1,4 +1,4 @@
-"""Every report a test sees is checked against the published schema (exporter/schemas)."""
+"""Every report a test sees is checked against the published schema (exporter/reports/schemas)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 
-from exporter.report_schema import load_schema
+from exporter.reports.schema import load_schema
 
 
 @functools.cache

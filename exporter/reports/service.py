@@ -16,10 +16,10 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports, Site
-from exporter.report_file import JsonlReportSink
-from exporter.report_schema import Report, Trigger, snapshot_report, transition_report
-from exporter.report_stats import ReportStats
-from exporter.report_tracker import TransitionTracker, may_change_views
+from exporter.reports.file import JsonlReportSink
+from exporter.reports.schema import Report, Trigger, snapshot_report, transition_report
+from exporter.reports.stats import ReportStats
+from exporter.reports.tracker import TransitionTracker, may_change_views
 from exporter.store import ProbeState, ResultStore
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def build_sinks(config: Reports, blocking: BlockingRunner, stats: ReportStats) -
     sinks: list[ReportSink] = []
     if config.loki is not None:
         # Imported here: an exporter without Loki never loads the pusher.
-        from exporter.loki.sink import LokiSink
+        from exporter.reports.loki.sink import LokiSink
 
         sinks.append(LokiSink(config.loki, blocking, stats))
     if config.writes_file():

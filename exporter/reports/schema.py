@@ -1,6 +1,6 @@
 """Status reports, schema version 1: what a report holds and how it becomes one line.
 
-The schema is published as ``exporter/schemas/report-v1.schema.json`` (package data) and
+The schema is published as ``exporter/reports/schemas/report-v1.schema.json`` (package data) and
 documented in docs/reports.md. Two report types:
 
 - ``transition``: a probe's *reported* status changed. The store's views decide it, so a result
@@ -40,7 +40,7 @@ Trigger = Literal["startup", "interval", "shutdown"]
 
 def load_schema() -> dict[str, Any]:
     """The JSON Schema of version 1, as shipped in the package."""
-    text = resources.files("exporter").joinpath(SCHEMA_RESOURCE).read_text()
+    text = resources.files("exporter.reports").joinpath(SCHEMA_RESOURCE).read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -15,8 +15,8 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports
-from exporter.report_schema import Report, encode
-from exporter.report_stats import ReportStats
+from exporter.reports.schema import Report, encode
+from exporter.reports.stats import ReportStats
 
 log = logging.getLogger(__name__)
 

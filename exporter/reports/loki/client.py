@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Literal
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
-from exporter.loki.backoff import parse_retry_after
 from exporter.redact import redact, redact_urls_in
+from exporter.reports.loki.backoff import parse_retry_after
 
 if TYPE_CHECKING:
     import httpx

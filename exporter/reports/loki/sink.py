@@ -31,13 +31,13 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
-from exporter.loki.backoff import Backoff
-from exporter.loki.batch import push_body
-from exporter.loki.client import LokiClient, Outcome
-from exporter.loki.spool import Entry, Spool, SpoolRecord
-from exporter.loki.streams import StreamClock, report_labels, structured_metadata
-from exporter.report_schema import Report, encode
-from exporter.report_stats import ReportStats
+from exporter.reports.loki.backoff import Backoff
+from exporter.reports.loki.batch import push_body
+from exporter.reports.loki.client import LokiClient, Outcome
+from exporter.reports.loki.spool import Entry, Spool, SpoolRecord
+from exporter.reports.loki.streams import StreamClock, report_labels, structured_metadata
+from exporter.reports.schema import Report, encode
+from exporter.reports.stats import ReportStats
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.loki.spool import Entry
+from exporter.reports.loki.spool import Entry
 
 #: gzip level 6 costs ~2x the CPU of level 1 for ~15 % fewer bytes on report lines; pushes
 #: are rare (one per second at most), bytes to a hosted Loki are not.
