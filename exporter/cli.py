@@ -16,6 +16,7 @@ from exporter import __version__
 from exporter.app import Exporter
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
 from exporter.context import ProbeRuntime
+from exporter.gate import command as gate_command
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", choices=["table", "json"], default="table")
     with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
+    gate_command.add_parser(commands)
     return parser
 
 
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_malloc()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=getattr(args, "log_level", "warning").upper(),
         stream=sys.stderr,
         format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # httpx logs every request at INFO: one line per probe run is noise, not news.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.command == "gate":
+        return gate_command.run(args)
     registry = default_registry()
     command = {"run": _run, "check": _check, "validate": _validate}[args.command]
     return command(args, registry)

@@ -1,0 +1,247 @@
+"""``site-status gate``: the command line, the watch loop and the exit codes.
+
+Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 unknown (the source cannot be reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import httpx
+
+from exporter.gate import report
+from exporter.gate.judge import Judged, Outcome, Policy, Watch, grace_of, judge
+from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
+from exporter.gate.sources import ExporterSource, PrometheusSource, Source
+from exporter.gate.windows import WindowSpecError, inside, next_opening, parse_window
+from exporter.maintenance import WeeklyWindow
+from exporter.status import Status
+from exporter.units import format_duration, parse_duration
+
+#: A site's /status unreachable in a watch for this long (or the grace, if longer) ends the
+#: watch with UNKNOWN: a short blip of the network is not a verdict on the rollout.
+UNREACHABLE_GRACE = 30.0
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _window(text: str) -> list[WeeklyWindow]:
+    try:
+        return parse_window(text)
+    except WindowSpecError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--window {text!r}: ")) from None
+
+
+def add_parser(commands: Any) -> None:
+    gate = commands.add_parser(
+        "gate",
+        help="pass (0) when every site is at most --max-status, else fail (1); for pipelines",
+        description=(
+            "Is it safe to roll out, and did the rollout hold? Exit 0 pass, 1 fail, "
+            "2 usage or config error, 3 unknown (cannot reach the source)."
+        ),
+    )
+    source = gate.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--url", action="append", metavar="URL", help="an exporter (reads URL/status); repeatable"
+    )
+    source.add_argument("--prometheus", metavar="URL", help="many sites through Prometheus")
+    gate.add_argument(
+        "--match",
+        default="",
+        metavar="MATCHERS",
+        help="with --prometheus: label matchers on site_status_site_info, "
+        'e.g. \'tier="priprod", environment="prod"\'',
+    )
+    gate.add_argument("--max-status", choices=["ok", "warning"], default="ok")
+    gate.add_argument(
+        "--allow-missing", action="store_true", help="a site with no data does not fail the gate"
+    )
+    gate.add_argument(
+        "--fail-in-maintenance",
+        action="store_true",
+        help="a site in a maintenance window fails like any other (default: reported, excused)",
+    )
+    gate.add_argument(
+        "--watch", type=_duration, metavar="DURATION", help="keep watching this long (e.g. 1h)"
+    )
+    gate.add_argument(
+        "--grace",
+        type=_duration,
+        metavar="DURATION",
+        help="with --watch: a degradation fails once it lasts this long "
+        "(default: one interval of the failing probe; 60s through Prometheus)",
+    )
+    gate.add_argument("--poll", type=_duration, default=5.0, metavar="DURATION")
+    gate.add_argument(
+        "--window",
+        type=_window,
+        action="append",
+        metavar="SPEC",
+        help="deploy window, e.g. 'mon-thu 10:00-15:00 Europe/Oslo'; repeatable; "
+        "outside every window the gate fails",
+    )
+    gate.add_argument(
+        "--lookback",
+        default="1h",
+        help="with --prometheus: a site seen this recently but with no data now is missing",
+    )
+    gate.add_argument("--timeout", type=_duration, default=10.0, metavar="DURATION")
+    gate.add_argument("--format", choices=["text", "json"], default="text")
+
+
+class Progress:
+    """Watch progress on stderr: one updating line on a terminal, plain lines when piped (on a
+    change of the count, and once a minute)."""
+
+    def __init__(self, stream: TextIO, total: float) -> None:
+        self.stream = stream
+        self.total = total
+        self.tty = stream.isatty()
+        self._last: tuple[str, float] | None = None
+
+    def show(self, elapsed: float, judged: Sequence[Judged]) -> None:
+        good = sum(not j.degraded for j in judged)
+        text = (
+            f"watching {format_duration(elapsed)} of {format_duration(self.total)}: "
+            f"{good}/{len(judged)} sites OK"
+        )
+        degraded = [j.site.site for j in judged if j.degraded]
+        if degraded:
+            text += " (degraded: " + ", ".join(degraded) + ")"
+        if self.tty:
+            self.stream.write("\r\x1b[K" + text)
+        else:
+            counts = text.split(": ", 1)[1]
+            if self._last and self._last[0] == counts and elapsed - self._last[1] < 60:
+                return
+            self._last = (counts, elapsed)
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Gate:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        source: Source,
+        out: TextIO,
+        err: TextIO,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.args = args
+        self.source = source
+        self.out = out
+        self.err = err
+        self.clock = clock
+        self.sleep = sleep
+        self.policy = Policy(
+            max_status=Status[args.max_status.upper()],
+            allow_missing=args.allow_missing,
+            fail_in_maintenance=args.fail_in_maintenance,
+        )
+        self.windows = [window for spec in args.window or [] for window in spec]
+        self.extra: dict[str, Any] = {"source": source.describe(), "max_status": args.max_status}
+
+    def finish(self, outcome: Outcome, reason: str, judged: Sequence[Judged] = ()) -> int:
+        if self.args.format == "json":
+            document = report.document(outcome, reason, judged, self.extra)
+            self.out.write(json.dumps(document, indent=1) + "\n")
+        else:
+            self.out.write(report.first_line(outcome, reason) + "\n")
+            for line in report.lines(judged):
+                self.out.write(line + "\n")
+        self.out.flush()
+        return int(outcome)
+
+    def run(self) -> int:
+        if self.windows:
+            now = datetime.now(UTC)
+            if not inside(self.windows, now):
+                _, opening = next_opening(self.windows, now)
+                self.extra["next_window"] = opening
+                return self.finish(Outcome.FAIL, f"outside deploy window (next: {opening})")
+        try:
+            if self.args.watch is None:
+                judged = judge(self.source.read(), self.policy)
+                outcome, text = report.summary_text(judged, self.policy.max_status)
+                return self.finish(outcome, text, judged)
+            return self.watch(self.args.watch)
+        except SourceUnreachable as error:
+            return self.finish(Outcome.UNKNOWN, str(error))
+        except SourceRejected as error:
+            return self.finish(Outcome.USAGE, str(error))
+
+    def watch(self, duration: float) -> int:
+        watch = Watch(self.policy, self.args.grace)
+        progress = Progress(self.err, duration)
+        start = self.clock()
+        unreachable_since: float | None = None
+        judged: list[Judged] = []
+        self.extra["watch_seconds"] = duration
+        while True:
+            now = self.clock()
+            try:
+                sites: list[SiteState] = self.source.read()
+                unreachable_since = None
+            except SourceUnreachable:
+                unreachable_since = now if unreachable_since is None else unreachable_since
+                if now - unreachable_since >= max(UNREACHABLE_GRACE, self.args.grace or 0):
+                    progress.done()
+                    raise
+                self.sleep(self.args.poll)
+                continue
+            judged, lasting = watch.observe(sites, now)
+            progress.show(now - start, judged)
+            if lasting:
+                progress.done()
+                return self._degraded(lasting, judged, now - start, watch, now)
+            if now - start >= duration and not any(j.degraded for j in judged):
+                progress.done()
+                _, text = report.summary_text(judged, self.policy.max_status)
+                return self.finish(
+                    Outcome.PASS, f"held for {format_duration(duration)}: {text}", judged
+                )
+            # Past the end, a degradation still in its grace is watched until it recovers or
+            # lasts: passing a site that is down right now would be a lie.
+            self.sleep(self.args.poll)
+
+    def _degraded(
+        self, lasting: list[Judged], judged: list[Judged], elapsed: float, watch: Watch, now: float
+    ) -> int:
+        first = lasting[0]
+        grace = grace_of(first.site, self.args.grace)
+        names = ", ".join(j.site.site for j in lasting)
+        reason = (
+            f"degraded after {format_duration(elapsed)} of watching, for "
+            f"{format_duration(watch.degraded_for(first.site.site, now))} "
+            f"(grace {format_duration(grace)}): {names}"
+        )
+        return self.finish(Outcome.FAIL, report.cut(reason), judged)
+
+
+def run(args: argparse.Namespace) -> int:
+    with httpx.Client(timeout=args.timeout, follow_redirects=False, trust_env=True) as client:
+        source: Source
+        if args.url:
+            source = ExporterSource(args.url, client, args.allow_missing)
+        else:
+            source = PrometheusSource(args.prometheus, args.match, client, args.lookback)
+        return Gate(args, source, sys.stdout, sys.stderr).run()

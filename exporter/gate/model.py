@@ -1,0 +1,43 @@
+"""What the gate reads of a site, whichever the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exporter.status import Status
+
+
+@dataclass(frozen=True)
+class ProbeState:
+    name: str
+    status: Status
+    #: The probe's one-line why; empty where the source has none (Prometheus).
+    summary: str = ""
+    interval_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class SiteState:
+    """One site as its source sees it now. ``status`` is None for a site that is known but has
+    no current data (exporter down or unreachable): *missing*."""
+
+    site: str
+    status: Status | None
+    maintenance: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    #: The probes that are not OK, worst first.
+    failing: tuple[ProbeState, ...] = ()
+    #: Why the site is missing, when it is.
+    missing_reason: str = ""
+
+
+class SourceUnreachable(Exception):
+    """The source itself (an exporter's /status, or Prometheus) gave no usable answer."""
+
+
+class SourceRejected(Exception):
+    """The source refused what we asked (a bad ``--match``): a usage error, not an outage."""
+
+
+def worst_first(probes: list[ProbeState]) -> tuple[ProbeState, ...]:
+    return tuple(sorted(probes, key=lambda probe: (-probe.status.severity, probe.name)))
