@@ -6,9 +6,15 @@ import contextlib
 import json
 from pathlib import Path
 
+import yaml
+
 from tests.gate.conftest import gate, maintenance_now, running_site
-from tests.support.exporter_process import free_port, wait_until
+from tests.support.exporter_process import REPO, free_port, wait_until
 from tests.support.monitoring import Prometheus, running_prometheus
+
+PROMETHEUS_TEMPLATE = (
+    REPO / "k8s" / "components" / "argo-rollouts-analysis" / "analysistemplate-prometheus.yaml"
+)
 
 
 def site_states(prometheus: Prometheus) -> dict[str, float]:
@@ -18,6 +24,17 @@ def site_states(prometheus: Prometheus) -> dict[str, float]:
             "site_status_site_status * on(instance) group_left(site) site_status_site_info"
         )
     }
+
+
+def analysis_result(prometheus: Prometheus, site: str) -> list[float]:
+    """What the site-status-prometheus AnalysisTemplate's query returns for ``site``."""
+    (template,) = [
+        doc
+        for doc in yaml.safe_load_all(PROMETHEUS_TEMPLATE.read_text())
+        if doc["metadata"]["name"] == "site-status-prometheus"
+    ]
+    query = template["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
+    return [float(s["value"][1]) for s in prometheus.query(query.replace("{{args.site}}", site))]
 
 
 def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path: Path) -> None:
@@ -60,6 +77,9 @@ def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path
         in_maintenance = gate("--prometheus", url, "--match", 'site="museum"')
         as_json = gate("--prometheus", url, "--match", 'tier="priprod"', "--format", "json")
         bad_match = gate("--prometheus", url, "--match", "tier=priprod")
+        analysis = {
+            site: analysis_result(prometheus, site) for site in ("shop", "campus", "library")
+        }
     unreachable = gate("--prometheus", url, "--timeout", "2s")
 
     assert priprod.returncode == 1, priprod.stdout + priprod.stderr
@@ -83,6 +103,9 @@ def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path
         {"name": "release-marker", "status": "CRITICAL", "summary": ""}
     ]
     assert by_site["museum"]["maintenance"] is True
+
+    # The Argo Rollouts template's query gives each site's rollup, and nothing for a missing one.
+    assert analysis == {"shop": [0.0], "campus": [2.0], "library": []}
 
     assert bad_match.returncode == 2
     assert bad_match.stdout.startswith("GATE UNKNOWN - Prometheus refused the query:")

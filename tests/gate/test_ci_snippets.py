@@ -1,0 +1,47 @@
+"""The CI snippets in docs/ci are valid YAML and every gate they run is one the CLI accepts."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.cli import build_parser
+
+SNIPPETS = Path(__file__).resolve().parents[2] / "docs" / "ci"
+
+
+def commands(node: Any) -> Iterator[str]:
+    """Every shell line of a workflow (``run:``) or pipeline (``script:``)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "run" and isinstance(value, str):
+                yield value
+            elif key == "script" and isinstance(value, list):
+                yield from value
+            else:
+                yield from commands(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from commands(item)
+
+
+@pytest.mark.parametrize("snippet", sorted(SNIPPETS.glob("*.yml")), ids=lambda p: p.name)
+def test_every_gate_in_the_snippet_parses(snippet: Path) -> None:
+    gates = [
+        line.split("|")[0]
+        for line in commands(yaml.safe_load(snippet.read_text()))
+        if line.startswith("site-status gate")
+    ]
+    assert len(gates) == 2  # before the deploy, and the watch after it
+    for line in gates:
+        words = shlex.split(line.replace('"$PROMETHEUS_URL"', "http://prometheus:9090"))
+        args = build_parser().parse_args(words[1:])
+        assert args.command == "gate"
+        assert args.prometheus == "http://prometheus:9090"
+        assert args.match == 'tier="priprod", environment="prod"'
+    assert build_parser().parse_args(shlex.split(gates[1])[1:]).watch == 3600

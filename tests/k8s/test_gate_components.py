@@ -1,0 +1,135 @@
+"""The deploy-gate components (k8s/components/argocd-gate, argo-rollouts-analysis) render onto a
+site, validate, and run the gate the CLI accepts against the site's own exporter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.cli import build_parser
+from tests.k8s.test_manifests import kubernetes_validate
+from tests.support.kustomize import K8S, build, documents
+from tests.support.node_tools import run_node_tool
+
+COMPONENTS = ["argocd-gate", "argo-rollouts-analysis"]
+
+
+def site_with(tmp_path: Path, components: list[str]) -> Path:
+    """A site overlay (as a site factory would write one) with ``components``."""
+    overlay = tmp_path / "site"
+    overlay.mkdir()
+    relative = os.path.relpath(K8S, overlay)
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": "shop",
+                "resources": [f"{relative}/base"],
+                "components": [f"{relative}/components/{name}" for name in components],
+                "images": [{"name": "site-status", "newName": "registry.example.org/site-status"}],
+            }
+        )
+    )
+    return overlay
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return documents(site_with(tmp_path_factory.mktemp("gate"), COMPONENTS))
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def test_builtin_kinds_validate_strictly(tmp_path: Path) -> None:
+    path = tmp_path / "rendered.yaml"
+    path.write_text(build(site_with(tmp_path, COMPONENTS)))
+    done = kubernetes_validate(path, "1.30.0")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_analysis_templates_match_the_argo_rollouts_crd(rendered: list[dict[str, Any]]) -> None:
+    templates = [d for d in rendered if d["kind"] == "AnalysisTemplate"]
+    assert len(templates) == 2
+    assert run_node_tool("validate-analysistemplate.mjs", templates) == []
+    broken = yaml.safe_load(yaml.safe_dump(named(rendered, "AnalysisTemplate", "site-status-web")))
+    broken["spec"]["metrics"][0]["provider"]["web"]["url"] = 9918
+    assert run_node_tool("validate-analysistemplate.mjs", [broken]) != []
+
+
+def test_the_postsync_hook_runs_a_gate_the_cli_accepts(rendered: list[dict[str, Any]]) -> None:
+    job = named(rendered, "Job", "site-status-gate")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PostSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    assert job["spec"]["backoffLimit"] == 0
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    deployment = named(rendered, "Deployment", "site-status")
+    assert container["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "gate"
+    service = named(rendered, "Service", "site-status")
+    assert args.url == [
+        f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    ]
+    # The Job outlives its watch: a deadline that cut it short would fail every sync.
+    assert job["spec"]["activeDeadlineSeconds"] > args.watch + 60
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector["matchLabels"].items())
+
+
+def test_network_policies_open_exactly_the_gate_and_rollouts_paths(
+    rendered: list[dict[str, Any]],
+) -> None:
+    exporter_labels = named(rendered, "Deployment", "site-status")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    gate_labels = named(rendered, "Job", "site-status-gate")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    gate_out = named(rendered, "NetworkPolicy", "site-status-gate")
+    assert selects(gate_out["spec"]["podSelector"], gate_labels)
+    assert not selects(gate_out["spec"]["podSelector"], exporter_labels)
+    to_exporter = gate_out["spec"]["egress"][0]
+    assert selects(to_exporter["to"][0]["podSelector"], exporter_labels)
+    assert to_exporter["ports"] == [{"port": 9918, "protocol": "TCP"}]
+    exporter_in = named(rendered, "NetworkPolicy", "site-status-from-gate")
+    assert selects(exporter_in["spec"]["podSelector"], exporter_labels)
+    assert selects(exporter_in["spec"]["ingress"][0]["from"][0]["podSelector"], gate_labels)
+    rollouts_in = named(rendered, "NetworkPolicy", "site-status-from-argo-rollouts")
+    peer = rollouts_in["spec"]["ingress"][0]["from"][0]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "argo-rollouts"}}
+    }
+
+
+def test_the_web_analysis_reads_the_rollup_code_from_status(
+    rendered: list[dict[str, Any]],
+) -> None:
+    (metric,) = named(rendered, "AnalysisTemplate", "site-status-web")["spec"]["metrics"]
+    web = metric["provider"]["web"]
+    assert web["url"] == "{{args.exporter-url}}/status"
+    assert web["jsonPath"] == "{$.code}"
+    # The expressions are evaluated by Argo (expr); these simple comparisons read the same in
+    # Python, so the codes /status gives decide as documented.
+    verdicts = {
+        code: (
+            eval(metric["successCondition"], {"result": code}),
+            eval(metric["failureCondition"], {"result": code}),
+        )
+        for code in range(4)
+    }
+    assert verdicts == {0: (True, False), 1: (False, False), 2: (False, True), 3: (False, False)}
