@@ -12,6 +12,7 @@ cannot be read is UNKNOWN here with the reason; the ``mount`` kind grades unreac
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,12 +35,15 @@ from exporter.probe_api import (
 from exporter.status import worst
 from exporter.thresholds import PercentLimits
 from exporter.units import format_duration
+from probes.deadline import blocking_within
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: Mounts named one by one in a summary before the rest are only counted.
 MAX_NAMED_IN_SUMMARY = 3
+#: The answer for a configured path that does not exist.
+NO_SUCH_PATH = "no such path"
 
 SIZE_BYTES = MetricFamily(
     "site_status_disk_size_bytes", "Size of the filesystem in bytes.", ("mountpoint",)
@@ -49,6 +53,7 @@ AVAILABLE_BYTES = MetricFamily(
     "Bytes available to unprivileged users on the filesystem.",
     ("mountpoint",),
 )
+
 USED_BYTES = MetricFamily(
     "site_status_disk_used_bytes",
     "Bytes used on the filesystem (size minus free, like df).",
@@ -82,11 +87,15 @@ class DiskProbe(ProbeConfig):
     exclude_fstypes: tuple[str, ...] = ()
     used_percent: PercentLimits = Field(default_factory=_default_percent_limits)
     inodes_used_percent: PercentLimits = Field(default_factory=_default_percent_limits)
+    #: A ``path`` that does not exist is CRITICAL; true: grade the filesystem it would be on.
+    parent_if_missing: bool = False
 
     @model_validator(mode="after")
     def _path_or_selection(self) -> DiskProbe:
         if self.path is not None and self.has_selection():
             raise ValueError("give either path or include/exclude/fstypes/exclude_fstypes")
+        if self.parent_if_missing and self.path is None:
+            raise ValueError("parent_if_missing applies only with path")
         return self
 
     def has_selection(self) -> bool:
@@ -161,22 +170,51 @@ def unreadable_reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-async def statvfs_or_reason(mountpoint: str, context: ProbeContext) -> os.statvfs_result | str:
-    """``statvfs`` of the mount point, or why it failed; a hung mount is marked stuck."""
+class NoSuchPath(Exception):
+    """The configured ``path`` does not exist (and no fallback to its parent was asked for)."""
+
+
+def statvfs_of_path(path: str, mountpoint: str, parent_if_missing: bool) -> os.statvfs_result:
+    """``statvfs`` of ``path`` itself, so a missing path is found, not graded as its parent."""
     try:
-        return await context.blocking(os.statvfs, mountpoint, resource=mountpoint)
+        return os.statvfs(path)
+    except OSError as error:
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+        if not parent_if_missing:
+            raise NoSuchPath(path) from error
+    return os.statvfs(mountpoint)
+
+
+async def statvfs_or_reason(
+    mountpoint: str, context: ProbeContext, config: DiskProbe | None = None
+) -> os.statvfs_result | str:
+    """``statvfs`` of the mount point (or of the configured path), or why it failed."""
+    try:
+        if config is not None and config.path is not None:
+            return await blocking_within(
+                context,
+                statvfs_of_path,
+                config.path,
+                mountpoint,
+                config.parent_if_missing,
+                resource=mountpoint,
+            )
+        return await blocking_within(context, os.statvfs, mountpoint, resource=mountpoint)
+    except NoSuchPath:
+        return NO_SUCH_PATH
     except (ResourceStuck, BlockingTimeout, OSError) as error:
         return unreadable_reason(error)
 
 
 async def statvfs_all(
-    mounts: Sequence[Mount], context: ProbeContext
+    mounts: Sequence[Mount], context: ProbeContext, config: DiskProbe
 ) -> list[os.statvfs_result | str]:
     """``statvfs`` of every mount at once, so one hung mount does not starve the others."""
     answers: list[os.statvfs_result | str] = ["not checked"] * len(mounts)
 
     async def read_one(index: int, mountpoint: str) -> None:
-        answers[index] = await statvfs_or_reason(mountpoint, context)
+        answers[index] = await statvfs_or_reason(mountpoint, context, config)
 
     async with anyio.create_task_group() as group:
         for index, mount in enumerate(mounts):
@@ -287,7 +325,10 @@ async def run(config: DiskProbe, context: ProbeContext) -> Result:
         return Result(Status.UNKNOWN, reason, path_details(config, []))
     reports = []
     samples: list[Sample] = []
-    for mount, answer in zip(mounts, await statvfs_all(mounts, context), strict=True):
+    for mount, answer in zip(mounts, await statvfs_all(mounts, context, config), strict=True):
+        if answer is NO_SUCH_PATH:
+            summary = f"no such path: {config.path} (would be on {mount.mountpoint})"
+            return Result(Status.CRITICAL, summary, path_details(config, []))
         if isinstance(answer, str):
             reports.append(unreadable_report(mount, answer))
             continue

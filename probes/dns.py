@@ -18,9 +18,9 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from exporter.context import GRADING_MARGIN
 from exporter.probe_api import (
     MetricFamily,
     ProbeConfig,
@@ -31,6 +31,7 @@ from exporter.probe_api import (
     Status,
 )
 from exporter.units import format_duration
+from probes.deadline import own_budget
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -164,8 +165,14 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
         "server": config.server or "system",
     }
     started = time.perf_counter()
+    timed_out = f"no answer within {format_duration(context.timeout)}"
     try:
-        answer = await lookup(config, budget(context))
+        # dnspython's lifetime overshoots by its retry backoff: the scope ends the lookup on time.
+        budget = own_budget(context)
+        with anyio.fail_after(budget):
+            answer = await lookup(config, max(0.001, budget))
+    except TimeoutError:
+        return failed(timed_out, details)
     except dns.resolver.NXDOMAIN:
         return failed(f"NXDOMAIN for {config.query}", details, time.perf_counter() - started)
     except dns.resolver.NoAnswer:
@@ -176,7 +183,7 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
     except dns.resolver.YXDOMAIN:
         return failed(f"YXDOMAIN for {config.query}", details)
     except dns.exception.Timeout:
-        return failed(f"no answer within {format_duration(context.timeout)}", details)
+        return failed(timed_out, details)
     except dns.resolver.NoResolverConfiguration as error:
         return Result(Status.UNKNOWN, f"no resolver configured: {error}", details)
     seconds = time.perf_counter() - started
@@ -188,11 +195,6 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
 
 def ttl(answer: dns.resolver.Answer) -> int | None:
     return answer.rrset.ttl if answer.rrset is not None else None
-
-
-def budget(context: ProbeContext) -> float:
-    """Seconds the lookup may take: the rest of the run, less a moment to grade."""
-    return max(0.001, context.remaining() - min(GRADING_MARGIN, context.timeout / 10))
 
 
 async def lookup(config: DnsProbe, lifetime: float) -> dns.resolver.Answer:

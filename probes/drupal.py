@@ -38,6 +38,7 @@ from exporter.probe_api import (
 from exporter.status import Status
 from exporter.units import format_duration, format_size
 from probes import drupal_text
+from probes.deadline import blocking_within
 from probes.drupal_grading import Grade, SeverityOverride, grade, problem_details, summary_of
 from probes.drush_requirements import (
     SEVERITY_NAMES,
@@ -166,7 +167,9 @@ def command_runner(config: DrupalProbe, context: ProbeContext) -> CommandRunner 
         async def offload(start: Spawn) -> subprocess.Popen[bytes]:
             # chdir into a Drupal root on a hung mount never returns: start in a worker thread.
             mount = context.mounts().containing(config.root) if config.root else None
-            return await context.blocking(start, resource=mount.mountpoint if mount else None)
+            return await blocking_within(
+                context, start, resource=mount.mountpoint if mount else None
+            )
 
         return LocalRunner(offload)
     try:

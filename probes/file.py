@@ -33,6 +33,7 @@ from exporter.probe_api import (
 from exporter.status import Status, worst
 from exporter.thresholds import DurationLimits, Limits, MinSizeLimits, SizeLimits
 from exporter.units import format_duration, format_size
+from probes.deadline import blocking_within
 
 AGE = MetricFamily("site_status_file_age_seconds", "Age of the file's mtime (newest match).")
 SIZE = MetricFamily("site_status_file_size_bytes", "Size of the file (newest match).")
@@ -57,6 +58,15 @@ class FileProbe(ProbeConfig):
     allow_missing: bool = False
 
 
+class MissingDirectory(Exception):
+    """The directory part of a glob does not exist: nothing can match (missing, not an error)."""
+
+    def __init__(self, directory: str, reason: str) -> None:
+        self.directory = directory
+        self.reason = reason
+        super().__init__(f"{directory} {reason}")
+
+
 class BrokenSymlink(Exception):
     def __init__(self, path: str, target: str) -> None:
         self.path = path
@@ -72,6 +82,8 @@ class Lookup:
     count: int
     newest: str | None = None
     stat: os.stat_result | None = None
+    #: Why the fixed directory of a glob cannot hold matches (``/data does not exist``).
+    missing_directory: str | None = None
 
     @property
     def noun(self) -> str:
@@ -87,7 +99,10 @@ class Lookup:
 def look(path: str) -> Lookup:
     """The file, glob matches or directory entries at ``path``; raises OSError/BrokenSymlink."""
     if has_glob_magic(path):
-        return newest_of("glob", glob_matches(path))
+        try:
+            return newest_of("glob", glob_matches(path))
+        except MissingDirectory as missing:
+            return Lookup("glob", 0, missing_directory=str(missing))
     try:
         found = Path(path).stat()
     except OSError as error:
@@ -141,7 +156,10 @@ def names_matching(directory: str, name_pattern: str, *, strict: bool) -> list[s
     try:
         with os.scandir(directory) as entries:
             names = [e.name for e in entries if show_hidden or not e.name.startswith(".")]
-    except OSError:
+    except OSError as error:
+        if strict and error.errno in _MISSING_ERRNOS:
+            reason = "is not a directory" if error.errno == errno.ENOTDIR else "does not exist"
+            raise MissingDirectory(directory, reason) from error
         if strict:
             raise
         return []
@@ -181,7 +199,7 @@ async def run(config: FileProbe, context: ProbeContext) -> Result:
     mount = context.mounts().containing(config.path)
     resource = mount.mountpoint if mount is not None else None
     try:
-        lookup = await context.blocking(look, config.path, resource=resource)
+        lookup = await blocking_within(context, look, config.path, resource=resource)
     except (BlockingTimeout, ResourceStuck) as error:
         return Result(
             Status.UNKNOWN,
@@ -220,6 +238,8 @@ def missing_result(config: FileProbe, lookup: Lookup) -> Result:
 def missing_summary(path: str, lookup: Lookup) -> str:
     if lookup.count:
         return f"{path}: none of {lookup.count} {lookup.noun} exists (broken links?)"
+    if lookup.shape == "glob" and lookup.missing_directory is not None:
+        return f"no file matches {path} ({lookup.missing_directory})"
     if lookup.shape == "glob":
         return f"no file matches {path}"
     if lookup.shape == "directory":

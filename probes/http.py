@@ -36,6 +36,7 @@ from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
 from exporter.user_regex import UserRegex, user_regex_search
 from probes import health, tls
+from probes.deadline import own_budget
 
 if TYPE_CHECKING:
     import httpx
@@ -53,8 +54,6 @@ COMPONENT = MetricFamily(
 )
 BODY_BYTES = MetricFamily("site_status_http_body_bytes", "Bytes of the body read (up to the cap).")
 
-#: The time kept back from the run's deadline to grade a request that did not finish.
-GRADING_MARGIN = 0.05
 SUMMARY_TEXT_CAP = 200
 
 
@@ -269,7 +268,7 @@ async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[Exchange, 
         secrets.append(password)
         auth = httpx.BasicAuth(config.basic_auth.username, password)
     client = client_for(config, context)
-    budget = max(0.0, context.remaining() - GRADING_MARGIN)
+    budget = own_budget(context)  # ends before the runner's deadline: a graded timeout
     with anyio.move_on_after(budget) as scope:
         try:
             async with client.stream(

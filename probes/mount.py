@@ -27,6 +27,7 @@ from exporter.probe_api import (
 )
 from exporter.status import Status, worst
 from exporter.units import format_duration
+from probes.deadline import blocking_within
 
 if TYPE_CHECKING:
     from exporter.mounts import Mount, MountTable
@@ -99,7 +100,7 @@ async def check_mount(
     if mount is None:
         return MountCheck(mountpoint, Status.CRITICAL, "not mounted")
     try:
-        await context.blocking(os.statvfs, mount.mountpoint, resource=mount.mountpoint)
+        await blocking_within(context, os.statvfs, mount.mountpoint, resource=mount.mountpoint)
     except BlockingTimeout as error:
         reason = f"hung: no answer within {format_duration(error.timeout)}"
         return MountCheck(mountpoint, Status.CRITICAL, reason, mount)

@@ -22,7 +22,6 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 from pydantic import Field, field_validator, model_validator
 
-from exporter.context import GRADING_MARGIN
 from exporter.probe_api import (
     MetricFamily,
     ProbeConfig,
@@ -36,6 +35,7 @@ from exporter.status import worst
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration
 from exporter.user_regex import CompiledRegex, UserRegex, compile_user_regex
+from probes.deadline import own_budget
 from probes.tls import (
     CERT_EXPIRY,
     ExpiryDaysLimits,
@@ -122,7 +122,7 @@ class Connection:
 
 
 async def run(config: TcpProbe, context: ProbeContext) -> Result:
-    deadline = anyio.current_time() + budget(context)
+    deadline = anyio.current_time() + own_budget(context)
     connection = Connection(config, {"host": config.host, "port": config.port})
     started = anyio.current_time()
     try:
@@ -145,11 +145,6 @@ async def run(config: TcpProbe, context: ProbeContext) -> Result:
     finally:
         await anyio.aclose_forcefully(stream)
     return connection.result()
-
-
-def budget(context: ProbeContext) -> float:
-    """Seconds the network steps may take: the rest of the run, less a moment to grade."""
-    return max(0.0, context.remaining() - min(GRADING_MARGIN, context.timeout / 10))
 
 
 def until(deadline: float) -> AbstractContextManager[anyio.CancelScope]:

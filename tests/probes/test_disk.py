@@ -167,11 +167,36 @@ async def test_empty_tmpfs_is_ok_with_its_figures(tmpfs: MountTmpfs) -> None:
 
 async def test_path_below_a_mount_point_grades_that_filesystem(tmpfs: MountTmpfs) -> None:
     mounted = tmpfs("small")
+    (mounted / "sites" / "default" / "files").mkdir(parents=True)
     fill(mounted, int(3.5 * MiB))
     result = await run(probe(path=f"{mounted}/sites/default/files"))
     assert result.details["path"] == f"{mounted}/sites/default/files"
     assert mountpoints(result) == [str(mounted)]
     assert result.status is Status.WARNING
+
+
+async def test_path_that_does_not_exist_is_critical_not_its_parent(tmpfs: MountTmpfs) -> None:
+    # A typo in path used to grade the filesystem above it, silently.
+    mounted = tmpfs("small")
+    result = await run(probe(path=f"{mounted}/sites/default/files"))
+    assert result.status is Status.CRITICAL
+    assert result.summary == (
+        f"no such path: {mounted}/sites/default/files (would be on {mounted})"
+    )
+    assert result.samples == ()
+
+
+async def test_missing_path_falls_back_to_its_filesystem_when_asked(tmpfs: MountTmpfs) -> None:
+    mounted = tmpfs("small")
+    fill(mounted, int(3.5 * MiB))
+    result = await run(probe(path=f"{mounted}/not-yet", parent_if_missing=True))
+    assert result.status is Status.WARNING
+    assert mountpoints(result) == [str(mounted)]
+
+
+def test_parent_if_missing_needs_a_path() -> None:
+    with pytest.raises(ValidationError, match="parent_if_missing applies only with path"):
+        probe(parent_if_missing=True)
 
 
 async def test_tmpfs_over_the_warning_limit(tmpfs: MountTmpfs) -> None:

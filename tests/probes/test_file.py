@@ -134,6 +134,27 @@ async def test_glob_without_match_is_critical(tmp_path: Path) -> None:
     assert sample_values(result) == {"site_status_file_matches": 0}
 
 
+async def test_glob_in_a_missing_directory_is_critical_missing(tmp_path: Path) -> None:
+    # README: missing is CRITICAL; the directory not being there is the reason, not an error.
+    pattern = str(tmp_path / "exports" / "export-*.csv")
+    result = await run_probe(path=pattern)
+    assert result.status is Status.CRITICAL
+    assert result.summary == f"no file matches {pattern} ({tmp_path / 'exports'} does not exist)"
+    assert sample_values(result) == {"site_status_file_matches": 0}
+
+
+async def test_glob_in_a_missing_directory_can_be_allowed(tmp_path: Path) -> None:
+    result = await run_probe(path=str(tmp_path / "exports" / "*.csv"), allow_missing=True)
+    assert result.status is Status.OK
+
+
+async def test_glob_below_a_file_is_missing_too(tmp_path: Path) -> None:
+    write(tmp_path / "plain", age=HOUR)
+    result = await run_probe(path=str(tmp_path / "plain" / "*.csv"))
+    assert result.status is Status.CRITICAL
+    assert result.summary.endswith(f"({tmp_path / 'plain'} is not a directory)")
+
+
 async def test_directory_grades_its_newest_entry(tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
