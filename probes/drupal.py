@@ -231,10 +231,35 @@ def graded_output(
     if requirements is None:
         cut = f", output cut at {format_size(config.max_output_bytes)}"
         summary = f"drush printed no requirements JSON{cut if output.stdout_truncated else ''}"
+        reason = drupal_text.error_line(output, secrets)
+        summary += f": {reason}" if reason else ""
         details = {"drush": {**drush, **drupal_text.output_tails(output, secrets)}}
-        return Result(Status.CRITICAL, summary, details)
+        return Result(Status.CRITICAL, drupal_text.capped(summary), details)
     drush["notice_lines_before_json"] = requirements.noise_lines
+    if not requirements.rows and not filters_by_severity(config.arguments):
+        return empty_report(output, secrets, drush)
     return graded_requirements(config, requirements, secrets, drush)
+
+
+def filters_by_severity(arguments: tuple[str, ...]) -> bool:
+    """``--severity=1``: rows below it are left out, so none at all can be a good answer."""
+    return any(word == "--severity" or word.startswith("--severity=") for word in arguments)
+
+
+def empty_report(output: CommandOutput, secrets: list[str], drush: dict[str, Any]) -> Result:
+    """``[]``: every Drupal site has requirements (PHP, database, cron), so an empty report
+    means the command did not reach them (Drush 13.6 on Drupal 12, where hook_requirements is
+    gone): the site cannot be judged, which is not OK."""
+    reason = drupal_text.error_line(output, secrets)
+    summary = (
+        "drush reported no requirements: the status report came back empty "
+        "(a Drush/Drupal version mismatch does this)"
+    )
+    details = {
+        "requirements": 0,
+        "drush": {**drush, **drupal_text.output_tails(output, secrets)},
+    }
+    return Result(Status.UNKNOWN, f"{summary}: {reason}" if reason else summary, details)
 
 
 def bootstrap_failure(
@@ -247,7 +272,9 @@ def bootstrap_failure(
     """Non-zero exit: Drupal did not bootstrap. The last lines of stderr say why, redacted."""
     tails = drupal_text.output_tails(output, secrets)
     last = tails.get("stderr_tail", [])
-    reason = last[-1] if last else "no message on stderr"
+    # A PHP fatal error or an exception states its reason first; the last line is a trace frame.
+    reason = drupal_text.error_line(output, secrets) or (last[-1] if last else "")
+    reason = reason or "no message on stderr"
     summary = f"drush failed (exit {output.exit_code}): {reason}"
     details: dict[str, Any] = {"drush": {**drush, **tails}}
     samples: tuple[Sample, ...] = ()

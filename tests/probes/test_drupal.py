@@ -109,7 +109,6 @@ async def test_drush_13_site_is_graded_per_requirement_with_reasons() -> None:
         ("drush10-gapped.json", Status.CRITICAL, "1 error, 1 warning: Trusted Host", 2),
         ("drupal112-requirements.json", Status.CRITICAL, "1 error, 2 warnings: Drupal core", 7),
         ("noise-before-json.txt", Status.WARNING, "1 warning: Module and theme update", 2),
-        ("empty.json", Status.OK, "drush reported no requirements", 0),
     ],
 )
 async def test_every_drush_generation(
@@ -120,6 +119,18 @@ async def test_every_drush_generation(
     assert result.summary.startswith(summary)
     assert result.details["requirements"] == requirements
     assert len(series(result, SEVERITY)) == requirements
+
+
+async def test_an_empty_report_is_unknown_with_the_reason() -> None:
+    # Drush 13.6 on Drupal 12 prints [] (drush-ops/drush#6324): the check broke, the site is
+    # not fine.
+    result = await run_probe(probe(fixture_env("empty.json")))
+    assert result.status is Status.UNKNOWN
+    assert result.summary == (
+        "drush reported no requirements: the status report came back empty "
+        "(a Drush/Drupal version mismatch does this)"
+    )
+    assert result.details["requirements"] == 0
 
 
 async def test_notices_before_the_json_are_counted() -> None:
@@ -182,7 +193,9 @@ async def test_custom_drush_command_line(tmp_path: Path) -> None:
         arguments=["rq", "--format=json", "--severity=1"],
     )
     result = await run_probe(config)
+    # No rows at or above --severity=1: no warnings or errors, which is a good answer.
     assert result.status is Status.OK
+    assert result.summary == "drush reported no requirements"
     assert invocations(log)[0]["argv"] == ["rq", "--format=json", "--severity=1"]
 
 
@@ -207,7 +220,11 @@ async def test_a_failed_bootstrap_is_critical_with_stderr_redacted() -> None:
     )
     result = await run_probe(probe(env))
     assert result.status is Status.CRITICAL
-    assert result.summary == "drush failed (exit 1): Drush command terminated abnormally."
+    # The reason Symfony's console printed under "In Connection.php line 79:", not the last line.
+    assert result.summary == (
+        "drush failed (exit 1): SQLSTATE[HY000] [1045] Access denied for user "
+        "'drupal'@'10.42.0.17' (using password: YES)"
+    )
     tail = result.details["drush"]["stderr_tail"]
     assert "while connecting to mysql://drupal:***@mariadb:3306/drupal" in tail
     assert "settings: 'password' => '***', 'host' => 'mariadb'" in tail
