@@ -21,10 +21,10 @@ import anyio
 import pytest
 
 from exporter.context import ProbeRuntime
-from exporter.health import RunStats
 from exporter.probe_api import ProbeConfig, Result, Status
 from exporter.registry import default_registry
 from exporter.scheduler import ProbeRunner
+from exporter.web.health import RunStats
 from tests.support.http_server import misbehaving_server
 
 if TYPE_CHECKING:
