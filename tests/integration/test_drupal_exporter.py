@@ -66,7 +66,8 @@ def test_drupal_probes_in_a_running_exporter(tmp_path: Path) -> None:
     assert probes["shop"]["details"]["problems"][0]["title"] == "Cron maintenance tasks"
     assert probes["shop"]["interval_seconds"] == 5
     assert probes["broken"]["summary"] == (
-        "drush failed (exit 1): Drush command terminated abnormally."
+        "drush failed (exit 1): SQLSTATE[HY000] [1045] Access denied for user "
+        "'drupal'@'10.42.0.17' (using password: YES)"
     )
     sinks = {
         "status": status_text,
