@@ -8,6 +8,7 @@ about 20 ms of CPU for its SSL context). httpx is imported only when an http pro
 
 from __future__ import annotations
 
+import dataclasses
 import http.cookiejar
 import json
 import re
@@ -52,9 +53,32 @@ COMPONENT = MetricFamily(
     "Nagios code of each component the healthz body reports (capped per probe).",
     ("component",),
 )
+COMPONENTS_OMITTED = MetricFamily(
+    "site_status_http_components_omitted",
+    "Components the healthz body reports that have no component_status series "
+    "(over max_components; the worst are kept).",
+)
 BODY_BYTES = MetricFamily("site_status_http_body_bytes", "Bytes of the body read (up to the cap).")
 
 SUMMARY_TEXT_CAP = 200
+
+
+#: ``probes.health.FORMATS``, spelled out for the config schema (a test keeps them equal).
+HealthFormat = Literal[
+    "auto",
+    "health+json",
+    "spring",
+    "microprofile",
+    "aspnet",
+    "nestjs",
+    "elasticsearch",
+    "dropwizard",
+    "consul",
+    "gitlab",
+    "k8s",
+    "status-code",
+    "regex",
+]
 
 
 class BasicAuth(BaseModel):
@@ -83,11 +107,16 @@ class HttpProbe(ProbeConfig):
     body: str | None = None
     basic_auth: BasicAuth | None = None
     bearer_token_file: AbsolutePath | None = None
-    format: Literal["auto", "health+json", "spring", "k8s", "status-code", "regex"] = "auto"
+    format: HealthFormat = "auto"
     #: For ``format: regex``: the body must match (e.g. ``iamalive``).
     regex: UserRegex | None = None
-    #: Codes, ``2xx``-style classes or ``200-299`` ranges.
+    #: Codes, ``2xx``-style classes or ``200-299`` ranges. Judged when the body is no health
+    #: document; when it is one, only if set here (the body's status decides otherwise).
     expect_status: tuple[int | str, ...] = ("2xx", "3xx")
+    #: Grades for status words a product defines itself (Spring's ``FATAL``), any case.
+    status_map: dict[str, Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]] = Field(
+        default_factory=dict
+    )
     body_must_match: tuple[UserRegex, ...] = ()
     body_must_not_match: tuple[UserRegex, ...] = ()
     json_field: JsonField | None = None
@@ -394,24 +423,12 @@ def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], heal
         return Status.CRITICAL, [result.error or "no answer"], None
     code = result.status_code
     findings: list[tuple[Status, str]] = []
-    verdict = None
-    if not expected(code, config.expect_status):
-        findings.append(
-            (Status.CRITICAL, f"HTTP {code}, expected " + ", ".join(map(str, config.expect_status)))
-        )
-    if result.truncated:
-        findings.append(
-            (
-                Status.UNKNOWN,
-                f"body larger than the {format_size(config.max_body_bytes)} cap: cut, not graded",
-            )
-        )
-    elif config.format != "status-code":
-        verdict = health.grade_body(
-            config.format, code, result.content_type, result.body, regex=config.regex
-        )
-        if verdict.status is not Status.OK or verdict.components:
-            findings.append((verdict.status, verdict.summary))
+    verdict = body_verdict(config, result)
+    if verdict.status is not Status.OK or verdict.components:
+        findings.append((verdict.status, verdict.summary))
+    explicit = "expect_status" in config.model_fields_set
+    if verdict.body_decides and explicit and not expected(code, config.expect_status):
+        findings.append((Status.CRITICAL, unexpected_code(code, config)))
     if not result.truncated:
         findings += body_checks(config, result.body.decode("utf-8", errors="replace"))
     if config.latency is not None:
@@ -431,6 +448,33 @@ def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], heal
         text for s, text in sorted(findings, key=lambda f: -f[0].severity) if s is not Status.OK
     ]
     return status, reasons, verdict
+
+
+def body_verdict(config: HttpProbe, result: Exchange) -> health.Verdict:
+    """The body graded in the configured format; the code judged by ``expect_status`` when
+    the body does not decide (it is no health document, or it was cut at the cap)."""
+    code = result.status_code or 0
+    verdict = health.grade_body(
+        config.format,
+        code,
+        result.content_type,
+        result.body,
+        regex=config.regex,
+        truncated=result.truncated,
+        status_map={word: Status[grade] for word, grade in config.status_map.items()},
+        expects=lambda answered: expected(answered, config.expect_status),
+        expect_text=", ".join(map(str, config.expect_status)),
+    )
+    if result.truncated and verdict.status is Status.UNKNOWN:
+        cap = format_size(config.max_body_bytes)
+        verdict = dataclasses.replace(
+            verdict, summary=f"body larger than the {cap} cap: cut, not graded"
+        )
+    return verdict
+
+
+def unexpected_code(code: int, config: HttpProbe) -> str:
+    return f"HTTP {code}, expected " + ", ".join(map(str, config.expect_status))
 
 
 def result_of(config: HttpProbe, result: Exchange, secrets: list[str]) -> Result:
@@ -473,11 +517,19 @@ def samples(
     if result.cert_not_after is not None:
         out.append(Sample(tls.CERT_EXPIRY.name, result.cert_not_after))
     if verdict is not None:
-        components = sorted({c.name: c for c in verdict.components}.values(), key=lambda c: c.name)[
-            : config.max_components
-        ]
-        out += [Sample(COMPONENT.name, float(c.status), (c.name,)) for c in components]
+        published, omitted = published_components(verdict, config.max_components)
+        out += [Sample(COMPONENT.name, float(c.status), (c.name,)) for c in published]
+        out.append(Sample(COMPONENTS_OMITTED.name, float(omitted)))
     return tuple(out)
+
+
+def published_components(verdict: health.Verdict, limit: int) -> tuple[list[health.Component], int]:
+    """The components that get a series: the ``limit`` worst (then by name), one per name;
+    and how many the body reported that get none."""
+    unique = list({c.name: c for c in verdict.components}.values())
+    ranked = sorted(unique, key=lambda c: (-c.status.severity, c.name))
+    kept = sorted(ranked[:limit], key=lambda c: c.name)
+    return kept, len(verdict.components) + verdict.omitted - len(kept)
 
 
 async def run(config: HttpProbe, context: ProbeContext) -> Result:
@@ -488,5 +540,5 @@ async def run(config: HttpProbe, context: ProbeContext) -> Result:
 KIND = ProbeKind(
     config=HttpProbe,
     run=run,
-    metrics=(STATUS_CODE, DURATION, COMPONENT, BODY_BYTES, tls.CERT_EXPIRY),
+    metrics=(STATUS_CODE, DURATION, COMPONENT, COMPONENTS_OMITTED, BODY_BYTES, tls.CERT_EXPIRY),
 )

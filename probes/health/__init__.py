@@ -1,15 +1,14 @@
 """Grading of HTTP healthz response bodies, for the ``http`` probe.
 
-Pure functions: the probe fetches, ``grade_body`` grades what came back. One module per format:
+Pure functions: the probe fetches, ``grade_body`` grades what came back. One module per
+format, each with its shape test and its status table: ``health_json`` (IETF draft),
+``spring``, ``microprofile``, ``aspnet``, ``nestjs``, ``elasticsearch``, ``dropwizard``,
+``consul``, ``gitlab``, ``k8s``, plus ``status_code`` and ``regex``; ``detect`` picks one for
+``auto``; ``common`` holds the verdict and the summary.
 
-- ``health_json``: IETF draft-inadarei-api-health-check (``status`` pass/warn/fail, ``checks``
-  keyed ``"component:measurement"``; older documents say ``details``).
-- ``spring``: Spring Boot actuator (``status`` UP/OUT_OF_SERVICE/DOWN/UNKNOWN, nested
-  ``components``; older documents nest ``details``).
-- ``k8s``: Kubernetes verbose text (``[+]name ok`` / ``[-]name failed: reason``) or plain ``ok``.
-- ``status_code``: 2xx-3xx is OK, anything else CRITICAL.
-- ``regex``: the body must match a regular expression.
-- ``detect``: ``auto``, one of the above, decided from the content type and the body.
+The body decides: when it parses as a health document, its status is the grade and the HTTP
+code is taken as what that product sends with it (Spring's 503 with OUT_OF_SERVICE, Consul's
+429 with a warning). A body that is no health document leaves the grade to the code.
 
 Bad input (invalid JSON, odd shapes, undecodable bytes, a body cut at the size cap) is a graded
 verdict, usually UNKNOWN with a reason, never an exception. Text taken from a body is kept as
@@ -18,39 +17,100 @@ text (markup is not interpreted), flattened to one line and capped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from exporter.status import Status
-from probes.health.common import MAX_COMPONENTS, OUTPUT_CAP, Component, Verdict, decoded, one_line
-from probes.health.detect import auto_verdict, grade_json, truncated_verdict
-from probes.health.k8s import k8s_verdict
-from probes.health.regex import regex_verdict
-from probes.health.status_code import status_code_verdict
+from probes.health import detect, k8s, regex, status_code
+from probes.health.common import (
+    MAX_COMPONENTS,
+    OUTPUT_CAP,
+    Component,
+    Options,
+    Verdict,
+    decoded,
+    is_success,
+    one_line,
+    unparsed,
+    with_code,
+)
 
-__all__ = ["FORMATS", "MAX_COMPONENTS", "OUTPUT_CAP", "Component", "Verdict", "grade_body"]
+__all__ = [
+    "FORMATS",
+    "MAX_COMPONENTS",
+    "OUTPUT_CAP",
+    "Component",
+    "Options",
+    "Verdict",
+    "grade_body",
+]
 
-FORMATS = ("auto", "health+json", "spring", "k8s", "status-code", "regex")
+FORMATS = (
+    "auto",
+    "health+json",
+    "spring",
+    "microprofile",
+    "aspnet",
+    "nestjs",
+    "elasticsearch",
+    "dropwizard",
+    "consul",
+    "gitlab",
+    "k8s",
+    "status-code",
+    "regex",
+)
 
 
 def grade_body(
     fmt: str,
-    status_code: int,
+    code: int,
     content_type: str,
     body: bytes,
     *,
     regex: str | None = None,
     truncated: bool = False,
+    status_map: Mapping[str, Status] | None = None,
+    expects: Callable[[int], bool] = is_success,
+    expect_text: str = "2xx, 3xx",
 ) -> Verdict:
-    """Grade one HTTP answer as ``fmt`` (one of ``FORMATS``)."""
-    if fmt == "status-code":
-        return status_code_verdict(status_code)
+    """Grade one HTTP answer as ``fmt`` (one of ``FORMATS``).
+
+    ``status_map`` grades status words the formats do not know (any case); ``expects`` and
+    ``expect_text`` judge the code when the body does not decide.
+    """
+    options = Options.of(status_map, expects=expects, expect_text=expect_text)
+    return with_code(body_verdict(fmt, code, content_type, body, regex, truncated, options),
+                     code, options)  # fmt: skip
+
+
+def body_verdict(
+    fmt: str,
+    code: int,
+    content_type: str,
+    body: bytes,
+    pattern: str | None,
+    truncated: bool,
+    options: Options,
+) -> Verdict:
+    if fmt == status_code.NAME:
+        return status_code.verdict(code)
     if fmt not in FORMATS:
-        return Verdict(Status.UNKNOWN, f"unknown healthz format {one_line(fmt, 40)!r}", "auto")
+        return unparsed("auto", Status.UNKNOWN, f"unknown healthz format {one_line(fmt, 40)!r}")
     text = decoded(body)
     if truncated:
-        return truncated_verdict(fmt, status_code, content_type, text)
+        return truncated_verdict(fmt, content_type, text)
     if fmt == "auto":
-        return auto_verdict(status_code, content_type, text)
-    if fmt == "regex":
-        return regex_verdict(text, regex)
-    if fmt == "k8s":
-        return k8s_verdict(status_code, text)
-    return grade_json(fmt, status_code, text)
+        return detect.auto_verdict(code, content_type, text, options)
+    if fmt == regex.NAME:
+        return regex.regex_verdict(text, pattern)
+    if fmt == k8s.NAME:
+        return k8s.verdict(code, text)
+    return detect.format_verdict(fmt, code, text, options)
+
+
+def truncated_verdict(fmt: str, content_type: str, text: str) -> Verdict:
+    """A body cut at the size cap: UNKNOWN, in the format it seemed to be (the code still
+    counts: an unexpected one makes it CRITICAL)."""
+    if fmt == "auto":
+        fmt = detect.format_of_prefix(content_type, text)
+    return unparsed(fmt, Status.UNKNOWN, "body larger than the cap: cut, not graded")

@@ -1,11 +1,12 @@
-"""What every health format shares: the verdict, text and JSON helpers, the summary."""
+"""What every health format shares: the verdict, text and JSON helpers, the one-line summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.status import Status, worst
@@ -16,11 +17,13 @@ MAX_COMPONENTS = 100
 OUTPUT_CAP = 300
 SUMMARY_CAP = 300
 NAME_CAP = 100
-#: Component names listed in a summary, and characters kept of each there.
+#: Components named in a summary, and characters kept there of each name and each reason.
 SUMMARY_NAMES = 5
 SUMMARY_NAME_CAP = 40
+SUMMARY_REASON_CAP = 60
 
 _UNPRINTABLE_RUN = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+_STATE_WORD = {Status.CRITICAL: "failed", Status.UNKNOWN: "unknown", Status.WARNING: "warning"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +41,48 @@ class Verdict:
 
     ``format`` is the format actually used; under ``auto`` it stays ``"auto"`` only when the
     body could not be read well enough to pick one (invalid JSON under a JSON content type,
-    JSON that is not an object, a JSON body cut at the size cap).
+    a JSON body cut at the size cap). ``body_decides`` is true when the body was read as a
+    health document: then its status is the grade and the HTTP code is what that product
+    sends with it. Otherwise the code was checked too. ``omitted`` counts components left out
+    over ``MAX_COMPONENTS``.
     """
 
     status: Status
     summary: str
     format: str
     components: tuple[Component, ...] = ()
+    body_decides: bool = False
+    omitted: int = 0
 
 
-# --- shared text helpers ------------------------------------------------------------------
+def is_success(status_code: int) -> bool:
+    """2xx-3xx: the answer a healthy endpoint gives."""
+    return 200 <= status_code < 400
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user configured that grading needs.
+
+    ``status_map`` grades status words a product defines itself (Spring's ``FATAL``), lower
+    case; it is consulted before each format's own table. ``expects``/``expect_text`` judge the
+    HTTP code when the body does not decide.
+    """
+
+    status_map: Mapping[str, Status] = field(default_factory=dict)
+    expects: Callable[[int], bool] = is_success
+    expect_text: str = "2xx, 3xx"
+
+    @classmethod
+    def of(cls, status_map: Mapping[str, Status] | None = None, **kwargs: Any) -> Options:
+        lowered = {key.lower(): value for key, value in (status_map or {}).items()}
+        return cls(status_map=lowered, **kwargs)
+
+
+DEFAULT_OPTIONS = Options()
+
+
+# --- text ----------------------------------------------------------------------------------
 
 
 def decoded(body: bytes) -> str:
@@ -71,6 +106,11 @@ def text_of(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def joined(*parts: str) -> str:
+    """The non-blank parts, ``"; "``-joined, on one capped line."""
+    return one_line("; ".join(part for part in parts if part.strip()))
+
+
 def media_type(content_type: str) -> str:
     """``application/json`` from ``Application/JSON; charset=utf-8``."""
     return content_type.partition(";")[0].strip().lower()
@@ -78,11 +118,6 @@ def media_type(content_type: str) -> str:
 
 def is_json_media(media: str) -> bool:
     return media.endswith(("/json", "+json"))
-
-
-def is_success(status_code: int) -> bool:
-    """2xx-3xx: the answer a healthy endpoint gives."""
-    return 200 <= status_code < 400
 
 
 def first_line(text: str) -> str:
@@ -94,22 +129,43 @@ def first_line(text: str) -> str:
 
 
 def plural(noun: str, count: int) -> str:
-    return noun if count == 1 else noun + "s"
+    if count == 1:
+        return noun
+    return "indices" if noun == "index" else noun + "s"
 
 
-# --- JSON -----------------------------------------------------------------------------------
+def scalar_text(values: Mapping[str, Any], skip: Collection[str] = ()) -> str:
+    """``"free=1024, threshold=10485760"``: the entries that are single values."""
+    return ", ".join(
+        f"{key}={text_of(value)}"
+        for key, value in values.items()
+        if key not in skip and isinstance(value, str | int | float | bool)
+    )
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def json_value(text: str) -> object:
+    """The JSON value in ``text``; raises ``ValueError`` saying why there is none."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ValueError(f"invalid JSON: {one_line(str(exc), 80)}") from None
 
 
 def json_object(text: str) -> dict[str, Any] | str:
     """The JSON object in ``text``, or why there is none (``"invalid JSON: ..."``)."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-    except RecursionError:
-        return "invalid JSON: nested too deeply"
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        return f"invalid JSON: {one_line(str(exc), 80)}"
+        value = json_value(text)
+    except ValueError as exc:
+        return str(exc)
     if not isinstance(value, dict):
         return f"JSON {json_type(value)}, not an object"
     return value
@@ -125,92 +181,135 @@ def json_type(value: object) -> str:
         return "boolean"
     if value is None:
         return "null"
+    if isinstance(value, dict):
+        return "object"
     return "number"
 
 
-def graded_word(raw: object, table: Mapping[str, Status], *, missing: Status) -> tuple[Status, str]:
-    """A ``status`` field graded by ``table`` (any case), and a note when it was not understood
-    (``"no status"``, ``"unknown status 'degraded'"``); the note is empty otherwise."""
+def graded_word(
+    raw: object, table: Mapping[str, Status], options: Options, *, missing: Status
+) -> tuple[Status, str]:
+    """A status word graded by the user's ``status_map``, then ``table`` (any case), and a note
+    when it was not understood (``"no status"``, ``"unknown status 'degraded'"``)."""
     if raw is None:
         return missing, "" if missing is not Status.UNKNOWN else "no status"
-    if isinstance(raw, str) and raw.lower() in table:
-        return table[raw.lower()], ""
+    if isinstance(raw, str):
+        word = raw.lower()
+        if word in options.status_map:
+            return options.status_map[word], ""
+        if word in table:
+            return table[word], ""
     return Status.UNKNOWN, f"unknown status {one_line(text_of(raw), 40)!r}"
+
+
+def word_in(raw: object, words: Collection[str]) -> bool:
+    """``raw`` is a string that is one of ``words`` (lower case) in any case."""
+    return isinstance(raw, str) and raw.lower() in words
+
+
+# --- verdicts ------------------------------------------------------------------------------
 
 
 def document_verdict(
     fmt: str,
-    word: str,
-    top: Status,
+    raw: object,
+    table: Mapping[str, Status],
     components: Sequence[Component],
     status_code: int,
+    options: Options,
     *,
     noun: str,
-    needs_success: Collection[Status],
+    needs_success: Collection[Status] = (Status.OK,),
     output: str = "",
+    top_decides: bool = False,
+    word_case: Callable[[str], str] = str.lower,
 ) -> Verdict:
-    """The verdict on a JSON health document: its own status (``word``/``top``), made worse by
-    an HTTP code that contradicts it or by a component worse than it."""
-    status = top
-    lead = word
+    """The verdict on a health document whose top-level status is ``raw``.
+
+    The document's status is the grade. It is made worse by a code that contradicts it (a
+    status in ``needs_success`` sent with an error code) and, unless ``top_decides`` (the
+    product aggregates its components itself, by rules the user may have configured), by a
+    component known to be worse. A component whose status is not understood never makes the
+    grade worse: it is named in the summary. A top-level status that is not understood (nor
+    mapped by ``status_map``) leaves the grade to the HTTP code.
+    """
+    top, note = graded_word(raw, table, options, missing=Status.UNKNOWN)
+    if note:
+        hint = " (grade it with status_map)" if raw is not None else ""
+        summary = summary_line(note + hint, components, noun)
+        return capped_verdict(Status.UNKNOWN, summary, fmt, components, body_decides=False)
+    word = word_case(one_line(text_of(raw), 40))
+    status, lead = top, word
     if top in needs_success and not is_success(status_code):
-        status = Status.CRITICAL
-        lead = f"status {word} but HTTP {status_code}"
-    problems = problems_text(components, noun)
-    worst_part = worst(component.status for component in components)
-    if worst_part.worse_than(status):
-        status = worst_part
-        summary = f"{lead} but {problems}"
-    elif problems:
-        summary = f"{lead}: {problems}"
-    elif components:
-        summary = f"{lead}: {len(components)} {plural(noun, len(components))} ok"
+        status, lead = Status.CRITICAL, f"{word} but HTTP {status_code}"
+    if output and top is not Status.OK:
+        lead += f" ({one_line(output, SUMMARY_REASON_CAP)})"
+    separator = ": "
+    known = worst(c.status for c in components if c.status is not Status.UNKNOWN)
+    if not top_decides and known.worse_than(status):
+        status, separator = known, " but "
+    summary = summary_line(lead, components, noun, separator)
+    return capped_verdict(status, summary, fmt, components)
+
+
+def summary_line(
+    lead: str, components: Sequence[Component], noun: str, separator: str = ": "
+) -> str:
+    """``"DOWN: 2 of 5 components failed: db (Connection refused), redis (timeout)"``: the
+    lead, then the components that are not OK, worst first, each with its reason."""
+    bad = worst_first([c for c in components if c.status is not Status.OK])
+    total = len(components)
+    if not bad:
+        listing = f"{total} {plural(noun, total)} ok" if total else ""
     else:
-        summary = lead
-    if output:
-        summary += f"; {one_line(output, 80)}"
-    return capped_verdict(status, summary, fmt, components, noun)
+        listing = named(bad)
+        if total > len(bad):
+            state = _STATE_WORD[bad[0].status]
+            listing = f"{len(bad)} of {total} {plural(noun, total)} {state}: {listing}"
+    text = f"{lead}{separator}{listing}" if lead and listing else lead or listing
+    return one_line(text, SUMMARY_CAP)
 
 
-def problems_text(components: Sequence[Component], noun: str) -> str:
-    """``"2 of 5 checks failing (etcd, db); 1 warning (cache)"``, or ``""`` when all are OK."""
-    groups = (
-        ("failing", Status.CRITICAL),
-        ("unknown", Status.UNKNOWN),
-        ("warning", Status.WARNING),
-    )
-    parts: list[str] = []
-    for label, status in groups:
-        names = [component.name for component in components if component.status is status]
-        if not names:
-            continue
-        count = str(len(names))
-        if not parts:
-            count += f" of {len(components)} {plural(noun, len(components))}"
-        parts.append(f"{count} {label} ({listed(names)})")
-    return "; ".join(parts)
+def worst_first(components: Sequence[Component]) -> list[Component]:
+    """The components, most severe first; equal ones keep their order."""
+    return sorted(components, key=lambda component: -component.status.severity)
 
 
-def listed(names: Sequence[str]) -> str:
-    """The first few names, shortened, and how many more there are."""
-    shown = [one_line(name, SUMMARY_NAME_CAP) for name in names[:SUMMARY_NAMES]]
-    more = len(names) - len(shown)
+def named(components: Sequence[Component]) -> str:
+    """``"db (Connection refused), cache (warning), +3 more"``: the first few components with
+    their reasons; one whose status differs from the first's says its status."""
+    head = components[0].status
+    shown: list[str] = []
+    for component in components[:SUMMARY_NAMES]:
+        reason = one_line(component.output, SUMMARY_REASON_CAP)
+        if component.status is not head:
+            state = component.status.name.lower()
+            reason = f"{state}: {reason}" if reason else state
+        name = one_line(component.name, SUMMARY_NAME_CAP)
+        shown.append(f"{name} ({reason})" if reason else name)
+    more = len(components) - len(shown)
     return ", ".join(shown) + (f", +{more} more" if more else "")
 
 
 def capped_verdict(
-    status: Status, summary: str, fmt: str, components: Sequence[Component], noun: str
+    status: Status,
+    summary: str,
+    fmt: str,
+    components: Sequence[Component],
+    *,
+    body_decides: bool = True,
 ) -> Verdict:
     """A verdict keeping at most ``MAX_COMPONENTS`` components (the most severe ones, in their
-    original order), saying in the summary how many were dropped."""
+    original order) and counting the others."""
     kept = kept_components(components)
-    dropped = len(components) - len(kept)
-    if dropped:
-        summary = (
-            f"{one_line(summary, SUMMARY_CAP - 40)}; "
-            f"{dropped} more {plural(noun, dropped)} not kept (cap {MAX_COMPONENTS})"
-        )
-    return Verdict(status, one_line(summary, SUMMARY_CAP), fmt, kept)
+    return Verdict(
+        status,
+        one_line(summary, SUMMARY_CAP),
+        fmt,
+        kept,
+        body_decides=body_decides,
+        omitted=len(components) - len(kept),
+    )
 
 
 def kept_components(components: Sequence[Component]) -> tuple[Component, ...]:
@@ -221,3 +320,21 @@ def kept_components(components: Sequence[Component]) -> tuple[Component, ...]:
         range(len(components)), key=lambda index: (-components[index].status.severity, index)
     )
     return tuple(components[index] for index in sorted(by_severity[:MAX_COMPONENTS]))
+
+
+def unparsed(fmt: str, status: Status, reason: str) -> Verdict:
+    """A verdict on a body that is not a health document: the code decides with it."""
+    return Verdict(status, one_line(reason, SUMMARY_CAP), fmt, body_decides=False)
+
+
+def with_code(verdict: Verdict, status_code: int, options: Options) -> Verdict:
+    """``verdict``, made CRITICAL by an HTTP code the user does not expect, unless the body
+    decided (then the code is what the product sends with that status)."""
+    if verdict.body_decides or options.expects(status_code):
+        return verdict
+    summary = f"HTTP {status_code}, expected {options.expect_text}"
+    if verdict.status is not Status.OK and verdict.summary:
+        summary += f"; {verdict.summary}"
+    return dataclasses.replace(
+        verdict, status=Status.CRITICAL, summary=one_line(summary, SUMMARY_CAP)
+    )

@@ -1,89 +1,133 @@
-"""``auto``: which format a body is, from its content type and shape; and bodies cut at the cap."""
+"""Which format a body is (``auto``), from its content type and its shape, and the grading of
+a body in a given format. The order of the shape tests matters where formats share words:
+the more specific shape is tried first."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from exporter.status import Status
-from probes.health import health_json, k8s, spring
-from probes.health.common import Verdict, is_json_media, json_object, media_type
-from probes.health.k8s import is_plain_ok, k8s_lines, k8s_verdict
-from probes.health.status_code import status_code_verdict
+from probes.health import (
+    aspnet,
+    consul,
+    dropwizard,
+    elasticsearch,
+    gitlab,
+    health_json,
+    k8s,
+    microprofile,
+    nestjs,
+    spring,
+    status_code,
+)
+from probes.health.common import (
+    Options,
+    Verdict,
+    is_json_media,
+    json_type,
+    json_value,
+    media_type,
+    unparsed,
+)
+
+ObjectGrader = Callable[[Mapping[str, Any], int, Options], Verdict]
+TextGrader = Callable[[str, int, Options], Verdict]
+
+#: JSON-object formats: name, shape test, grader; tried in this order under ``auto``.
+OBJECT_FORMATS: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], ObjectGrader], ...] = (
+    (consul.NAME, consul.looks_like, consul.verdict),
+    (elasticsearch.NAME, elasticsearch.looks_like, elasticsearch.verdict),
+    (aspnet.NAME, aspnet.looks_like, aspnet.verdict),
+    (microprofile.NAME, microprofile.looks_like, microprofile.verdict),
+    (health_json.NAME, health_json.looks_like, health_json.verdict),
+    (nestjs.NAME, nestjs.looks_like, nestjs.verdict),
+    (gitlab.NAME, gitlab.looks_like, gitlab.verdict),
+    (spring.NAME, spring.looks_like, spring.verdict),
+    (dropwizard.NAME, dropwizard.looks_like, dropwizard.verdict),
+)
+#: Plain-text formats, tried in this order under ``auto``.
+TEXT_FORMATS: tuple[tuple[str, Callable[[str], bool], TextGrader], ...] = (
+    (aspnet.NAME, aspnet.looks_like_text, aspnet.text_verdict),
+    (consul.NAME, consul.looks_like_text, consul.text_verdict),
+    (gitlab.NAME, gitlab.looks_like_text, gitlab.text_verdict),
+    (k8s.NAME, k8s.looks_like_text, lambda text, code, _options: k8s.verdict(code, text)),
+)
+_OBJECT_GRADERS = {name: grader for name, _, grader in OBJECT_FORMATS}
+_TEXT_GRADERS = {name: grader for name, _, grader in TEXT_FORMATS}
 
 
-def auto_verdict(status_code: int, content_type: str, text: str) -> Verdict:
-    """Grade in the format the content type and body look like (see ``json_format``)."""
+def looks_like_json(media: str, text: str) -> bool:
+    """A JSON content type, or a body that starts like an object or an array (not like the
+    ``[+]``/``[-]`` lines of Kubernetes)."""
+    start = text.lstrip()[:3]
+    return (
+        is_json_media(media)
+        or start.startswith("{")
+        or (start.startswith("[") and start not in ("[+]", "[-]"))
+    )
+
+
+def auto_verdict(code: int, content_type: str, text: str, options: Options) -> Verdict:
+    """Grade in the format the content type and body look like; by the code alone when the
+    body is none of them."""
     media = media_type(content_type)
-    if media == "application/health+json":
-        return grade_json("health+json", status_code, text)
-    if is_json_media(media) or text.lstrip().startswith("{"):
-        document = json_object(text)
-        if isinstance(document, str):
+    if media == health_json.MEDIA_TYPE:
+        return format_verdict(health_json.NAME, code, text, options)
+    if looks_like_json(media, text):
+        try:
+            document = json_value(text)
+        except ValueError as exc:
             if is_json_media(media):
-                return Verdict(Status.UNKNOWN, document, "auto")
-        elif (fmt := json_format(document)) == "spring":
-            return spring.spring_verdict(document, status_code)
-        elif fmt == "health+json":
-            return health_json.health_json_verdict(document, status_code)
-    if is_plain_ok(text) or k8s_lines(text).recognised:
-        return k8s_verdict(status_code, text)
-    return status_code_verdict(status_code)
+                return unparsed("auto", Status.UNKNOWN, str(exc))
+        else:
+            return json_verdict(document, code, options)
+    for _name, looks_like, grader in TEXT_FORMATS:
+        if looks_like(text):
+            return grader(text, code, options)
+    return status_code.verdict(code)
 
 
-def grade_json(fmt: str, status_code: int, text: str) -> Verdict:
-    """Grade ``text`` as the JSON format ``fmt`` (``spring`` or ``health+json``)."""
-    document = json_object(text)
-    if isinstance(document, str):
-        return Verdict(Status.UNKNOWN, document, fmt)
-    if fmt == "spring":
-        return spring.spring_verdict(document, status_code)
-    return health_json.health_json_verdict(document, status_code)
+def json_verdict(document: object, code: int, options: Options) -> Verdict:
+    """A parsed JSON body in the first format its shape fits; one that fits none (Patroni's
+    ``{"state": "running"}``) is graded by the code."""
+    if consul.looks_like(document):
+        return consul.verdict(document, code, options)
+    if isinstance(document, Mapping):
+        for _name, looks_like, grader in OBJECT_FORMATS:
+            if looks_like(document):
+                return grader(document, code, options)
+        if isinstance(document.get("status"), str) and (
+            document["status"].lower() in health_json.STATUS_WORDS
+        ):
+            return health_json.verdict(document, code, options)
+    return status_code.verdict(code)
 
 
-def json_format(document: Mapping[str, Any]) -> str | None:
-    """``"spring"``, ``"health+json"`` or ``None`` (neither) for a JSON object.
-
-    ``checks`` means health+json and ``components`` Spring. Otherwise the status decides;
-    ``up``/``down`` are both, so an older ``details`` of check lists means health+json, and
-    anything else Spring.
-    """
-    if isinstance(document.get("checks"), Mapping):
-        return "health+json"
-    if isinstance(document.get("components"), Mapping):
-        return "spring"
-    raw = document.get("status")
-    word = raw.lower() if isinstance(raw, str) else ""
-    if word in ("up", "down"):
-        details = document.get("details")
-        if isinstance(details, Mapping) and any(isinstance(v, list) for v in details.values()):
-            return "health+json"
-        return "spring"
-    if word in spring.STATUS_WORDS:
-        return "spring"
-    if word in health_json.STATUS_WORDS:
-        return "health+json"
-    return None
-
-
-def truncated_verdict(fmt: str, status_code: int, content_type: str, text: str) -> Verdict:
-    """A body cut at the size cap: UNKNOWN, unless the status code alone decides."""
-    if fmt == "auto":
-        fmt = format_of_prefix(content_type, text)
-        if fmt == "status-code":
-            return status_code_verdict(status_code)
-    return Verdict(Status.UNKNOWN, "body larger than the cap", fmt)
+def format_verdict(fmt: str, code: int, text: str, options: Options) -> Verdict:
+    """Grade ``text`` as the named format (not ``auto``, ``regex`` or ``status-code``)."""
+    if fmt in _TEXT_GRADERS and not looks_like_json("", text):
+        return _TEXT_GRADERS[fmt](text, code, options)
+    try:
+        document = json_value(text)
+    except ValueError as exc:
+        return unparsed(fmt, Status.UNKNOWN, str(exc))
+    if fmt == consul.NAME and isinstance(document, list):
+        return consul.verdict(document, code, options)
+    if not isinstance(document, Mapping):
+        return unparsed(fmt, Status.UNKNOWN, f"JSON {json_type(document)}, not an object")
+    return _OBJECT_GRADERS[fmt](document, code, options)
 
 
 def format_of_prefix(content_type: str, text: str) -> str:
-    """The format ``auto`` would use, judged from the start of a body; ``"auto"`` for JSON,
-    where only the whole document tells Spring from health+json."""
+    """The format ``auto`` would use, judged from the start of a body cut at the cap;
+    ``"auto"`` for JSON, where only the whole document tells the formats apart."""
     media = media_type(content_type)
-    if media == "application/health+json":
-        return "health+json"
-    if is_json_media(media) or text.lstrip().startswith("{"):
+    if media == health_json.MEDIA_TYPE:
+        return health_json.NAME
+    if looks_like_json(media, text):
         return "auto"
     first = text.lstrip().partition("\n")[0].strip()
     if k8s.PASSED.fullmatch(first) or k8s.FAILED.fullmatch(first):
-        return "k8s"
-    return "status-code"
+        return k8s.NAME
+    return status_code.NAME

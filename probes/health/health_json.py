@@ -1,5 +1,6 @@
 """IETF health+json (draft-inadarei-api-health-check): ``status`` pass/warn/fail, ``checks``
-keyed ``"component:measurement"``; older documents say ``details``."""
+keyed ``"component:measurement"``, each a list of check objects; older documents say
+``details`` and may hold single objects."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from exporter.status import Status
 from probes.health.common import (
     NAME_CAP,
     Component,
+    Options,
     Verdict,
     document_verdict,
     graded_word,
+    joined,
     json_type,
     one_line,
     text_of,
 )
 
+NAME = "health+json"
+MEDIA_TYPE = "application/health+json"
 STATUS_WORDS: Mapping[str, Status] = {
     "pass": Status.OK,
     "ok": Status.OK,
@@ -27,55 +32,59 @@ STATUS_WORDS: Mapping[str, Status] = {
     "error": Status.CRITICAL,
     "down": Status.CRITICAL,
 }
-#: Document statuses that promise a 2xx-3xx answer; any other code makes the verdict CRITICAL.
+#: pass and warn promise a 2xx-3xx answer: sent with an error code, the verdict is CRITICAL.
 NEEDS_SUCCESS = frozenset({Status.OK, Status.WARNING})
 
 
-def health_json_verdict(document: Mapping[str, Any], status_code: int) -> Verdict:
-    """Grade an IETF health+json document."""
+def looks_like(document: Mapping[str, Any]) -> bool:
+    """``checks`` keyed by name, or a draft status word with an older ``details``."""
+    if isinstance(document.get("checks"), Mapping):
+        return True
     raw = document.get("status")
-    top, note = graded_word(raw, STATUS_WORDS, missing=Status.UNKNOWN)
-    word = note or one_line(text_of(raw), 40).lower()
-    output = text_of(document.get("output")) if top is not Status.OK else ""
+    return isinstance(raw, str) and raw.lower() in ("pass", "warn", "fail")
+
+
+def verdict(document: Mapping[str, Any], status_code: int, options: Options) -> Verdict:
+    """Grade an IETF health+json document."""
     return document_verdict(
-        "health+json",
-        word,
-        top,
-        health_json_components(document),
+        NAME,
+        document.get("status"),
+        STATUS_WORDS,
+        components(document, options),
         status_code,
+        options,
         noun="check",
         needs_success=NEEDS_SUCCESS,
-        output=output,
+        output=text_of(document.get("output")),
     )
 
 
-def health_json_components(document: Mapping[str, Any]) -> list[Component]:
+def components(document: Mapping[str, Any], options: Options) -> list[Component]:
     """One component per check object under ``checks`` (or the older ``details``)."""
     checks = document.get("checks")
     if not isinstance(checks, Mapping):
         checks = document.get("details")
     if not isinstance(checks, Mapping):
         return []
-    components: list[Component] = []
+    found: list[Component] = []
     for key, entry in checks.items():
         objects = entry if isinstance(entry, list) else [entry]
         name = one_line(str(key), NAME_CAP)
         for index, check in enumerate(objects):
             indexed = f"{name}[{index}]" if len(objects) > 1 else name
-            components.append(health_json_component(indexed, check))
-    return components
+            found.append(component(indexed, check, options))
+    return found
 
 
-def health_json_component(name: str, check: object) -> Component:
+def component(name: str, check: object, options: Options) -> Component:
     """A check object graded by its own ``status`` (a check without one grades OK)."""
     if not isinstance(check, Mapping):
         return Component(name, Status.UNKNOWN, f"not a check object but a {json_type(check)}")
-    status, note = graded_word(check.get("status"), STATUS_WORDS, missing=Status.OK)
-    parts = [note, text_of(check.get("output")), observed_text(check)]
-    return Component(name, status, one_line("; ".join(part for part in parts if part.strip())))
+    status, note = graded_word(check.get("status"), STATUS_WORDS, options, missing=Status.OK)
+    return Component(name, status, joined(note, text_of(check.get("output")), observed(check)))
 
 
-def observed_text(check: Mapping[str, Any]) -> str:
+def observed(check: Mapping[str, Any]) -> str:
     """``"observed 250 ms"`` from ``observedValue``/``observedUnit``, ``""`` without a value."""
     value = check.get("observedValue")
     if value is None:

@@ -1,4 +1,5 @@
-"""Kubernetes verbose text (``[+]name ok`` / ``[-]name failed: reason``) or plain ``ok``."""
+"""Kubernetes verbose text (``[+]name ok`` / ``[-]name failed: reason``, last line
+``readyz check passed|failed``) or plain ``ok``; sent with 200, or 500 on failure."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from probes.health.common import (
     first_line,
     is_success,
     one_line,
-    plural,
-    problems_text,
+    summary_line,
+    unparsed,
 )
 
+NAME = "k8s"
 PASSED = re.compile(r"\[\+\](?P<name>\S+) (?:ok|excluded: ok)")
 FAILED = re.compile(r"\[-\](?P<name>\S+) failed(?::\s*(?P<reason>.*))?")
 ENDING = re.compile(r"\S+ check (?:passed|failed)")
@@ -63,40 +65,35 @@ def is_plain_ok(text: str) -> bool:
     return text.strip().lower() == "ok"
 
 
-def k8s_verdict(status_code: int, text: str) -> Verdict:
+def looks_like_text(text: str) -> bool:
+    return is_plain_ok(text) or k8s_lines(text).recognised
+
+
+def verdict(status_code: int, text: str) -> Verdict:
     """Grade a Kubernetes-style answer: verbose check lines, or a plain ``ok``."""
     lines = k8s_lines(text)
     if not lines.components and not lines.ending:
-        return k8s_unparsed_verdict(status_code, text)
-    failed = (
-        any(component.status is Status.CRITICAL for component in lines.components)
-        or lines.ending.endswith("failed")
-        or not is_success(status_code)
-    )
-    lead = lines.ending or ("checks failed" if failed else "checks passed")
-    problems = problems_text(lines.components, "check")
-    count = len(lines.components)
-    if problems:
-        summary = f"{lead}: {problems}"
-    elif count:
-        summary = f"{lead}: {count} {plural('check', count)} ok"
-    else:
-        summary = lead
+        return unparsed_verdict(status_code, text)
+    failing = any(component.status is Status.CRITICAL for component in lines.components)
+    if failing:
+        # "1 of 24 checks failed: etcd (...)" says it; the ending line would say it again.
+        return capped_verdict(
+            Status.CRITICAL, summary_line("", lines.components, "check"), NAME, lines.components
+        )
+    lead = lines.ending or "checks passed"
+    status = Status.CRITICAL if lead.endswith("failed") else Status.OK
     if not is_success(status_code):
-        summary += f"; HTTP {status_code}"
-    status = Status.CRITICAL if failed else Status.OK
-    return capped_verdict(status, summary, "k8s", lines.components, "check")
+        status, lead = Status.CRITICAL, f"{lead} but HTTP {status_code}"
+    return capped_verdict(
+        status, summary_line(lead, lines.components, "check"), NAME, lines.components
+    )
 
 
-def k8s_unparsed_verdict(status_code: int, text: str) -> Verdict:
+def unparsed_verdict(status_code: int, text: str) -> Verdict:
     """A Kubernetes-format answer without check lines: ``ok``, an error page, or nonsense."""
     if is_plain_ok(text):
         if is_success(status_code):
-            return Verdict(Status.OK, "ok", "k8s")
-        return Verdict(Status.CRITICAL, f"body ok but HTTP {status_code}", "k8s")
+            return Verdict(Status.OK, "ok", NAME, body_decides=True)
+        return Verdict(Status.CRITICAL, f"ok but HTTP {status_code}", NAME, body_decides=True)
     line = first_line(text)
-    if not is_success(status_code):
-        return Verdict(
-            Status.CRITICAL, f"HTTP {status_code}: {line}" if line else f"HTTP {status_code}", "k8s"
-        )
-    return Verdict(Status.UNKNOWN, f"not a Kubernetes health answer: {line!r}", "k8s")
+    return unparsed(NAME, Status.UNKNOWN, f"not a Kubernetes health answer: {line!r}")

@@ -1,11 +1,13 @@
-"""Only the status code counts: 2xx-3xx is OK, anything else CRITICAL."""
+"""Only the status code counts: what the user expects (2xx-3xx by default) is OK."""
 
 from __future__ import annotations
 
 from exporter.status import Status
-from probes.health.common import Verdict, is_success
+from probes.health.common import Verdict, unparsed
+
+NAME = "status-code"
 
 
-def status_code_verdict(status_code: int) -> Verdict:
-    status = Status.OK if is_success(status_code) else Status.CRITICAL
-    return Verdict(status, f"HTTP {status_code}", "status-code")
+def verdict(status_code: int) -> Verdict:
+    """OK here; ``with_code`` makes it CRITICAL when the code is not expected."""
+    return unparsed(NAME, Status.OK, f"HTTP {status_code}")

@@ -152,7 +152,8 @@ def test_ietf_warn_grades_warning_and_lists_each_check_object() -> None:
         "cpu:utilization[1]": Status.OK,
     }
     assert verdict.summary == (
-        "warn: 2 of 5 checks warning (cassandra:connections, cpu:utilization[0])"
+        "warn: 2 of 5 checks warning: cassandra:connections (observed 75),"
+        " cpu:utilization[0] (observed 85 percent)"
     )
     assert by_name(verdict)["cassandra:responseTime"].output == "observed 250 ms"
 
@@ -171,7 +172,8 @@ def test_ietf_fail_with_503_is_critical_with_reasons() -> None:
     verdict = grade_body("health+json", 503, HEALTH_JSON, dumps(IETF_FAIL))
     assert verdict.status is Status.CRITICAL
     assert verdict.summary == (
-        "fail: 1 of 2 checks failing (postgres:responseTime); database unreachable"
+        "fail (database unreachable): 1 of 2 checks failed: postgres:responseTime"
+        " (dial tcp 10.0.0.5:5432: connect: connection refused)"
     )
     failing = by_name(verdict)["postgres:responseTime"]
     assert failing.status is Status.CRITICAL
@@ -183,19 +185,19 @@ def test_ietf_fail_with_503_is_critical_with_reasons() -> None:
 def test_ietf_fail_with_200_stays_critical() -> None:
     verdict = grade_body("health+json", 200, HEALTH_JSON, dumps(IETF_FAIL))
     assert verdict.status is Status.CRITICAL
-    assert verdict.summary.startswith("fail: 1 of 2 checks failing")
+    assert verdict.summary.startswith("fail (database unreachable): 1 of 2 checks failed")
 
 
 @pytest.mark.parametrize("code", [503, 500, 404])
 def test_ietf_pass_with_error_code_is_critical(code: int) -> None:
     verdict = grade_body("health+json", code, HEALTH_JSON, dumps(IETF_PASS))
     assert verdict.status is Status.CRITICAL
-    assert verdict.summary == f"status pass but HTTP {code}: 1 check ok"
+    assert verdict.summary == f"pass but HTTP {code}: 1 check ok"
 
 
 def test_ietf_warn_with_503_is_critical_but_pass_with_304_is_ok() -> None:
     warn = grade_body("health+json", 503, HEALTH_JSON, dumps({"status": "warn"}))
-    assert (warn.status, warn.summary) == (Status.CRITICAL, "status warn but HTTP 503")
+    assert (warn.status, warn.summary) == (Status.CRITICAL, "warn but HTTP 503")
     redirect = grade_body("health+json", 304, HEALTH_JSON, dumps({"status": "PASS"}))
     assert (redirect.status, redirect.summary) == (Status.OK, "pass")
 
@@ -212,7 +214,7 @@ def test_ietf_component_worse_than_document_makes_the_verdict_worse_and_says_so(
     verdict = grade_body("health+json", 200, HEALTH_JSON, dumps(document))
     assert verdict.status is Status.CRITICAL
     assert verdict.summary == (
-        "pass but 1 of 3 checks failing (db:connections); 1 warning (cache:hitRatio)"
+        "pass but 2 of 3 checks failed: db:connections (pool exhausted), cache:hitRatio (warning)"
     )
     # Each component keeps its own status.
     assert statuses(verdict)["cache:hitRatio"] is Status.WARNING
@@ -236,17 +238,35 @@ def test_ietf_status_aliases_in_any_case(word: str, expected: Status) -> None:
 
 def test_ietf_unknown_or_missing_status_is_unknown_with_reason() -> None:
     odd = grade_body("health+json", 200, HEALTH_JSON, dumps({"status": "degraded"}))
-    assert (odd.status, odd.summary) == (Status.UNKNOWN, "unknown status 'degraded'")
+    assert (odd.status, odd.summary) == (
+        Status.UNKNOWN,
+        "unknown status 'degraded' (grade it with status_map)",
+    )
+    assert not odd.body_decides  # the code decides: with 503 it is CRITICAL
+    odd_503 = grade_body("health+json", 503, HEALTH_JSON, dumps({"status": "degraded"}))
+    assert odd_503.status is Status.CRITICAL
+    assert odd_503.summary == (
+        "HTTP 503, expected 2xx, 3xx; unknown status 'degraded' (grade it with status_map)"
+    )
+    mapped = grade_body(
+        "health+json",
+        200,
+        HEALTH_JSON,
+        dumps({"status": "degraded"}),
+        status_map={"Degraded": Status.WARNING},
+    )
+    assert (mapped.status, mapped.summary) == (Status.WARNING, "degraded")
     missing = grade_body("health+json", 200, HEALTH_JSON, dumps({"checks": {}}))
     assert (missing.status, missing.summary) == (Status.UNKNOWN, "no status")
     bad_check = grade_body(
         "health+json", 200, HEALTH_JSON, dumps({"status": "pass", "checks": {"db": ["up"]}})
     )
-    assert bad_check.status is Status.UNKNOWN
+    # A check that cannot be read is named, but does not overrule the document's status.
+    assert bad_check.status is Status.OK
     assert bad_check.components == (
         Component("db", Status.UNKNOWN, "not a check object but a string"),
     )
-    assert bad_check.summary == "pass but 1 of 1 check unknown (db)"
+    assert bad_check.summary == "pass: db (not a check object but a string)"
 
 
 # --- fixtures: Spring Boot actuator --------------------------------------------------------
@@ -319,7 +339,8 @@ def test_spring_nested_components_flatten_to_dotted_leaves() -> None:
         "readinessState": Status.WARNING,
     }
     assert verdict.summary == (
-        "DOWN: 1 of 6 components failing (db.replicas.eu); 1 warning (readinessState)"
+        "DOWN: 2 of 6 components failed: db.replicas.eu"
+        " (org.springframework.jdbc.CannotGetJdbcConnectionException...), readinessState (warning)"
     )
     error = by_name(verdict)["db.replicas.eu"].output
     assert error.startswith("org.springframework.jdbc.CannotGetJdbcConnectionException:")
@@ -335,16 +356,20 @@ def test_spring_out_of_service_with_503_is_warning() -> None:
     }
     verdict = grade_body("spring", 503, JSON, dumps(document))
     assert verdict.status is Status.WARNING
-    assert verdict.summary == "OUT_OF_SERVICE: 1 of 1 component warning (readinessState)"
+    assert verdict.summary == "OUT_OF_SERVICE: readinessState"
+    assert verdict.body_decides
 
 
 def test_spring_up_with_503_is_critical_and_unknown_is_unknown() -> None:
     up = grade_body("spring", 503, JSON, dumps({"status": "UP"}))
-    assert (up.status, up.summary) == (Status.CRITICAL, "status UP but HTTP 503")
+    assert (up.status, up.summary) == (Status.CRITICAL, "UP but HTTP 503")
     unknown = grade_body("spring", 200, JSON, dumps({"status": "UNKNOWN"}))
     assert (unknown.status, unknown.summary) == (Status.UNKNOWN, "UNKNOWN")
     custom = grade_body("spring", 200, JSON, dumps({"status": "FATAL"}))
-    assert (custom.status, custom.summary) == (Status.UNKNOWN, "unknown status 'FATAL'")
+    assert (custom.status, custom.summary) == (
+        Status.UNKNOWN,
+        "unknown status 'FATAL' (grade it with status_map)",
+    )
 
 
 def test_spring_older_details_variant() -> None:
@@ -392,7 +417,7 @@ def test_k8s_verbose_failure_names_the_failing_check_and_its_reason() -> None:
     verdict = grade_body("k8s", 500, TEXT, K8S_FAILED)
     assert verdict.status is Status.CRITICAL
     assert verdict.format == "k8s"
-    assert verdict.summary == "healthz check failed: 1 of 5 checks failing (etcd); HTTP 500"
+    assert verdict.summary == "1 of 5 checks failed: etcd (reason withheld)"
     assert by_name(verdict)["etcd"] == Component("etcd", Status.CRITICAL, "reason withheld")
     assert statuses(verdict)["poststarthook/start-kube-apiserver-admission-initializer"] is (
         Status.OK
@@ -409,18 +434,21 @@ def test_k8s_verbose_pass() -> None:
 def test_k8s_all_lines_ok_but_500_is_critical() -> None:
     verdict = grade_body("k8s", 500, TEXT, K8S_PASSED)
     assert verdict.status is Status.CRITICAL
-    assert verdict.summary == "readyz check passed: 5 checks ok; HTTP 500"
+    assert verdict.summary == "readyz check passed but HTTP 500: 5 checks ok"
 
 
 def test_k8s_plain_ok() -> None:
-    assert grade_body("k8s", 200, TEXT, b"ok") == Verdict(Status.OK, "ok", "k8s")
+    assert grade_body("k8s", 200, TEXT, b"ok") == Verdict(Status.OK, "ok", "k8s", body_decides=True)
     bad = grade_body("k8s", 503, TEXT, b"ok\n")
-    assert (bad.status, bad.summary) == (Status.CRITICAL, "body ok but HTTP 503")
+    assert (bad.status, bad.summary) == (Status.CRITICAL, "ok but HTTP 503")
 
 
 def test_k8s_5xx_without_check_lines_is_critical_with_the_first_line() -> None:
     verdict = grade_body("k8s", 503, TEXT, b"\nService Unavailable\nretry later\n")
-    assert (verdict.status, verdict.summary) == (Status.CRITICAL, "HTTP 503: Service Unavailable")
+    assert (verdict.status, verdict.summary) == (
+        Status.CRITICAL,
+        "HTTP 503, expected 2xx, 3xx; not a Kubernetes health answer: 'Service Unavailable'",
+    )
 
 
 def test_k8s_2xx_with_an_unrecognised_body_is_unknown() -> None:
@@ -437,14 +465,20 @@ def test_k8s_2xx_with_an_unrecognised_body_is_unknown() -> None:
     [(200, Status.OK), (204, Status.OK), (301, Status.OK), (404, Status.CRITICAL)],
 )
 def test_status_code(code: int, expected: Status) -> None:
-    assert grade_body("status-code", code, HTML, b"<html/>") == Verdict(
-        expected, f"HTTP {code}", "status-code"
+    verdict = grade_body("status-code", code, HTML, b"<html/>")
+    assert (verdict.status, verdict.format, verdict.body_decides) == (
+        expected,
+        "status-code",
+        False,
+    )
+    assert verdict.summary == (
+        f"HTTP {code}" if expected is Status.OK else f"HTTP {code}, expected 2xx, 3xx"
     )
 
 
 def test_status_code_503_is_critical() -> None:
     verdict = grade_body("status-code", 503, JSON, b'{"state": "running", "role": "replica"}')
-    assert (verdict.status, verdict.summary) == (Status.CRITICAL, "HTTP 503")
+    assert (verdict.status, verdict.summary) == (Status.CRITICAL, "HTTP 503, expected 2xx, 3xx")
 
 
 IAMALIVE = b"<html><head><title>status</title></head><body><h1>iamalive</h1></body></html>\n"
@@ -555,8 +589,10 @@ def test_json_nested_too_deeply_for_the_parser_is_unknown() -> None:
 
 def test_json_that_is_not_an_object_is_unknown() -> None:
     body = b'[{"status": "pass"}]'
+    # No format's shape: the code decides (an array of checks is Consul's, tested there).
     auto = grade_body("auto", 200, JSON, body)
-    assert (auto.status, auto.summary) == (Status.UNKNOWN, "JSON array, not an object")
+    assert (auto.status, auto.format, auto.body_decides) == (Status.OK, "status-code", False)
+    assert grade_body("auto", 500, JSON, body).status is Status.CRITICAL
     ietf = grade_body("health+json", 200, HEALTH_JSON, b'"pass"')
     assert (ietf.status, ietf.summary) == (Status.UNKNOWN, "JSON string, not an object")
 
@@ -565,18 +601,21 @@ def test_truncated_body_is_unknown_unless_the_status_code_decides() -> None:
     cut = dumps(IETF_WARN)[:200]
     for fmt in ("health+json", "spring", "k8s", "regex"):
         verdict = grade_body(fmt, 200, HEALTH_JSON, cut, regex="iamalive", truncated=True)
-        assert verdict == Verdict(Status.UNKNOWN, "body larger than the cap", fmt)
+        assert verdict == Verdict(Status.UNKNOWN, "body larger than the cap: cut, not graded", fmt)
     auto_json = grade_body("auto", 200, JSON, cut, truncated=True)
     assert (auto_json.status, auto_json.format) == (Status.UNKNOWN, "auto")
     auto_ietf = grade_body("auto", 200, HEALTH_JSON, cut, truncated=True)
     assert (auto_ietf.status, auto_ietf.format) == (Status.UNKNOWN, "health+json")
-    auto_k8s = grade_body("auto", 500, TEXT, K8S_FAILED[:40], truncated=True)
+    auto_k8s = grade_body("auto", 200, TEXT, K8S_FAILED[:40], truncated=True)
     assert (auto_k8s.status, auto_k8s.format) == (Status.UNKNOWN, "k8s")
-    # A big HTML page: auto would grade it by status code anyway.
-    page = b"<html>" + b"x" * 1000
-    assert grade_body("auto", 503, HTML, page, truncated=True) == Verdict(
-        Status.CRITICAL, "HTTP 503", "status-code"
+    # A cut body decides nothing: an unexpected code still makes it CRITICAL.
+    failing_k8s = grade_body("auto", 500, TEXT, K8S_FAILED[:40], truncated=True)
+    assert (failing_k8s.status, failing_k8s.summary) == (
+        Status.CRITICAL,
+        "HTTP 500, expected 2xx, 3xx; body larger than the cap: cut, not graded",
     )
+    page = b"<html>" + b"x" * 1000
+    assert grade_body("auto", 503, HTML, page, truncated=True).status is Status.CRITICAL
     assert grade_body("status-code", 200, JSON, cut, truncated=True).status is Status.OK
 
 
@@ -625,9 +664,9 @@ def test_150_components_are_capped_at_100_keeping_the_failing_ones() -> None:
     assert kept == sorted(kept)  # document order
     assert {f"disk:{index}" for index in range(140, 150)} <= set(kept)
     assert verdict.summary == (
-        "fail: 10 of 150 checks failing (disk:140, disk:141, disk:142, disk:143, disk:144,"
-        " +5 more); 50 more checks not kept (cap 100)"
+        "fail: 10 of 150 checks failed: disk:140, disk:141, disk:142, disk:143, disk:144, +5 more"
     )
+    assert verdict.omitted == 50
 
 
 def test_150_spring_components_are_capped_too() -> None:
@@ -635,7 +674,8 @@ def test_150_spring_components_are_capped_too() -> None:
     verdict = grade_body("spring", 200, JSON, dumps({"status": "UP", "components": components}))
     assert verdict.status is Status.OK
     assert len(verdict.components) == MAX_COMPONENTS
-    assert verdict.summary == "UP: 150 components ok; 50 more components not kept (cap 100)"
+    assert verdict.summary == "UP: 150 components ok"
+    assert verdict.omitted == 50
 
 
 def test_unknown_format_is_a_graded_verdict() -> None:
