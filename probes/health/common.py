@@ -20,7 +20,7 @@ NAME_CAP = 100
 #: Components named in a summary, and characters kept there of each name and each reason.
 SUMMARY_NAMES = 5
 SUMMARY_NAME_CAP = 40
-SUMMARY_REASON_CAP = 60
+SUMMARY_REASON_CAP = 80
 
 _UNPRINTABLE_RUN = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _STATE_WORD = {Status.CRITICAL: "failed", Status.UNKNOWN: "unknown", Status.WARNING: "warning"}
@@ -281,7 +281,7 @@ def named(components: Sequence[Component]) -> str:
     head = components[0].status
     shown: list[str] = []
     for component in components[:SUMMARY_NAMES]:
-        reason = one_line(component.output, SUMMARY_REASON_CAP)
+        reason = short_reason(component.output)
         if component.status is not head:
             state = component.status.name.lower()
             reason = f"{state}: {reason}" if reason else state
@@ -289,6 +289,21 @@ def named(components: Sequence[Component]) -> str:
         shown.append(f"{name} ({reason})" if reason else name)
     more = len(components) - len(shown)
     return ", ".join(shown) + (f", +{more} more" if more else "")
+
+
+def short_reason(text: str, limit: int = SUMMARY_REASON_CAP) -> str:
+    """``text`` in at most ``limit`` characters, keeping its end: error chains put the cause
+    last (``dial tcp [::1]:80: connect: connection refused``, ``...; nested exception is
+    java.net.ConnectException: Connection refused``), so leading ``": "`` segments go first."""
+    flat = one_line(text, OUTPUT_CAP)
+    if len(flat) <= limit:
+        return flat
+    tail = flat
+    while len(tail) > limit - 4 and ": " in tail:
+        tail = tail.split(": ", 1)[1]
+    if len(tail) <= limit - 4:
+        return "... " + tail
+    return one_line(flat, limit)
 
 
 def capped_verdict(

@@ -98,7 +98,7 @@ def instance(item: Mapping[str, Any], options: Options) -> Component:
     bad = sorted(
         (c for c in reasons if c.status is not Status.OK), key=lambda c: -c.status.severity
     )
-    reason = f"{bad[0].name}: {bad[0].output}" if bad and bad[0].output else ""
+    reason = bad[0].output if bad else ""
     return Component(one_line(name or "service", NAME_CAP), status, joined(note, reason))
 
 

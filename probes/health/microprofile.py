@@ -1,5 +1,6 @@
 """MicroProfile Health (``/health``, ``/health/live``, ``/health/ready``, ``/health/started``):
-``status`` UP/DOWN and a ``checks`` array of ``{name, status, data}``; DOWN comes with 503."""
+``status`` UP/DOWN and a ``checks`` array of ``{name, status, data}``; DOWN comes with 503.
+MicroProfile Health 1.0 said ``outcome`` and ``state`` instead of ``status``."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from probes.health.common import (
 NAME = "microprofile"
 STATUS_WORDS: Mapping[str, Status] = {"up": Status.OK, "down": Status.CRITICAL}
 #: ``data`` keys that say why a check is down, in the order they are looked for.
-_REASON_KEYS = ("error", "message", "reason", "exception", "cause")
+_REASON_KEYS = ("error", "message", "reason", "rootCause", "exception", "cause")
 
 
 def looks_like(document: Mapping[str, Any]) -> bool:
-    raw = document.get("status")
+    raw = document.get("status", document.get("outcome"))
     return isinstance(document.get("checks"), list) and isinstance(raw, str)
 
 
@@ -39,7 +40,7 @@ def verdict(document: Mapping[str, Any], status_code: int, options: Options) -> 
     ]
     return document_verdict(
         NAME,
-        document.get("status"),
+        document.get("status", document.get("outcome")),
         STATUS_WORDS,
         found,
         status_code,
@@ -54,7 +55,8 @@ def component(index: int, check: object, options: Options) -> Component:
     if not isinstance(check, Mapping):
         return Component(f"[{index}]", Status.UNKNOWN, f"not a check but a {json_type(check)}")
     name = one_line(text_of(check.get("name")), NAME_CAP) or f"[{index}]"
-    status, note = graded_word(check.get("status"), STATUS_WORDS, options, missing=Status.UNKNOWN)
+    raw = check.get("status", check.get("state"))
+    status, note = graded_word(raw, STATUS_WORDS, options, missing=Status.UNKNOWN)
     data = check.get("data")
     reason = ""
     if status is not Status.OK and isinstance(data, Mapping):

@@ -339,8 +339,8 @@ def test_spring_nested_components_flatten_to_dotted_leaves() -> None:
         "readinessState": Status.WARNING,
     }
     assert verdict.summary == (
-        "DOWN: 2 of 6 components failed: db.replicas.eu"
-        " (org.springframework.jdbc.CannotGetJdbcConnectionException...), readinessState (warning)"
+        "DOWN: 2 of 6 components failed: db.replicas.eu (... Connection refused),"
+        " readinessState (warning)"
     )
     error = by_name(verdict)["db.replicas.eu"].output
     assert error.startswith("org.springframework.jdbc.CannotGetJdbcConnectionException:")
