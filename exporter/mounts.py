@@ -25,6 +25,7 @@ PSEUDO_FSTYPES = frozenset(
         "fusectl",
         "hugetlbfs",
         "mqueue",
+        "nfsd",
         "nsfs",
         "proc",
         "procfs",
@@ -60,6 +61,40 @@ NETWORK_FSTYPES = frozenset(
 #: Read-only images: always 100 % full by design.
 IMAGE_FSTYPES = frozenset(["squashfs", "iso9660", "udf", "erofs"])
 
+#: The kernel's own trees and what container runtimes mount for their containers: node_exporter's
+#: default mount-point excludes (``defMountPointsExcluded`` in collector/filesystem_linux.go:
+#: ``^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)``)
+#: plus containerd's, k3s's and snap's. ``*`` matches ``/`` too; ``/var/lib/docker`` itself (a
+#: disk of its own) is kept, as node_exporter keeps it.
+RUNTIME_MOUNTPOINTS = (
+    "/dev",
+    "/dev/*",
+    "/proc",
+    "/proc/*",
+    "/sys",
+    "/sys/*",
+    "/run/credentials/*",
+    "/var/lib/docker/*",
+    "/var/lib/containers/storage/*",
+    "/var/lib/containerd/*",
+    "/run/containerd/*",
+    "/run/k3s/containerd/*",
+    "/var/lib/rancher/k3s/agent/containerd/*",
+    "/run/docker/*",
+    "/run/netns/*",
+    "/run/snapd/ns",
+    "/run/snapd/ns/*",
+    "/snap/*",
+    "*/.local/share/containers/storage/*",
+)
+#: What the kubelet mounts for pods (their volumes, secrets, PV staging): the pods' storage, not
+#: the node's (kube-prometheus runs node_exporter with ``var/lib/kubelet/pods/.+`` excluded).
+KUBELET_MOUNTPOINTS = ("/var/lib/kubelet/pods/*", "/var/lib/kubelet/plugins/*")
+#: Per-user desktop FUSE mounts (gvfs, the document portal): a user's session, not the site's;
+#: root usually may not even enter them (no ``allow_other``).
+USER_SESSION_MOUNTPOINTS = ("/run/user/*", "/home/*/.gvfs")
+USER_SESSION_FSTYPES = ("fuse.gvfsd-fuse", "fuse.gvfs-fuse-daemon", "fuse.portal")
+
 
 @dataclass(frozen=True, slots=True)
 class Mount:
@@ -72,7 +107,8 @@ class Mount:
 
     @property
     def read_only(self) -> bool:
-        return "ro" in self.options
+        # emergency_ro: ext4 and others after an error (node_exporter reads it the same way)
+        return "ro" in self.options or "emergency_ro" in self.options
 
     @property
     def is_fuse(self) -> bool:
@@ -169,17 +205,18 @@ class MountTable:
     ) -> list[Mount]:
         """Mounts whose mount point and fstype match the glob patterns."""
 
-        def matches(value: str, patterns: Sequence[str]) -> bool:
-            return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
-
         return [
             m
             for m in self._by_point.values()
-            if (not include or matches(m.mountpoint, include))
-            and not matches(m.mountpoint, exclude)
-            and (not fstypes or matches(m.fstype, fstypes))
-            and not matches(m.fstype, exclude_fstypes)
+            if (not include or matches_any(m.mountpoint, include))
+            and not matches_any(m.mountpoint, exclude)
+            and (not fstypes or matches_any(m.fstype, fstypes))
+            and not matches_any(m.fstype, exclude_fstypes)
         ]
+
+
+def matches_any(value: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
 
 
 def distinct_filesystems(mounts: Iterable[Mount]) -> list[Mount]:

@@ -21,7 +21,13 @@ import anyio
 from pydantic import Field, model_validator
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
-from exporter.mounts import Mount, MountTable, distinct_filesystems
+from exporter.mounts import (
+    KUBELET_MOUNTPOINTS,
+    RUNTIME_MOUNTPOINTS,
+    Mount,
+    MountTable,
+    distinct_filesystems,
+)
 from exporter.probe_api import (
     AbsolutePath,
     MetricFamily,
@@ -89,6 +95,9 @@ class DiskProbe(ProbeConfig):
     inodes_used_percent: PercentLimits = Field(default_factory=_default_percent_limits)
     #: A ``path`` that does not exist is CRITICAL; true: grade the filesystem it would be on.
     parent_if_missing: bool = False
+    #: With no path, include or fstypes: leave out the kernel's trees and the container
+    #: runtimes' and kubelet's mounts (``RUNTIME_MOUNTPOINTS``, ``KUBELET_MOUNTPOINTS``).
+    default_excludes: bool = True
 
     @model_validator(mode="after")
     def _path_or_selection(self) -> DiskProbe:
@@ -153,8 +162,12 @@ def selected_filesystems(config: DiskProbe, table: MountTable) -> list[Mount]:
     if config.path is not None:
         mount = table.containing(config.path)
         return [mount] if mount is not None else []
-    mounts = table.select(config.include, config.exclude, config.fstypes, config.exclude_fstypes)
-    if not config.include and not config.fstypes:
+    automatic = not config.include and not config.fstypes
+    exclude = config.exclude
+    if automatic and config.default_excludes:
+        exclude = (*exclude, *RUNTIME_MOUNTPOINTS, *KUBELET_MOUNTPOINTS)
+    mounts = table.select(config.include, exclude, config.fstypes, config.exclude_fstypes)
+    if automatic:
         mounts = [mount for mount in mounts if mount.is_local_storage]
     return distinct_filesystems(mounts)
 

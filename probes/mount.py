@@ -8,14 +8,20 @@ at once instead of starting another thread (``site_status_mount_stuck`` comes fr
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+from pydantic import model_validator
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
+from exporter.mounts import (
+    RUNTIME_MOUNTPOINTS,
+    USER_SESSION_FSTYPES,
+    USER_SESSION_MOUNTPOINTS,
+    matches_any,
+)
 from exporter.probe_api import (
     AbsolutePath,
     MetricFamily,
@@ -48,7 +54,18 @@ class MountProbe(ProbeConfig):
     kind: Literal["mount"]
     mountpoints: tuple[AbsolutePath, ...] = ()
     fstypes: tuple[str, ...] = ()
+    #: Globs on mount points left out of the automatic mode.
+    exclude: tuple[str, ...] = ()
+    #: In the automatic mode, leave out per-user desktop FUSE mounts (gvfs under /run/user)
+    #: and the container runtimes' own mounts (``USER_SESSION_*``, ``RUNTIME_MOUNTPOINTS``).
+    default_excludes: bool = True
     expect_writable: bool = True
+
+    @model_validator(mode="after")
+    def _exclude_is_for_the_automatic_mode(self) -> MountProbe:
+        if self.mountpoints and self.exclude:
+            raise ValueError("exclude applies only without mountpoints (the automatic mode)")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +102,21 @@ def mounts_to_check(config: MountProbe, table: MountTable) -> list[tuple[str, Mo
     return [
         (mount.mountpoint, mount)
         for mount in table.all()
-        if mount.is_network_or_fuse and fstype_selected(mount.fstype, config.fstypes)
+        if mount.is_network_or_fuse
+        and (not config.fstypes or matches_any(mount.fstype, config.fstypes))
+        and not left_out(config, mount)
     ]
 
 
-def fstype_selected(fstype: str, patterns: tuple[str, ...]) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(fstype, p) for p in patterns)
+def left_out(config: MountProbe, mount: Mount) -> bool:
+    """Excluded by the config, or by default: a user's desktop session, a container's layers."""
+    if matches_any(mount.mountpoint, config.exclude):
+        return True
+    if not config.default_excludes:
+        return False
+    return matches_any(mount.fstype, USER_SESSION_FSTYPES) or matches_any(
+        mount.mountpoint, (*USER_SESSION_MOUNTPOINTS, *RUNTIME_MOUNTPOINTS)
+    )
 
 
 async def check_mount(
@@ -108,18 +134,25 @@ async def check_mount(
         reason = f"hung: a stat has not returned for {error.stuck_for()}"
         return MountCheck(mountpoint, Status.CRITICAL, reason, mount, stuck_since=error.since)
     except OSError as error:
-        return MountCheck(mountpoint, *graded_error(error), mount)
+        return MountCheck(mountpoint, *graded_error(error, listed=bool(config.mountpoints)), mount)
     if mount.read_only and config.expect_writable:
         return MountCheck(mountpoint, Status.WARNING, "read-only", mount)
     return MountCheck(mountpoint, Status.OK, "ok", mount)
 
 
-def graded_error(error: OSError) -> tuple[Status, str]:
-    """The status and reason for a failed ``statvfs``."""
+def graded_error(error: OSError, *, listed: bool) -> tuple[Status, str]:
+    """The status and reason for a failed ``statvfs``.
+
+    Permission denied is an answer: the mount is neither hung nor stale, the exporter may just
+    not enter it (a FUSE mount without ``allow_other``). Found automatically it is OK with that
+    reason; listed by the operator it is a WARNING, since what they asked for goes unchecked.
+    """
     if error.errno == errno.ESTALE:
         return Status.CRITICAL, "stale file handle"
     if error.errno in (errno.EACCES, errno.EPERM):
-        return Status.UNKNOWN, "permission denied"
+        if listed:
+            return Status.WARNING, "permission denied: the exporter may not enter it"
+        return Status.OK, "answers (permission denied to the exporter)"
     return Status.CRITICAL, error.strerror or str(error)
 
 

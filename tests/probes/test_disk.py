@@ -308,11 +308,9 @@ def test_bind_mounts_count_once_from_a_pod_mount_table() -> None:
     assert [m.mountpoint for m in selected_filesystems(probe(), table)] == [
         "/",
         "/data",
-        "/dev",
-        "/dev/shm",
-        "/etc/hosts",
+        "/etc/hosts",  # the node's disk, once (not again as /dev/termination-log)
         "/run/secrets/kubernetes.io/serviceaccount",
-    ]
+    ]  # /dev and /dev/shm: left out by default, as node_exporter leaves out /dev
     etc = selected_filesystems(probe(include=["/etc/*"]), table)
     assert [m.mountpoint for m in etc] == ["/etc/hosts"]
     network = selected_filesystems(probe(fstypes=["nfs*", "fuse.*"]), table)
@@ -392,3 +390,47 @@ async def test_hung_mount_times_out_then_is_stuck_while_others_are_read(
     assert second.summary.startswith(f"{hung.path}: stuck: an earlier call has not returned")
     assert runner.abandoned_threads() == 1  # the stuck mount never got a second thread
     assert {s.labels for s in second.samples} == {(str(healthy),)}
+
+
+# --- what the automatic mode leaves out ---------------------------------------------------------
+
+#: Lines of a Docker and Kubernetes node (shapes from node_exporter's and procfs' fixtures).
+CONTAINER_HOST = """\
+29 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw,errors=remount-ro
+30 29 259:3 / /var/lib/docker rw,relatime shared:2 - xfs /dev/nvme1n1 rw
+31 30 0:50 / /var/lib/docker/overlay2/3f1c/merged rw,relatime - overlay overlay rw,lowerdir=/x
+32 29 0:51 / /run/containerd/io.containerd.runtime.v2.task/k8s.io/9a1b/rootfs rw - overlay \
+overlay rw
+33 29 0:52 / /var/lib/kubelet/pods/0b1c/volumes/kubernetes.io~projected/kube-api-access-x rw \
+- tmpfs tmpfs rw,size=3944k
+34 29 0:53 / /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/9a1b/shm rw - tmpfs shm rw
+35 29 7:1 / /snap/core20/2015 ro,nodev,relatime shared:3 - squashfs /dev/loop1 ro
+36 29 0:54 / /proc/fs/nfsd rw,relatime shared:4 - nfsd nfsd rw
+37 29 0:55 / /run/rpc_pipefs rw,relatime shared:5 - rpc_pipefs sunrpc rw
+38 29 0:56 / /proc/sys/fs/binfmt_misc rw,relatime shared:6 - binfmt_misc binfmt_misc rw
+39 29 0:57 / /run/docker/netns/5c2d rw shared:7 - nsfs nsfs rw
+40 29 0:58 / /run rw,nosuid,nodev shared:8 - tmpfs tmpfs rw,size=1617716k,mode=755
+"""
+
+
+def test_default_leaves_out_runtime_kubelet_and_pseudo_mounts() -> None:
+    table = MountTable(parse_mountinfo(CONTAINER_HOST))
+    assert [m.mountpoint for m in selected_filesystems(probe(), table)] == [
+        "/",
+        "/run",
+        "/var/lib/docker",
+    ]
+
+
+def test_default_excludes_can_be_turned_off() -> None:
+    table = MountTable(parse_mountinfo(CONTAINER_HOST))
+    chosen = [m.mountpoint for m in selected_filesystems(probe(default_excludes=False), table)]
+    assert "/var/lib/docker/overlay2/3f1c/merged" in chosen
+    assert any(point.startswith("/var/lib/kubelet/pods/") for point in chosen)
+    assert "/proc/fs/nfsd" not in chosen  # a pseudo filesystem holds no data, either way
+
+
+def test_include_selects_what_the_defaults_leave_out() -> None:
+    table = MountTable(parse_mountinfo(CONTAINER_HOST))
+    chosen = selected_filesystems(probe(include=["/var/lib/kubelet/pods/*"]), table)
+    assert [m.fstype for m in chosen] == ["tmpfs"]

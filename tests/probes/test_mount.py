@@ -7,9 +7,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import pydantic
 import pytest
 
 from exporter.blocking import BlockingRunner
+from exporter.mounts import MountTable, parse_mountinfo
 from exporter.probe_api import Result, Status
 from probes import mount as mount_probe
 from tests.support.context import make_context
@@ -154,3 +156,52 @@ def test_kind_declares_its_name_and_series() -> None:
         ("site_status_mount_status", ("mountpoint",)),
         ("site_status_mount_read_only", ("mountpoint",)),
     ]
+
+
+async def test_a_mount_the_exporter_may_not_enter_answers(fuse_mount: FuseMounts) -> None:
+    # Found automatically: it answered (EACCES), so it is not hung or stale; the site is fine.
+    denied = fuse_mount("denied")
+    result = await run_probe(fstypes=["fuse*"])  # other tests' mounts may show up here too
+    entry = by_mountpoint(result)[denied.path]
+    assert (entry["status"], entry["reason"]) == (
+        "OK",
+        "answers (permission denied to the exporter)",
+    )
+    assert f"{denied.path}: " not in result.summary
+
+
+async def test_a_listed_mount_the_exporter_may_not_enter_warns(fuse_mount: FuseMounts) -> None:
+    denied = fuse_mount("denied")
+    result = await run_probe(mountpoints=[denied.path])
+    assert result.status is Status.WARNING
+    assert result.summary == f"{denied.path}: permission denied: the exporter may not enter it"
+
+
+GVFS_DESKTOP = """\
+29 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw
+3002 28 0:79 / /run/user/1000 rw,nosuid,nodev,relatime shared:1225 - tmpfs tmpfs rw,mode=700
+3147 3002 0:81 / /run/user/1000/gvfs rw,nosuid,nodev,relatime shared:1290 - fuse.gvfsd-fuse \
+gvfsd-fuse rw,user_id=1000,group_id=1000
+3150 3002 0:82 / /run/user/1000/doc rw,nosuid,nodev,relatime shared:1291 - fuse.portal portal rw
+3151 29 0:83 / /snap/hello/20 ro,nodev,relatime - fuse.snapfuse snapfuse ro
+3152 29 0:84 / /mnt/share rw,relatime - cifs //nas/share rw,vers=3.1.1
+"""
+
+
+def test_automatic_mode_leaves_out_desktop_sessions_and_snaps() -> None:
+    config = mount_probe.MountProbe.model_validate({"name": "m", "kind": "mount"})
+    table = MountTable(parse_mountinfo(GVFS_DESKTOP))
+    assert [point for point, _ in mount_probe.mounts_to_check(config, table)] == ["/mnt/share"]
+    everything = config.model_copy(update={"default_excludes": False})
+    assert len(mount_probe.mounts_to_check(everything, table)) == 4
+    configured = mount_probe.MountProbe.model_validate(
+        {"name": "m", "kind": "mount", "exclude": ["/mnt/*"]}
+    )
+    assert mount_probe.mounts_to_check(configured, table) == []
+
+
+def test_exclude_is_for_the_automatic_mode() -> None:
+    with pytest.raises(pydantic.ValidationError, match="exclude applies only without mountpoints"):
+        mount_probe.MountProbe.model_validate(
+            {"name": "m", "kind": "mount", "mountpoints": ["/mnt"], "exclude": ["/x"]}
+        )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 FUSEFS = Path(__file__).with_name("fusefs.py")
-MODES = ("ok", "stale", "hung", "readonly")
+MODES = ("ok", "stale", "hung", "readonly", "denied")
 FUSECTL = "/sys/fs/fuse/connections"
 MOUNTINFO = "/proc/self/mountinfo"
 #: How long a FUSE server may take to mount, and to exit once its connection is aborted.

@@ -1,4 +1,4 @@
-"""A tiny FUSE filesystem for tests: healthy, stale (ESTALE) or hung (never answers).
+"""A tiny FUSE filesystem for tests: healthy, stale (ESTALE), denied (EACCES) or hung.
 
 Run as its own process: ``python fusefs.py MODE MOUNTPOINT``. The test that starts it must
 abort the connection and unmount in teardown (see ``tests/support/fuse_mounts.py``).
@@ -27,6 +27,8 @@ class TestFilesystem(Operations):  # type: ignore[misc]
     def _misbehave(self) -> None:
         if self.mode == "stale":
             raise FuseOSError(errno.ESTALE)
+        if self.mode == "denied":
+            raise FuseOSError(errno.EACCES)  # a daemon that answers, but not to this user
         if self.mode == "hung":
             self.never.wait()  # the kernel waits for an answer that never comes
 
