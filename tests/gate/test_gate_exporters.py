@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.gate.conftest import gate, maintenance_now, running_site, start_gate
-from tests.support.exporter_process import wait_until
+from tests.support.exporter_process import command_env, wait_until
 
 
 def test_passes_when_every_site_is_ok(tmp_path: Path) -> None:
@@ -140,3 +145,38 @@ def test_a_flap_shorter_than_the_grace_does_not_fail_the_watch(tmp_path: Path) -
     assert watching.returncode == 0, out + err
     assert out.splitlines() == ["GATE OK - held for 8s: 1 site(s) at most OK"]
     assert "(degraded: shop)" in err
+
+
+def test_on_a_terminal_progress_is_one_updating_line(tmp_path: Path) -> None:
+    with running_site(tmp_path, "shop") as shop:
+        controller, terminal = pty.openpty()
+        watching = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter.cli",
+                "gate",
+                "--url",
+                shop.exporter.url,
+                "--watch",
+                "2s",
+                "--poll",
+                "200ms",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            env=command_env(),
+        )
+        os.close(terminal)
+        out, _ = watching.communicate(timeout=60)
+        seen = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(controller, 4096):
+                seen += chunk
+        os.close(controller)
+    assert watching.returncode == 0, out
+    progress = seen.decode()
+    assert progress.count("\r\x1b[K") >= 3
+    assert "1/1 sites OK" in progress
+    assert progress.endswith("\n") or progress.endswith("\r\n")
