@@ -14,6 +14,7 @@ import anyio
 
 from exporter import __version__
 from exporter.app import Exporter
+from exporter.check_output import status_line, status_table, terminal_of
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
 from exporter.context import ProbeRuntime
 from exporter.gate import command as gate_command
@@ -22,7 +23,7 @@ from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
 from exporter.scheduler import ProbeRunner, run_all_once
 from exporter.status import Status
-from exporter.store import ProbeView, ResultStore, site_status
+from exporter.store import ResultStore, site_status
 from exporter.web.health import RunStats
 from exporter.web.server import view_document
 
@@ -133,34 +134,12 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
         }
         print(json.dumps(document, indent=1, default=str))
     else:
-        print(status_line(rollup, views))
-        print(status_table(views))
+        terminal = terminal_of(sys.stdout)
+        print(status_line(rollup, views, terminal))
+        print(status_table(views, terminal))
     # Leave at once: a call abandoned on a hung mount must not hold up the plugin's exit.
     sys.stdout.flush()
     os._exit(int(rollup))
-
-
-def status_line(rollup: Status, views: Sequence[ProbeView]) -> str:
-    """Nagios plugin style: ``SITE-STATUS CRITICAL - probe: why; other: why``."""
-    failing = sorted(
-        (v for v in views if v.status is not Status.OK), key=lambda v: -v.rollup_status.severity
-    )
-    if not failing:
-        return f"SITE-STATUS OK - {len(views)} probe(s) OK"
-    reasons = "; ".join(f"{v.name}: {v.summary}" for v in failing)
-    return f"SITE-STATUS {rollup.name} - {reasons}"
-
-
-def status_table(views: Sequence[ProbeView]) -> str:
-    rows = [("PROBE", "KIND", "STATUS", "SUMMARY")]
-    rows += [(v.name, v.kind, v.status.name, v.summary) for v in views]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  "
-        + row[3]
-        for row in rows
-    )
 
 
 if __name__ == "__main__":
