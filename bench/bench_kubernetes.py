@@ -78,7 +78,9 @@ def run(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for n in range(opts.services):
             api.put("", "services", annotated_service(n, backend.port))
         kube = dict(plain, reports={"file": str(workdir / "kube-reports.jsonl")})
-        kube["kubernetes"] = api.settings(discovery={"address": "cluster-ip"})
+        kube["kubernetes"] = api.settings(
+            discovery={"address": "cluster-ip", "allowed_hosts": ["127.0.0.1"]}  # loopback backend
+        )
         kube_config = workdir / "kube.yaml"
         kube_config.write_text(json.dumps(kube))
         children = [

@@ -2,8 +2,9 @@
 
 In a pod it finds the API server from ``KUBERNETES_SERVICE_HOST``/``_PORT`` and authenticates
 with the service account token, re-read when the kubelet rotates it (bound tokens live about an
-hour) and at once after a 401. Errors are ``ApiError`` with the API's own ``Status`` (code,
-reason, message); a watch that fell out of the server's history raises ``ResourceGone``.
+hour) and at once after a 401. Outside a pod it reads a kubeconfig (``kubeconfig.py``). Errors
+are ``ApiError`` with the API's own ``Status`` (code, reason, message); a watch that fell out of
+the server's history raises ``ResourceGone``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import json
 import logging
 import os
 import ssl
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,13 +22,20 @@ from urllib.parse import urlsplit
 import httpx
 
 from exporter.kube import permissions
+from exporter.kube.credentials import (
+    Credentials,
+    ExecCredentials,
+    ExecPlugin,
+    NoCredentials,
+    StaticToken,
+    TokenFile,
+)
 from exporter.kube.permissions import Permission
 from exporter.kube.settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
+from exporter.kube.tls import TlsSettings, cluster_ssl_context
 
 log = logging.getLogger(__name__)
 
-#: How often the token file is looked at for a rotation.
-TOKEN_CHECK_INTERVAL = 10.0
 #: A watch asks the server to end it after this long; the client then watches again from where
 #: it was. Shorter than typical load balancer idle timeouts.
 WATCH_TIMEOUT_SECONDS = 290
@@ -99,46 +106,44 @@ class WatchEvent:
     object: Object
 
 
-class TokenFile:
-    """The bearer token, re-read when its file changes (checked every few seconds)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._token = ""
-        self._stamp: tuple[int, int] | None = None
-        self._checked_at = -TOKEN_CHECK_INTERVAL
-
-    def token(self, force: bool = False) -> str:
-        now = time.monotonic()
-        if force or now - self._checked_at >= TOKEN_CHECK_INTERVAL:
-            self._checked_at = now
-            try:
-                stat = self.path.stat()
-                stamp = (stat.st_mtime_ns, stat.st_ino)
-                if force or stamp != self._stamp:
-                    self._token = self.path.read_text().strip()
-                    self._stamp = stamp
-            except OSError as error:
-                log.error("cannot read the service account token %s: %s", self.path, error)
-        return self._token
-
-
 @dataclass(frozen=True)
 class ClusterConfig:
-    """Where the API server is and how to trust and authenticate to it."""
+    """Where the API server is, how to trust it and how to authenticate to it."""
 
     base_url: str
     namespace: str
-    token_file: Path
-    ca_file: Path | None
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    #: A file holding the bearer token (the service account's, or a kubeconfig ``tokenFile``).
+    token_file: Path | None = None
+    token: str | None = None
+    exec_plugin: ExecPlugin | None = None
+    #: Where this came from, for logs: "service account", "kubeconfig ... context ...".
+    source: str = "service account"
 
     @classmethod
     def from_settings(cls, settings: KubernetesSettings) -> ClusterConfig:
+        """An explicit ``api_url`` (with the service account directory's files where present);
+        else a kubeconfig when the config names one or a context; else, in a pod, the service
+        account; else ``KUBECONFIG`` or ``~/.kube/config``."""
+        if settings.api_url:
+            return cls._service_account(settings, settings.api_url)
+        if settings.kubeconfig or settings.context:
+            return _from_kubeconfig(settings)
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return cls._service_account(settings, _service_url())
+        return _from_kubeconfig(settings)
+
+    @classmethod
+    def _service_account(cls, settings: KubernetesSettings, base_url: str) -> ClusterConfig:
         account = Path(settings.service_account_dir)
-        base_url = settings.api_url or _service_url()
         namespace = settings.namespace or _read_namespace(account / "namespace")
         ca_file = account / "ca.crt"
-        return cls(base_url.rstrip("/"), namespace, account / "token", ca_file)
+        return cls(
+            base_url.rstrip("/"),
+            namespace,
+            tls=TlsSettings(ca_file=ca_file if ca_file.exists() else None),
+            token_file=account / "token",
+        )
 
     @classmethod
     def from_environment(cls) -> ClusterConfig:
@@ -149,18 +154,35 @@ class ClusterConfig:
             namespace=env.get("SITE_STATUS_KUBERNETES__NAMESPACE") or None,
             service_account_dir=env.get("SITE_STATUS_KUBERNETES__SERVICE_ACCOUNT_DIR")
             or SERVICE_ACCOUNT_DIR,
+            kubeconfig=env.get("SITE_STATUS_KUBERNETES__KUBECONFIG") or None,
+            context=env.get("SITE_STATUS_KUBERNETES__CONTEXT") or None,
         )
         return cls.from_settings(settings)
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.ca_file is not None and self.ca_file.exists():
-            context = ssl.create_default_context(cafile=str(self.ca_file))
-        return context
+        return cluster_ssl_context(self.tls)
+
+    def credentials(self, tls: ssl.SSLContext | None) -> Credentials:
+        if self.exec_plugin is not None:
+            return ExecCredentials(self.exec_plugin, tls)
+        if self.token:
+            return StaticToken(self.token)
+        if self.token_file is not None:
+            return TokenFile(self.token_file)
+        return NoCredentials()
 
 
 class NotInCluster(Exception):
-    """No API server known: not in a pod and no ``kubernetes.api_url``."""
+    """No API server known: not in a pod, no ``kubernetes.api_url``, no usable kubeconfig."""
+
+
+def _from_kubeconfig(settings: KubernetesSettings) -> ClusterConfig:
+    from exporter.kube.kubeconfig import KubeconfigError, cluster_config
+
+    try:
+        return cluster_config(settings)
+    except KubeconfigError as error:
+        raise NotInCluster(str(error)) from None
 
 
 def _service_url() -> str:
@@ -186,8 +208,8 @@ class KubeClient:
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
         self.namespace = config.namespace
-        self.tokens = TokenFile(config.token_file)
         self._ssl = config.ssl_context() if config.base_url.startswith("https:") else None
+        self.credentials = config.credentials(self._ssl)
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             verify=self._ssl if self._ssl is not None else True,
@@ -261,9 +283,8 @@ class KubeClient:
     def ssl_context(self) -> ssl.SSLContext | None:
         return self._ssl
 
-    def authorization(self, force_reload: bool = False) -> dict[str, str]:
-        token = self.tokens.token(force=force_reload)
-        return {"Authorization": f"Bearer {token}"} if token else {}
+    async def authorization(self, force_reload: bool = False) -> dict[str, str]:
+        return await self.credentials.headers(force=force_reload)
 
     def host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.config.base_url)
@@ -294,12 +315,13 @@ class KubeClient:
         return payload
 
     async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
-        """Send with the current token; after a 401, re-read the token file and try once more."""
-        request.headers.update(self.authorization())
+        """Send with the current credentials; after a 401, renew them (read the token file
+        again, run the exec plugin again) and try once more."""
+        request.headers.update(await self.authorization())
         response = await self._http.send(request, stream=stream)
         if response.status_code == 401:
             await response.aclose()
-            request.headers.update(self.authorization(force_reload=True))
+            request.headers.update(await self.authorization(force_reload=True))
             response = await self._http.send(request, stream=stream)
         return response
 

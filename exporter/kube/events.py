@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 REPORTING_CONTROLLER = "site-status.io/exporter"
 ACTION = "StatusChange"
-#: The API rejects longer notes (events.k8s.io/v1: 1 kB).
+#: The API rejects longer notes: events.k8s.io/v1 ``ValidateEventCreate`` compares Go's
+#: ``len(note)``, which counts UTF-8 bytes, with 1024.
 NOTE_LIMIT = 1024
+ELLIPSIS = "…"
 REPORTING_INSTANCE_LIMIT = 128
 #: Seconds before a failed Event is tried again (if min_interval is longer).
 RETRY_AFTER_FAILURE = 30.0
@@ -49,7 +51,18 @@ def note_for(site: Site, status: Status, views: Sequence[ProbeView], maintenance
         text = f"site {site.name} is no longer CRITICAL: now {status.name}"
     if maintenance:
         text += " (in maintenance)"
-    return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 3] + "..."
+    return cut_utf8(text, NOTE_LIMIT)
+
+
+def cut_utf8(text: str, limit: int, marker: str = ELLIPSIS) -> str:
+    """``text`` in at most ``limit`` UTF-8 bytes, cut at a character boundary, ``marker`` added
+    when cut (a 1024-character Danish summary is ~1,100 bytes: cut by characters, it is refused)."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    room = limit - len(marker.encode())
+    # errors="ignore" drops the partial character the byte cut may leave at the end.
+    return data[:room].decode(errors="ignore") + marker
 
 
 class SiteEvents:

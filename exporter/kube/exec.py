@@ -150,7 +150,7 @@ class _Session:
         ws = WSConnection(ConnectionType.CLIENT)
         headers = [
             (name.lower().encode(), value.encode())
-            for name, value in self.client.authorization(force_reload=force_token).items()
+            for name, value in (await self.client.authorization(force_reload=force_token)).items()
         ]
         netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         request = Request(

@@ -10,9 +10,11 @@ UNKNOWN with the reason.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -25,6 +27,7 @@ from exporter.kube.discovery import problem as problem_probe
 from exporter.kube.events import SiteEvents
 from exporter.kube.reflector import Reflector
 from exporter.kube.settings import KubernetesSettings
+from exporter.kube.targets import TargetGuard
 from exporter.maintenance import MaintenanceWindow
 from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
@@ -61,6 +64,7 @@ class KubernetesIntegration:
         self.deployment: DeploymentWatch | None = None
         self.events: SiteEvents | None = None
         self.probes: tuple[ProbeConfig, ...] = ()
+        self.guard = self._guard(client if not isinstance(client, str) else None, ())
         if isinstance(client, str):
             self.client: KubeClient | None = None
             self.startup_error: str | None = client
@@ -76,8 +80,26 @@ class KubernetesIntegration:
         if settings.events.enabled:
             self.events = SiteEvents(client, settings.events, self._regarding, views, site)
 
+    def _guard(self, client: KubeClient | None, own_addresses: tuple[str, ...]) -> TargetGuard:
+        """The API server (the client's host, the ``kubernetes`` Service's address) and the
+        exporter (its host name, addresses, and its own Service) are never probed."""
+        discovery = self.settings.discovery
+        api_hosts = [os.environ.get("KUBERNETES_SERVICE_HOST", "")]
+        own = [socket.gethostname(), *own_addresses]
+        if client is not None:
+            api_hosts.append(urlsplit(client.config.base_url).hostname or "")
+            if self.settings.deployment:
+                own.append(
+                    f"{self.settings.deployment}.{client.namespace}.svc.{discovery.cluster_domain}"
+                )
+        return TargetGuard.build(discovery.cluster_domain, discovery.allowed_hosts, api_hosts, own)
+
     async def run(self) -> None:
         self.refresh()
+        if self.client is not None:
+            addresses = await anyio.to_thread.run_sync(_own_addresses, abandon_on_cancel=True)
+            self.guard = self._guard(self.client, addresses)
+            self.refresh()
         async with anyio.create_task_group() as task_group:
             for reflector in self.reflectors.values():
                 task_group.start_soon(reflector.run)
@@ -121,6 +143,7 @@ class KubernetesIntegration:
             ingresses.objects.values() if ingresses else (),
             self.client.namespace,
             self.settings.discovery,
+            self.guard,
         )
         for name, reflector in self.reflectors.items():
             if reflector.error is not None and not reflector.synced:
@@ -139,3 +162,12 @@ class KubernetesIntegration:
         namespace = self.client.namespace if self.client is not None else ""
         pod = socket.gethostname()
         return {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": namespace}
+
+
+def _own_addresses() -> tuple[str, ...]:
+    """The addresses of this host's name (in a pod: the pod IP, from /etc/hosts)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return ()
+    return tuple(sorted({str(info[4][0]) for info in infos}))

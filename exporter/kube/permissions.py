@@ -37,7 +37,9 @@ EVENTS = frozenset({Permission("events.k8s.io", "events", "create")})
 BASE = DISCOVERY | DEPLOYMENT | EVENTS
 
 #: The ``kubernetes`` command runner (drupal probe): find a pod, exec into it. The websocket
-#: upgrade is a GET; API servers since 1.30 also check ``create`` on it, older ones ``get``.
+#: upgrade is a GET, authorized as ``get``; since Kubernetes 1.35 the API server also checks
+#: ``create`` on it (feature gate ``AuthorizePodWebsocketUpgradeCreatePermission``, beta and on
+#: by default; kubernetes/kubernetes#134577).
 EXEC = frozenset(
     {
         Permission("", "pods", "list"),

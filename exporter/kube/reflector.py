@@ -1,15 +1,19 @@
 """List, then watch from the list's resourceVersion: a current copy of a resource's objects.
 
 The usual Kubernetes client loop: on a 410 Gone (the version fell out of the server's history,
-as an HTTP answer or as an ERROR event mid-stream) it lists again; when the server ends a watch
-it watches again from the last version seen (bookmarks keep that version fresh). Other errors
-are kept as ``error`` (the owner reports them) and retried with backoff.
+an ERROR event in the stream) it lists again; when the server ends a watch it watches again
+from the last version seen (bookmarks keep that version fresh). Other errors are kept as
+``error`` (the owner reports them). Between two list-and-watch rounds (after a 410 or an error)
+it waits as client-go's reflector does, so a server that answers 410 forever is not hammered.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -19,9 +23,30 @@ from exporter.kube.client import ApiError, KubeClient, Object, Resource, Resourc
 
 log = logging.getLogger(__name__)
 
-#: Backoff after an error: doubled each time up to the maximum, reset after a success.
-BACKOFF_START = 1.0
-BACKOFF_MAX = 60.0
+
+@dataclass
+class Backoff:
+    """client-go's reflector backoff: ``wait.NewExponentialBackoffManager(800ms, 30s, 2m, 2.0,
+    1.0)`` (k8s.io/client-go/tools/cache/reflector.go). Each wait is the current step plus up to
+    100 % jitter; the step doubles up to ``maximum``, and starts over when no wait was needed
+    for ``reset_after`` (the server is taken to be healthy again)."""
+
+    start: float = 0.8
+    maximum: float = 30.0
+    reset_after: float = 120.0
+    jitter: float = 1.0
+    random: Callable[[], float] = field(default=random.random, repr=False)
+    _step: float = field(init=False, default=0.0)
+    _last: float = field(init=False, default=-float("inf"))
+
+    def next_wait(self) -> float:
+        now = time.monotonic()
+        if now - self._last > self.reset_after:
+            self._step = self.start
+        self._last = now
+        wait = self._step * (1 + self.jitter * self.random())
+        self._step = min(self._step * 2, self.maximum)
+        return wait
 
 
 class Reflector:
@@ -33,8 +58,10 @@ class Reflector:
         resource: Resource,
         on_change: Callable[[], None],
         watch_timeout: int | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.client = client
+        self.backoff = backoff or Backoff()
         self.resource = resource
         self.on_change = on_change
         self.watch_timeout = watch_timeout
@@ -48,21 +75,18 @@ class Reflector:
         self.lists = 0
 
     async def run(self) -> None:
-        backoff = BACKOFF_START
         while True:
             try:
                 if self.resource_version is None:
                     await self._list()
-                await self._watch()
-                backoff = BACKOFF_START
+                while True:  # a watch the server ended normally: watch on from where it was
+                    await self._watch()
             except ResourceGone:
                 log.info("%s: resourceVersion too old, listing again", self.resource.plural)
                 self.resource_version = None
-                backoff = BACKOFF_START
             except (ApiError, httpx.HTTPError, OSError, ValueError) as error:
                 self._failed(error)
-                await anyio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+            await anyio.sleep(self.backoff.next_wait())
 
     async def _list(self) -> None:
         listing = await self.client.list(self.resource)

@@ -24,6 +24,13 @@ class DiscoverySettings(_Strict):
     #: How a service is addressed: its DNS name, or its cluster IP (no DNS lookup per run).
     address: Literal["dns", "cluster-ip"] = "dns"
     cluster_domain: str = "cluster.local"
+    #: Hosts a discovered probe may reach although they are not the annotated object's own, or
+    #: are refused (loopback, link-local, the API server, the exporter): an ExternalName's
+    #: target, a ``site-status.io/host`` elsewhere. Names (exact), addresses or CIDR networks.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Annotations only the config can allow: ``verify`` (to turn TLS verification off) and
+    #: ``regex`` (a pattern of the annotator's choosing).
+    allowed_annotations: tuple[Literal["verify", "regex"], ...] = ()
 
 
 class EventSettings(_Strict):
@@ -43,6 +50,12 @@ class KubernetesSettings(_Strict):
     api_url: str | None = None
     #: Token, CA certificate and namespace files (tests point this elsewhere).
     service_account_dir: str = SERVICE_ACCOUNT_DIR
+    #: Outside a pod: kubeconfig file(s), ``:``-separated and merged as kubectl does; default
+    #: ``$KUBECONFIG``, then ``~/.kube/config``. Setting this or ``context`` prefers the
+    #: kubeconfig to the service account even in a pod.
+    kubeconfig: str | None = None
+    #: The kubeconfig context to use (default: its ``current-context``); ``--context``.
+    context: str | None = None
     #: The exporter's own Deployment: Events are about it, and its annotation
     #: ``site-status.io/maintenance-until`` declares maintenance. Empty: neither.
     deployment: str = "site-status"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import ssl
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from exporter.kube.client import (
@@ -14,12 +18,14 @@ from exporter.kube.client import (
     PODS,
     SERVICES,
     ApiError,
+    ClusterConfig,
     KubeClient,
     ResourceGone,
 )
-from exporter.kube.reflector import Reflector
+from exporter.kube.reflector import Backoff, Reflector
+from exporter.kube.settings import KubernetesSettings
 from tests.kube.conftest import client_for, wait_for
-from tests.support.kube_api import KubeApiDouble
+from tests.support.kube_api import BASE_ROLE, KubeApiDouble
 
 
 def service(name: str, **annotations: str) -> dict[str, Any]:
@@ -127,11 +133,10 @@ async def test_a_410_in_the_middle_of_a_watch_makes_it_list_again(
     assert all(r.query["allowWatchBookmarks"] == ["true"] for r in watches)
 
 
-@pytest.mark.parametrize("gone_as", ["http", "event"])
-async def test_a_watch_from_a_compacted_version_is_gone(tmp_path: Path, gone_as: str) -> None:
-    """As an HTTP 410 answer or as an ERROR event: the client raises ResourceGone either way
-    (which the reflector answers with a new list, as in the test above)."""
-    with KubeApiDouble(tmp_path, gone_as=gone_as) as api:
+async def test_a_watch_from_a_compacted_version_is_gone(tmp_path: Path) -> None:
+    """As a real server: HTTP 200, then an ERROR event with the 410 Status (never an HTTP 410
+    on a watch); the client raises ResourceGone, which the reflector answers with a new list."""
+    with KubeApiDouble(tmp_path) as api:
         kube = client_for(api)
         try:
             api.put("", "services", service("a"))
@@ -144,12 +149,20 @@ async def test_a_watch_from_a_compacted_version_is_gone(tmp_path: Path, gone_as:
         finally:
             await kube.aclose()
     assert raised.value.code == 410
-    assert [r.code for r in api.requests][-1] == (410 if gone_as == "http" else 200)
+    assert raised.value.reason == "Expired"
+    assert [r.code for r in api.requests][-1] == 200
 
 
-async def test_bookmarks_move_the_version_without_a_change(
-    api: KubeApiDouble, client: KubeClient
-) -> None:
+async def test_bookmarks_move_the_version_without_a_change(tmp_path: Path) -> None:
+    with KubeApiDouble(tmp_path, bookmark_interval=0.5) as api:
+        kube = client_for(api)
+        try:
+            await _bookmark_moves_the_version(api, kube)
+        finally:
+            await kube.aclose()
+
+
+async def _bookmark_moves_the_version(api: KubeApiDouble, client: KubeClient) -> None:
     api.put("", "services", service("a"))
     changes: list[None] = []
     reflector = Reflector(client, SERVICES, lambda: changes.append(None))
@@ -161,3 +174,141 @@ async def test_bookmarks_move_the_version_without_a_change(
         await wait_for(lambda: reflector.resource_version != listed)  # from a bookmark
         group.cancel_scope.cancel()
     assert len(changes) == 1
+
+
+async def test_a_server_that_answers_410_forever_is_not_hammered(tmp_path: Path) -> None:
+    """client-go's reflector waits between list-and-watch rounds (exponential, jittered); so
+    does ours. Without it, this second would see hundreds of lists."""
+    with KubeApiDouble(tmp_path, always_gone=True) as api:
+        kube = client_for(api)
+        backoff = Backoff(start=0.05, maximum=0.2, reset_after=60)
+        reflector = Reflector(kube, SERVICES, lambda: None, backoff=backoff)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(reflector.run)
+                await anyio.sleep(1.5)
+                group.cancel_scope.cancel()
+        finally:
+            await kube.aclose()
+    lists = [r.seen_at for r in api.requests if r.path.endswith("/services") and not r.query]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(lists)]
+    assert 3 <= len(lists) <= 12, len(lists)
+    assert all(gap >= 0.05 for gap in gaps)  # never at once
+    assert all(gap >= 0.2 for gap in gaps[3:])  # grown to the maximum (plus jitter)
+    assert len({round(gap, 3) for gap in gaps}) > 1  # jittered, not in lockstep
+
+
+def test_the_backoff_doubles_up_to_its_maximum_and_starts_over_when_healthy() -> None:
+    backoff = Backoff(start=0.8, maximum=30.0, reset_after=120.0, random=lambda: 0.5)
+    waits = [backoff.next_wait() for _ in range(8)]
+    assert waits == pytest.approx([1.2, 2.4, 4.8, 9.6, 19.2, 38.4, 45.0, 45.0])
+    backoff._last -= 121  # two minutes without a wait
+    assert backoff.next_wait() == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=drupal", {"drupal-0", "drupal-1"}),
+        ("app==drupal,tier=web", {"drupal-0"}),
+        ("app in (drupal)", {"drupal-0", "drupal-1"}),
+        ("app in (drupal, solr), tier notin (web)", {"drupal-1", "solr-0"}),
+        ("app!=drupal", {"solr-0", "bare"}),  # != also matches objects without the key
+        ("tier", {"drupal-0", "solr-0"}),
+        ("!tier", {"drupal-1", "bare"}),
+        ("app notin (drupal,solr)", {"bare"}),
+        ("generation>1", {"drupal-1"}),
+        ("generation<2", {"drupal-0"}),
+    ],
+)
+async def test_label_selectors_match_as_on_a_real_server(
+    tmp_path: Path, selector: str, expected: set[str]
+) -> None:
+    """Examples as in apimachinery's labels/selector_test.go (TestSelectorMatches)."""
+    from tests.support.kube_api import EXEC_ROLE
+
+    with KubeApiDouble(tmp_path, roles=(BASE_ROLE, EXEC_ROLE)) as api:
+        api.add_pod("drupal-0", {"app": "drupal", "tier": "web", "generation": "1"})
+        api.add_pod("drupal-1", {"app": "drupal", "generation": "2"})
+        api.add_pod("solr-0", {"app": "solr", "tier": "search"})
+        api.add_pod("bare", {})
+        kube = client_for(api)
+        try:
+            listing = await kube.list(PODS, label_selector=selector)
+        finally:
+            await kube.aclose()
+    assert {item["metadata"]["name"] for item in listing["items"]} == expected
+
+
+@pytest.mark.parametrize("selector", ["app in drupal", "app in ()", "=drupal", "app=drupal,"])
+async def test_a_selector_that_does_not_parse_is_a_bad_request(
+    tmp_path: Path, selector: str
+) -> None:
+    from tests.support.kube_api import EXEC_ROLE
+
+    with KubeApiDouble(tmp_path, roles=(BASE_ROLE, EXEC_ROLE)) as api:
+        kube = client_for(api)
+        try:
+            with pytest.raises(ApiError) as raised:
+                await kube.list(PODS, label_selector=selector)
+        finally:
+            await kube.aclose()
+    assert (raised.value.code, raised.value.reason) == (400, "BadRequest")
+
+
+async def test_behind_kubectl_proxy_no_token_file_is_a_mode_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Plain HTTP, no token: requests go without one, and that is logged once at INFO, not as
+    an error at every token check."""
+    caplog.set_level(logging.INFO, logger="exporter.kube")
+    with KubeApiDouble(tmp_path, tls="none") as api:
+        api.put("", "services", service("a"))
+        settings = KubernetesSettings(
+            enabled=True,
+            api_url=api.url,
+            namespace="site",
+            service_account_dir=str(tmp_path / "no-such-dir"),
+        )
+        kube = KubeClient(ClusterConfig.from_settings(settings))
+        try:
+            for _ in range(3):
+                listing = await kube.list(SERVICES)
+                await kube.authorization(force_reload=True)  # as at every check
+        finally:
+            await kube.aclose()
+    assert [item["metadata"]["name"] for item in listing["items"]] == ["a"]
+    assert {r.token for r in api.requests} == {""}
+    records = [r for r in caplog.records if r.name.startswith("exporter.kube")]
+    assert [(r.levelname, "kubectl proxy" in r.getMessage()) for r in records] == [("INFO", True)]
+
+
+async def test_a_cluster_ca_without_key_usage_is_trusted(tmp_path: Path) -> None:
+    """Python 3.13's default context (VERIFY_X509_STRICT) refuses such a CA; ours clears that
+    one flag for the cluster CA and verifies everything else."""
+    with KubeApiDouble(tmp_path, tls="legacy-ca") as api:
+        api.put("", "services", service("a"))
+        ca_file = api.account_dir / "ca.crt"
+        strict = ssl.create_default_context(cafile=str(ca_file))
+        strict.verify_flags |= ssl.VERIFY_X509_STRICT  # what 3.13 does by default
+        async with httpx.AsyncClient(verify=strict) as plain:
+            with pytest.raises(httpx.ConnectError, match="CA cert does not include key usage"):
+                await plain.get(api.url + "/version")
+        kube = client_for(api)
+        try:
+            context = kube.ssl_context()
+            assert context is not None
+            assert not context.verify_flags & ssl.VERIFY_X509_STRICT
+            assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+            listing = await kube.list(SERVICES)
+        finally:
+            await kube.aclose()
+    assert [item["metadata"]["name"] for item in listing["items"]] == ["a"]
+
+
+def test_without_a_cluster_ca_pythons_default_flags_stay() -> None:
+    from exporter.kube.tls import TlsSettings, cluster_ssl_context
+
+    assert (
+        cluster_ssl_context(TlsSettings()).verify_flags == ssl.create_default_context().verify_flags
+    )

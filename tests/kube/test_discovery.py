@@ -84,6 +84,7 @@ def test_annotations_set_the_probe() -> None:
             )
         ],
         address="cluster-ip",
+        allowed_annotations=["verify"],
     )
     api = found["service/api"]
     assert api.url == "https://10.96.4.7:8443/actuator/health"  # type: ignore[attr-defined]
@@ -119,7 +120,8 @@ def test_ingress_probes_its_host() -> None:
                     "site-status.io/port": "8080",
                 },
             ),
-        ]
+        ],
+        allowed_hosts=["legacy.example"],  # not a rule host of its ingress: the config allows it
     )
     assert found["ingress/shop"].url == "https://shop.example/healthz"  # type: ignore[attr-defined]
     assert found["ingress/legacy"].url == "http://legacy.example:8080/"  # type: ignore[attr-defined]

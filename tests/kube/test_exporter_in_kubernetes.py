@@ -53,7 +53,12 @@ def start(tmp_path: Path, api: KubeApiDouble, ingresses: bool = False) -> Any:
     config = tmp_path / "site.yaml"
     settings = api.settings(
         maintenance_poll_interval="0.3s",
-        discovery={"address": "cluster-ip", "ingresses": ingresses},
+        # The backend is on loopback, which discovery refuses unless the config allows it.
+        discovery={
+            "address": "cluster-ip",
+            "ingresses": ingresses,
+            "allowed_hosts": ["127.0.0.1", "localhost"],
+        },
         events={"min_interval": "1s", "check_interval": "0.2s"},
     )
     config.write_text(

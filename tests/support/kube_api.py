@@ -4,13 +4,18 @@ A real HTTPS server on 127.0.0.1 (a trustme CA written where a pod has its servi
 files) that answers like the API server for what site-status uses, and rejects what the real
 one rejects:
 
-- bearer token check (401 ``Status``; the token can be rotated mid-test);
+- authentication by bearer token (401 ``Status``; the token can be rotated mid-test) or by a
+  client certificate the CA signed (``issue_client_cert``); or plain HTTP without any, as
+  behind ``kubectl proxy`` (``tls="none"``); a CA without key usage (``tls="legacy-ca"``);
 - authorization from the Roles in ``k8s/`` (403 ``Forbidden`` ``Status`` for any verb, resource
   or resource name they do not grant);
-- get and list with ``resourceVersion``; watch as a chunked stream of JSON lines (ADDED,
-  MODIFIED, DELETED, BOOKMARK) from a version, 410 Gone for a version older than the kept
-  history (as an HTTP answer or as an ERROR event), and an ERROR 410 injected mid-stream;
-- ``events.k8s.io/v1`` create, validated like ``ValidateEventCreate`` (422 ``Invalid``);
+- get and list with ``resourceVersion`` and label selectors (set-based too, parsed as
+  ``labels.Parse`` does); watch as a chunked stream of JSON lines (ADDED, MODIFIED, DELETED,
+  BOOKMARK about once a minute and 2 s before the deadline) from a version; a version older
+  than the kept history gets HTTP 200 and an ERROR event with a 410 Status, never an HTTP 410
+  (as a real server), and an ERROR 410 can be injected mid-stream;
+- ``events.k8s.io/v1`` create, validated like ``ValidateEventCreate`` (422 ``Invalid``; the
+  note's limit in bytes, as Go's ``len``);
 - ``pods/{name}/exec`` over a websocket: subprotocol negotiation (v5/v4.channel.k8s.io),
   channel-prefixed binary frames, the final status on channel 3, running a real local command.
 
@@ -42,6 +47,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 import yaml
+
+from tests.support import label_selector
+from tests.support.legacy_ca import legacy_ca
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_ROLE = REPO / "k8s" / "base" / "role.yaml"
@@ -109,6 +117,9 @@ class SeenRequest:
     permissions: list[tuple[str, str, str]]
     code: int
     token: str
+    #: The user of a verified client certificate (its CN), or "".
+    user: str = ""
+    seen_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -143,10 +154,17 @@ class KubeApiDouble:
     namespace: str = "site"
     roles: Sequence[Path] = (BASE_ROLE,)
     subprotocols: Sequence[str] = ALL_SUBPROTOCOLS
-    #: "http": a too-old watch version gets HTTP 410; "event": HTTP 200 and an ERROR event.
-    gone_as: str = "event"
-    bookmark_interval: float = 0.5
+    #: Seconds between bookmarks on an idle watch: the cacher's defaultBookmarkFrequency is a
+    #: minute (staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go), with one more bookmark
+    #: 2 s before the watch's deadline. Tests that wait for one set it lower.
+    bookmark_interval: float = 60.0
+    #: Every watch ends at once with an ERROR 410 (a server whose history keeps being compacted).
+    always_gone: bool = False
     token: str = "token-1"
+    #: "trustme": HTTPS with a trustme CA, which also signs client certificates the double
+    #: accepts (``issue_client_cert``); "legacy-ca": HTTPS with a CA that has no key usage
+    #: (``legacy_ca.py``); "none": plain HTTP without authentication, as ``kubectl proxy``.
+    tls: str = "trustme"
     rules: list[Rule] = field(init=False)
     requests: list[SeenRequest] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -165,11 +183,27 @@ class KubeApiDouble:
         self.ca = trustme.CA()
         self.account_dir = self.tmp_path / "serviceaccount"
         self.account_dir.mkdir(parents=True, exist_ok=True)
-        self.ca.cert_pem.write_to_path(str(self.account_dir / "ca.crt"))
         (self.account_dir / "namespace").write_text(self.namespace)
-        (self.account_dir / "token").write_text(self.token + "\n")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        context: ssl.SSLContext | None = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        assert context is not None
+        if self.tls == "legacy-ca":
+            legacy = legacy_ca()
+            self.ca_pem = legacy.ca_pem
+            pair = self.tmp_path / "apiserver.pem"
+            pair.write_bytes(legacy.server_cert_pem + legacy.server_key_pem)
+            context.load_cert_chain(str(pair))
+        elif self.tls == "trustme":
+            self.ca_pem = self.ca.cert_pem.bytes()
+            self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            # Client certificates signed by the CA authenticate (their CN is the user), as
+            # kube-apiserver's --client-ca-file does.
+            context.verify_mode = ssl.CERT_OPTIONAL
+            self.ca.configure_trust(context)
+        else:
+            self.ca_pem, context = b"", None
+        if self.ca_pem:
+            (self.account_dir / "ca.crt").write_bytes(self.ca_pem)
+            (self.account_dir / "token").write_text(self.token + "\n")
         self._server = _Server(("127.0.0.1", 0), _Handler, self, context)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -196,7 +230,12 @@ class KubeApiDouble:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http" if self.tls == "none" else "https"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    def issue_client_cert(self, user: str) -> trustme.LeafCert:
+        """A client certificate for ``user`` (its CN), signed by the double's CA."""
+        return self.ca.issue_cert(f"{user}.users.example", common_name=user)
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """A ``kubernetes:`` config block pointing at this double."""
@@ -295,7 +334,7 @@ class _Server(ThreadingHTTPServer):
         address: tuple[str, int],
         handler: type[BaseHTTPRequestHandler],
         api: KubeApiDouble,
-        tls: ssl.SSLContext,
+        tls: ssl.SSLContext | None,
     ) -> None:
         self.api = api
         self.tls = tls
@@ -303,10 +342,11 @@ class _Server(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake happens in the request's thread, not in the accepting one.
-        try:
-            request = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
         super().finish_request(request, client_address)
 
 
@@ -350,6 +390,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def _certificate_user(self) -> str:
+        """The CN of a verified client certificate, or ""."""
+        if not isinstance(self.connection, ssl.SSLSocket):
+            return ""
+        certificate: dict[str, Any] = dict(self.connection.getpeercert() or {})
+        for rdn in certificate.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return str(value)
+        return ""
+
     # --- dispatch -----------------------------------------------------------------------------
 
     def _handle(self, method: str) -> None:
@@ -357,10 +408,12 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)  # as Go's url.Query
         target = _parse_path(parts.path)
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        seen = SeenRequest(method, parts.path, query, [], 0, token)
+        user = self._certificate_user()
+        seen = SeenRequest(method, parts.path, query, [], 0, token, user)
         self.api.requests.append(seen)
         body = self._read_body() if method in ("POST", "PUT") else b""
-        if token != self.api.token:
+        authenticated = token == self.api.token or bool(user) or self.api.tls == "none"
+        if not authenticated:
             self._status(seen, status(401, "Unauthorized", "Unauthorized"))
             return
         if target is None:
@@ -409,7 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
         method: str, target: _Target, query: dict[str, list[str]], websocket: bool
     ) -> list[str]:
         if target.subresource == "exec":
-            # A websocket exec is a GET; API servers since 1.30 also require create.
+            # A websocket exec is a GET (get); since 1.35 the API server also requires create
+            # (feature gate AuthorizePodWebsocketUpgradeCreatePermission, on by default).
             return ["get", "create"] if method == "GET" else ["create"]
         if method == "POST":
             return ["create"]
@@ -440,7 +494,12 @@ class _Handler(BaseHTTPRequestHandler):
         with self.api._cond:
             items = list(self.api._objects.get(target.key, {}).values())
             version = str(self.api._current)
-        items = [item for item in items if _matches(item, selector)]
+        try:
+            requirements = label_selector.parse(selector)
+        except label_selector.SelectorError as error:
+            self._status(seen, status(400, "BadRequest", f"unable to parse requirement: {error}"))
+            return
+        items = [i for i in items if all(r.matches(_labels(i)) for r in requirements)]
         kind = KINDS.get(target.key, "Object") + "List"
         api_version = f"{target.group}/{target.version}" if target.group else target.version
         self._json(
@@ -519,12 +578,11 @@ class _Handler(BaseHTTPRequestHandler):
         bookmarks = query.get("allowWatchBookmarks", ["false"])[0] == "true"
         timeout = float(query.get("timeoutSeconds", ["1800"])[0])
         with api._cond:
-            too_old = since < api._oldest_kept
+            too_old = since < api._oldest_kept or api.always_gone
             epoch = api._gone_epoch
+        # A real server never answers a watch with HTTP 410: it sends 200, then an ERROR event
+        # whose object is the 410 Status (watch cache: "too old resource version").
         gone = status(410, "Expired", f"too old resource version: {since} ({api._oldest_kept})")
-        if too_old and api.gone_as == "http":
-            self._status(seen, gone)
-            return
         seen.code = 200
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -536,7 +594,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         deadline = time.monotonic() + timeout
         sent = since
-        next_bookmark = time.monotonic() + api.bookmark_interval
+        next_bookmark = self._next_bookmark(deadline)
         try:
             while True:
                 with api._cond:
@@ -574,10 +632,18 @@ class _Handler(BaseHTTPRequestHandler):
                         }
                     )
                     sent = max(sent, current)
-                    next_bookmark = time.monotonic() + api.bookmark_interval
+                    next_bookmark = self._next_bookmark(deadline)
             self._chunk(None)
         except OSError:
             pass  # the client went away
+
+    def _next_bookmark(self, deadline: float) -> float:
+        """As the cacher's ``nextBookmarkTime``: every bookmark_interval, and 2 s before the
+        deadline (so a client resumes from a fresh version)."""
+        now = time.monotonic()
+        periodic = now + self.api.bookmark_interval
+        before_deadline = deadline - 2.0
+        return periodic if periodic < before_deadline or before_deadline <= now else before_deadline
 
     def _chunk(self, event: dict[str, Any] | None) -> None:
         if event is None:
@@ -803,23 +869,8 @@ def _parse_path(path: str) -> _Target | None:
     return _Target(group, version, rest[1], rest[2], name, sub)
 
 
-def _matches(obj: dict[str, Any], selector: str) -> bool:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            if labels.get(key.strip()) == value.strip():
-                return False
-        elif "=" in term:
-            key, value = term.split("=", 1)
-            if labels.get(key.strip().rstrip("=")) != value.strip().lstrip("="):
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})
 
 
 def validate_event(event: dict[str, Any], namespace: str) -> list[tuple[str, str]]:
@@ -863,8 +914,9 @@ def validate_event(event: dict[str, Any], namespace: str) -> list[tuple[str, str
             errors.append((name_, "Required value"))
         elif len(value) > limit:
             errors.append((name_, f"Invalid value: can have at most {limit} characters"))
-    if len(event.get("note") or "") > 1024:
-        errors.append(("note", "Invalid value: can have at most 1024 characters"))
+    # Go's len() of a string counts bytes: a 1024-character note in Danish is refused.
+    if len((event.get("note") or "").encode()) > 1024:
+        errors.append(("note", "Too long: may not be more than 1024 bytes"))
     for deprecated in ("deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount"):
         if event.get(deprecated):
             errors.append((deprecated, "Invalid value: needs to be unset"))
