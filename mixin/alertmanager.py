@@ -7,14 +7,18 @@
 - besteffort: the team chat, never the pager;
 - everything else (priprod warnings, unknown tier): the team chat.
 
-Paging routes are muted in the weekly maintenance slot (Thursday afternoon). The end-to-end test
-renders this with its own receivers, timings and intervals (see ``AlertmanagerSettings``).
+A fleet incident (``SiteStatusFleetCritical``: several sites of a tier failing at once) inhibits
+the per-site pages of that tier, so a shared cause pages once. Paging routes are muted in the
+weekly maintenance slot (Thursday afternoon). The end-to-end test renders this
+with its own receivers, timings and intervals (see ``AlertmanagerSettings``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from mixin.fleet import FLEET_ALERT, SITE_PAGES_REGEX
 
 OFFICE_HOURS = "office-hours"
 WEEKLY_MAINTENANCE = "weekly-maintenance"
@@ -86,6 +90,13 @@ def routes(settings: AlertmanagerSettings) -> list[dict[str, Any]]:
 
 def inhibit_rules() -> list[dict[str, Any]]:
     return [
+        {
+            # A shared cause pages once: the fleet alert lists the failing sites of its tier,
+            # and their own pages wait while it fires (mixin/fleet.py, docs/alerts.md).
+            "source_matchers": [f'alertname="{FLEET_ALERT}"'],
+            "target_matchers": [f'alertname=~"{SITE_PAGES_REGEX}"'],
+            "equal": ["tier"],
+        },
         {
             # A site that is down pages once; its warnings add nothing until it recovers.
             "source_matchers": ['alertname="SiteStatusSiteCritical"'],

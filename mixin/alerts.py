@@ -26,17 +26,23 @@ class Alert:
     for_: str
     summary: str
     description: str
+    #: Keep firing this long after the condition ends (Prometheus 2.42+).
+    keep_firing_for: str | None = None
+    #: The dashboard the alert links to; the site detail dashboard unless set.
+    dashboard_url: str | None = None
 
     def rule(self, config: MixinConfig) -> dict[str, Any]:
         rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
         if self.for_ not in ("0s", "0m"):
             rule["for"] = self.for_
+        if self.keep_firing_for is not None:
+            rule["keep_firing_for"] = self.keep_firing_for
         rule["labels"] = {"severity": self.severity}
         rule["annotations"] = {
             "summary": self.summary,
             "description": self.description,
             "runbook_url": f"{config.runbook_url_base}/{self.name}.md",
-            "dashboard_url": site_dashboard_link(config),
+            "dashboard_url": self.dashboard_url or site_dashboard_link(config),
         }
         return rule
 

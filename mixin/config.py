@@ -49,6 +49,9 @@ class ForDurations(Strict):
     load_high: PromDuration = "30m"
     report_delivery_failing: PromDuration = "15m"
     reports_dropped: PromDuration = "0s"
+    #: Shorter than ``site_critical`` and ``exporter_down`` (minus evaluation and group wait), so
+    #: the fleet alert is in Alertmanager, inhibiting, before the first per-site page is due.
+    fleet_critical: PromDuration = "2m"
 
 
 class Thresholds(Strict):
@@ -85,6 +88,12 @@ class MixinConfig(Strict):
     #: Evaluation interval of the 1d/7d/30d availability rules.
     window_interval: PromDuration = "5m"
     availability_windows: tuple[PromDuration, ...] = ("1d", "7d", "30d")
+    #: This many sites of one tier failing at once (rollup CRITICAL, exporter down or absent)
+    #: are one fleet incident: one page listing them instead of one page per site.
+    fleet_min_sites: int = Field(default=3, ge=2)
+    #: The fleet alert keeps firing this long after the count falls below ``fleet_min_sites``,
+    #: so sites that recover last (or a count that flaps around the limit) do not page one by one.
+    fleet_keep_firing_for: PromDuration = "10m"
     #: ``for`` of every alert; the end-to-end test renders the rules with short ones.
     for_: ForDurations = Field(default_factory=ForDurations, alias="for")
     thresholds: Thresholds = Field(default_factory=Thresholds)

@@ -6,6 +6,7 @@ from typing import Any
 
 from mixin.alerts import all_alerts
 from mixin.config import MixinConfig
+from mixin.fleet import fleet_group
 from mixin.recording import state_rules, window_rules
 
 RECORDING_FILE = "site-status-recording.rules.yml"
@@ -35,7 +36,8 @@ def alert_groups(config: MixinConfig) -> dict[str, Any]:
             {
                 "name": "site-status-alerts",
                 "rules": [alert.rule(config) for alert in all_alerts(config)],
-            }
+            },
+            fleet_group(config),
         ]
     }
 

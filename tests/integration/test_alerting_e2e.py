@@ -15,6 +15,12 @@ receivers on loopback:
 - intranet (besteffort): a drupal probe with errors: the team chat gets it, the pager never.
 
 While they fail, every PromQL expression of every dashboard panel runs against that Prometheus.
+
+The second test is a fleet: 30 priprod exporters whose healthz share one backend, and one more
+site with its own. The lone site fails: it is paged by itself. The shared backend fails: one
+page, SiteStatusFleetCritical listing the sites, and not one SiteStatusSiteCritical page for
+them (the per-site pages are inhibited; the rules run with a fleet ``for`` shorter than the
+per-site one, as shipped).
 """
 
 from __future__ import annotations
@@ -280,6 +286,129 @@ def test_pages_priprod_waits_for_office_hours_mutes_maintenance_and_resolves(
         )
         print(f"resolved after {resolved[0][0] - recovered_at:.1f} s")
         assert resolved[0][0] - recovered_at < PAGE_BOUND
+
+
+STORM_SITES = 30
+
+
+def fleet_rules(workdir: Path) -> list[Path]:
+    """The shipped rules with short durations, in the shipped order: fleet ``for`` first."""
+    fast = MixinConfig(state_interval="1s", window_interval="1s", fleet_keep_firing_for="5s")
+    fast = fast.with_all_for("5s")
+    config = fast.model_copy(update={"for_": fast.for_.model_copy(update={"fleet_critical": "1s"})})
+    paths = []
+    for name, document in rule_files(config).items():
+        path = workdir / name
+        path.write_text(yaml.safe_dump(document))
+        paths.append(path)
+    return paths
+
+
+def pager_pages(receiver: WebhookReceiver) -> dict[str, list[dict[str, Any]]]:
+    """groupKey -> alerts of the pager's first firing notification of that group."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for notification in receiver.received():
+        if notification.receiver == "pager" and notification.body["status"] == "firing":
+            found.setdefault(notification.body["groupKey"], notification.alerts())
+    return found
+
+
+def test_a_shared_failure_pages_once_listing_the_sites_and_a_lone_failure_pages_alone(
+    tmp_path: Path,
+) -> None:
+    with contextlib.ExitStack() as stack:
+        backend = stack.enter_context(misbehaving_server())
+        backend.route("/shared", status=200, body="ok")
+        backend.route("/own", status=200, body="ok")
+        receiver = stack.enter_context(webhook_receiver())
+        alertmanager = stack.enter_context(
+            running_alertmanager(tmp_path, alertmanager_config(alertmanager_settings(receiver)))
+        )
+        names = [f"site{n:02d}" for n in range(1, STORM_SITES + 1)]
+        started = time.monotonic()
+        exporters = [
+            stack.enter_context(
+                running_exporter(
+                    site_config(tmp_path, name, "priprod", [healthz(backend, "/shared")]),
+                    tmp_path / name,
+                )
+            )
+            for name in names
+        ]
+        shop_config = site_config(tmp_path, "shop", "priprod", [healthz(backend, "/own")])
+        exporters.append(stack.enter_context(running_exporter(shop_config, tmp_path / "shop")))
+        print(f"{len(exporters)} exporters started in {time.monotonic() - started:.1f} s")
+        prometheus = stack.enter_context(
+            running_prometheus(
+                tmp_path,
+                [e.url.removeprefix("http://") for e in exporters],
+                fleet_rules(tmp_path),
+                alertmanager,
+                interval="1s",
+            )
+        )
+        wait_until(lambda: prometheus.targets_up() == len(exporters), timeout=60, interval=0.5)
+        wait_until(
+            lambda: len(prometheus.query("site_status_site_status == 0")) == len(exporters),
+            timeout=60,
+            interval=0.5,
+        )
+
+        # shop fails alone: its own page, no fleet alert.
+        backend.route("/own", status=503, body="disk full")
+        failed_at = time.monotonic()
+        wait_until(lambda: pager_pages(receiver), timeout=PAGE_BOUND + 15, interval=0.2)
+        (page,) = pager_pages(receiver).values()
+        print(f"lone site paged after {time.monotonic() - failed_at:.1f} s")
+        assert [(a["labels"]["alertname"], a["labels"]["site"]) for a in page] == [
+            ("SiteStatusSiteCritical", "shop")
+        ]
+        backend.route("/own", status=200, body="ok")
+        wait_until(lambda: not prometheus.alerts(), timeout=30, interval=0.2)
+        before_storm = set(pager_pages(receiver))
+
+        # The shared backend fails: 30 sites at once.
+        backend.route("/shared", status=503, body="database unreachable")
+        failed_at = time.monotonic()
+
+        def storm_pages() -> dict[str, list[dict[str, Any]]]:
+            return {k: v for k, v in pager_pages(receiver).items() if k not in before_storm}
+
+        wait_until(storm_pages, timeout=PAGE_BOUND + 15, interval=0.2)
+        print(f"fleet paged after {time.monotonic() - failed_at:.1f} s")
+        # Every per-site alert fires in Prometheus, and is held back in Alertmanager.
+        wait_until(
+            lambda: (
+                len(
+                    [
+                        a
+                        for a in prometheus.alerts()
+                        if a["labels"]["alertname"] == "SiteStatusSiteCritical"
+                        and a["state"] == "firing"
+                    ]
+                )
+                == STORM_SITES
+            ),
+            timeout=60,
+            interval=0.5,
+        )
+        time.sleep(5)  # more than two group intervals after the last of them fired
+        (page,) = storm_pages().values()
+        (fleet,) = page
+        assert fleet["labels"]["alertname"] == "SiteStatusFleetCritical"
+        assert fleet["labels"]["tier"] == "priprod"
+        listed = re.findall(r"(site\d\d) \(e2e\)", fleet["annotations"]["description"])
+        assert len(listed) >= 3 and set(listed) <= set(names)
+        # Prometheus keeps the list current: all 30, as the alert shows it now.
+        (current,) = [
+            a for a in prometheus.alerts() if a["labels"]["alertname"] == "SiteStatusFleetCritical"
+        ]
+        assert re.findall(r"(site\d\d) \(e2e\)", current["annotations"]["description"]) == names
+        paged_sites = {
+            alert["labels"]["site"]
+            for _, _, alert in receiver.alerts_to("pager", alertname="SiteStatusSiteCritical")
+        }
+        assert paged_sites == {"shop"}
 
 
 def check_dashboard_queries(prometheus: Prometheus, exporters: dict[str, RunningExporter]) -> None:
