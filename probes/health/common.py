@@ -223,15 +223,17 @@ def document_verdict(
     output: str = "",
     top_decides: bool = False,
     word_case: Callable[[str], str] = str.lower,
+    floor: Status = Status.OK,
 ) -> Verdict:
     """The verdict on a health document whose top-level status is ``raw``.
 
     The document's status is the grade. It is made worse by a code that contradicts it (a
     status in ``needs_success`` sent with an error code) and, unless ``top_decides`` (the
     product aggregates its components itself, by rules the user may have configured), by a
-    component known to be worse. A component whose status is not understood never makes the
-    grade worse: it is named in the summary. A top-level status that is not understood (nor
-    mapped by ``status_map``) leaves the grade to the HTTP code.
+    component known to be worse (with ``top_decides``, only by ``floor``: the worst grade the
+    user's ``status_map`` gives a component). A component whose status is not understood never
+    makes the grade worse: it is named in the summary. A top-level status that is not
+    understood (nor mapped by ``status_map``) leaves the grade to the HTTP code.
     """
     top, note = graded_word(raw, table, options, missing=Status.UNKNOWN)
     if note:
@@ -246,8 +248,9 @@ def document_verdict(
         lead += f" ({one_line(output, SUMMARY_REASON_CAP)})"
     separator = ": "
     known = worst(c.status for c in components if c.status is not Status.UNKNOWN)
-    if not top_decides and known.worse_than(status):
-        status, separator = known, " but "
+    worse = floor if top_decides else worst((known, floor))
+    if worse.worse_than(status):
+        status, separator = worse, " but "
     summary = summary_line(lead, components, noun, separator)
     return capped_verdict(status, summary, fmt, components)
 

@@ -97,9 +97,11 @@ def json_verdict(document: object, code: int, options: Options) -> Verdict:
         for _name, looks_like, grader in OBJECT_FORMATS:
             if looks_like(document):
                 return grader(document, code, options)
-        if isinstance(document.get("status"), str) and (
-            document["status"].lower() in health_json.STATUS_WORDS
-        ):
+        word = document.get("status")
+        if isinstance(word, str) and word.lower() in options.status_map:
+            # An application's own word (Spring's custom statuses are the documented case).
+            return spring.verdict(document, code, options)
+        if isinstance(word, str) and word.lower() in health_json.STATUS_WORDS:
             return health_json.verdict(document, code, options)
     return status_code.verdict(code)
 

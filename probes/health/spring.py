@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from exporter.status import Status
+from exporter.status import Status, worst
 from probes.health.common import (
     NAME_CAP,
     Component,
@@ -47,7 +47,8 @@ def looks_like(document: Mapping[str, Any]) -> bool:
 
 def verdict(document: Mapping[str, Any], status_code: int, options: Options) -> Verdict:
     """Grade a Spring Boot actuator health document: its top-level status is the grade
-    (Spring aggregates its components by an order the application may configure)."""
+    (Spring aggregates its components by an order the application may configure), made worse
+    only by a component whose own word the user graded with ``status_map``."""
     return document_verdict(
         NAME,
         document.get("status"),
@@ -58,7 +59,23 @@ def verdict(document: Mapping[str, Any], status_code: int, options: Options) -> 
         noun="component",
         top_decides=True,
         word_case=str.upper,
+        floor=mapped_worst(document, options),
     )
+
+
+def mapped_worst(node: Mapping[str, Any], options: Options, depth: int = 0) -> Status:
+    """The worst grade ``status_map`` gives a component under ``node``."""
+    found = Status.OK
+    if depth > MAX_DEPTH or not options.status_map:
+        return found
+    for _key, child in children(node):
+        if not isinstance(child, Mapping):
+            continue
+        word = child.get("status")
+        if isinstance(word, str) and word.lower() in options.status_map:
+            found = worst((found, options.status_map[word.lower()]))
+        found = worst((found, mapped_worst(child, options, depth + 1)))
+    return found
 
 
 def components(

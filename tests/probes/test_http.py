@@ -280,3 +280,62 @@ async def test_credentials_never_show(server: MisbehavingServer, tmp_path: Path)
         text = json.dumps({"summary": result.summary, "details": result.details})
         for secret in ("tok-4f9a1c7e", "pw-83hd71", "qs-secret-1"):
             assert secret not in text
+
+
+async def test_component_series_keep_the_worst_then_by_name(server: MisbehavingServer) -> None:
+    # 30 checks, the failing ones sort last by name: they must still get a series.
+    checks: dict[str, Any] = {f"check-{index:02d}": {"status": "UP"} for index in range(28)}
+    checks["zz-db"] = {"status": "DOWN", "details": {"error": "Connection refused"}}
+    checks["zz-readiness"] = {"status": "OUT_OF_SERVICE"}
+    body = json.dumps({"status": "DOWN", "components": checks})
+    server.route("/h", status=503, body=body, content_type="application/json")
+    result = await run(probe(server.url("/h"), max_components=5))
+    assert result.status is Status.CRITICAL
+    assert result.summary == (
+        "DOWN: 2 of 30 components failed: zz-db (Connection refused), zz-readiness (warning)"
+    )
+    values = samples(result)
+    published = {
+        labels[0]: value
+        for (family, labels), value in values.items()
+        if family == "site_status_http_component_status"
+    }
+    assert published == {
+        "zz-db": 2,
+        "zz-readiness": 1,
+        "check-00": 0,
+        "check-01": 0,
+        "check-02": 0,
+    }
+    assert values["site_status_http_components_omitted", ()] == 25
+
+
+async def test_the_body_decides_unless_expect_status_is_set(server: MisbehavingServer) -> None:
+    body = json.dumps({"status": "OUT_OF_SERVICE"})
+    server.route("/h", status=503, body=body, content_type="application/json")
+    result = await run(probe(server.url("/h")))
+    assert (result.status, result.summary) == (Status.WARNING, "OUT_OF_SERVICE")
+    strict = await run(probe(server.url("/h"), expect_status=[200]))
+    assert (strict.status, strict.summary) == (
+        Status.CRITICAL,
+        "HTTP 503, expected 200; OUT_OF_SERVICE",
+    )
+    # A body that is no health document: the code decides, and is said once.
+    server.route("/page", status=503, body="<html>down</html>", content_type="text/html")
+    page = await run(probe(server.url("/page")))
+    assert (page.status, page.summary) == (Status.CRITICAL, "HTTP 503, expected 2xx, 3xx")
+
+
+async def test_status_map_from_the_config(server: MisbehavingServer) -> None:
+    body = json.dumps({"status": "UP", "components": {"mainframe": {"status": "FATAL"}}})
+    server.route("/h", body=body, content_type="application/json")
+    plain = await run(probe(server.url("/h")))
+    assert plain.status is Status.OK
+    mapped = await run(probe(server.url("/h"), status_map={"FATAL": "CRITICAL"}))
+    assert mapped.status is Status.CRITICAL
+    assert mapped.summary == "UP but mainframe"
+    assert {c["name"]: c["status"] for c in mapped.details["components"]} == {
+        "mainframe": "CRITICAL"
+    }
+    with pytest.raises(ValueError, match="status_map"):
+        probe(server.url("/h"), status_map={"FATAL": "BROKEN"})
