@@ -6,11 +6,12 @@ the file, its line. Validation collects all errors of a document at once.
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 import typing
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,6 +31,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from exporter.config_errors import ConfigError as ConfigError  # re-exported
+from exporter.config_errors import ConfigInvalid as ConfigInvalid
+from exporter.config_errors import format_path as format_path
+from exporter.config_errors import shown_key
+from exporter.config_source import ConfigSourceError, read_config_text
+from exporter.config_yaml import YamlDocument, YamlError
 from exporter.kube.settings import KubernetesSettings
 from exporter.maintenance import WINDOW_TAGS, Window
 from exporter.maintenance import MaintenanceWindow as MaintenanceWindow  # re-exported
@@ -264,25 +270,6 @@ class SiteStatusConfig(BaseSettings):
         raise KeyError(name)
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigError:
-    path: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f" (line {self.line})" if self.line else ""
-        return f"{self.path or '<config>'}{where}: {self.message}"
-
-
-class ConfigInvalid(Exception):
-    def __init__(self, source: str, errors: Sequence[ConfigError]) -> None:
-        self.source = source
-        self.errors = list(errors)
-        lines = "\n".join(f"  {error}" for error in self.errors)
-        super().__init__(f"{source}: {len(self.errors)} error(s)\n{lines}")
-
-
 def config_model(
     registry: KindRegistry, kinds: Iterable[str] | None = None
 ) -> type[SiteStatusConfig]:
@@ -329,11 +316,9 @@ def load_config(path: str | Path | None, registry: KindRegistry) -> SiteStatusCo
     else:
         source = str(path)
         try:
-            text = Path(path).read_text()
-        except OSError as error:
-            raise ConfigInvalid(
-                source, [ConfigError("", f"cannot read: {error.strerror}")]
-            ) from None
+            text = read_config_text(path)
+        except ConfigSourceError as error:
+            raise ConfigInvalid(source, [error.error]) from None
     return parse_config(text, registry, source=source)
 
 
@@ -341,18 +326,26 @@ def parse_config(
     text: str, registry: KindRegistry, *, source: str = "<config>"
 ) -> SiteStatusConfig:
     """Validate YAML text; ``SITE_STATUS_*`` variables in the environment override it."""
-    document = _YamlDocument.parse(text, source)
+    try:
+        document = YamlDocument.parse(text)
+    except YamlError as error:
+        raise ConfigInvalid(source, [error.error]) from None
     data = document.data
     errors = list(document.errors)
     if not isinstance(data, dict):
-        raise ConfigInvalid(source, [*errors, ConfigError("", "the config must be a YAML mapping")])
-    errors += _probe_graph_errors(data.get("probes"))
+        raise ConfigInvalid(source, [*errors, _not_a_mapping(data)])
+    odd_keys = [key for key in data if not isinstance(key, str)]
+    if odd_keys:
+        errors += [ConfigError(shown_key(key), "keys must be text") for key in odd_keys]
+        raise ConfigInvalid(source, errors)
+    errors += _probe_graph_errors(data.get("probes"), document)
+    errors += _pasted_probe_errors(data)
     model = config_model(registry, _kinds_used(data.get("probes"), registry))
     config = None
     try:
         config = model(**data)
     except ValidationError as error:
-        errors += [_config_error(e, registry, document) for e in error.errors()]
+        errors += [_config_error(e, registry, document, model, data) for e in error.errors()]
     if config is not None:
         errors += _timing_errors(config, document)
     if errors or config is None:
@@ -360,22 +353,46 @@ def parse_config(
     return config
 
 
+def _not_a_mapping(data: Any) -> ConfigError:
+    message = "the config must be a YAML mapping (site:, reports:, defaults:, probes: ...)"
+    if isinstance(data, list) and any(isinstance(item, dict) and "kind" in item for item in data):
+        message += "; probe entries go under probes:"
+    return ConfigError("", message)
+
+
+def _pasted_probe_errors(data: Mapping[str, Any]) -> list[ConfigError]:
+    """A single probe pasted at the top level: say where it belongs."""
+    if "kind" in data and "probes" not in data:
+        return [ConfigError("", "this looks like a probe: probe entries go under probes:", 1)]
+    return []
+
+
 def _kinds_used(probes: Any, registry: KindRegistry) -> list[str] | None:
     """The kinds a config's probes name, or None (all kinds) if one is unknown: its error then
     lists every kind, and the union that reports it must hold them all."""
     if not isinstance(probes, list):
         return []
-    names = {p.get("kind") for p in probes if isinstance(p, dict)}
+    names = {p.get("kind") for p in probes if isinstance(p, dict) and _hashable(p.get("kind"))}
     known = set(registry.names())
     used = sorted(name for name in names if isinstance(name, str) and name in known)
     return used if len(used) == len(names) else None
 
 
-def _config_error(error: Any, registry: KindRegistry, document: _YamlDocument) -> ConfigError:
+def _hashable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | None)
+
+
+def _config_error(
+    error: Any,
+    registry: KindRegistry,
+    document: YamlDocument,
+    model: type[BaseModel],
+    data: Mapping[str, Any],
+) -> ConfigError:
     loc = _without_union_tags(tuple(error["loc"]), registry)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + _suggestion(loc, model, data)
     elif error["type"] == "union_tag_invalid":
         kind = error["input"].get("kind")
         message = f"unknown probe kind {kind!r}; known: {', '.join(registry.names())}"
@@ -388,6 +405,52 @@ def _config_error(error: Any, registry: KindRegistry, document: _YamlDocument) -
     if variable is not None:
         return ConfigError(format_path(loc), f"{message} (from environment {variable})")
     return ConfigError(format_path(loc), message, document.line(loc))
+
+
+def _suggestion(loc: tuple[Any, ...], model: type[BaseModel], data: Mapping[str, Any]) -> str:
+    """``; did you mean path?`` for a key one or two typos away from a known one."""
+    key = loc[-1] if loc else None
+    if not isinstance(key, str) or shown_key(key) != key:
+        return ""
+    close = difflib.get_close_matches(key, known_keys(model, loc[:-1], data), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def known_keys(model: type[BaseModel], loc: Sequence[Any], data: Any) -> list[str]:
+    """The keys the config allows in the mapping at ``loc`` (empty if it cannot tell)."""
+    models: list[type[BaseModel]] = [model]
+    value = data
+    for part in loc:
+        if isinstance(part, int):
+            value = value[part] if isinstance(value, list) and 0 <= part < len(value) else None
+            continue
+        current = _pick_model(models, value)
+        field = current.model_fields.get(part) if current is not None else None
+        if field is None:
+            return []
+        models = _models_in(field.annotation)
+        value = value.get(part) if isinstance(value, dict) else None
+    current = _pick_model(models, value)
+    return list(current.model_fields) if current is not None else []
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (through Optional, tuple, Union, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def _pick_model(models: list[type[BaseModel]], value: Any) -> type[BaseModel] | None:
+    """One model, or the one of a union whose ``kind`` tag the value names."""
+    if len(models) <= 1:
+        return models[0] if models else None
+    kind = value.get("kind") if isinstance(value, dict) else None
+    for candidate in models:
+        tag = candidate.model_fields.get("kind")
+        if tag is not None and kind in typing.get_args(tag.annotation):
+            return candidate
+    return None
 
 
 def _environment_variable(loc: Sequence[Any]) -> str | None:
@@ -411,17 +474,7 @@ def _without_union_tags(loc: tuple[Any, ...], registry: KindRegistry) -> tuple[A
     return loc
 
 
-def format_path(loc: Sequence[Any]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _probe_graph_errors(probes: Any) -> list[ConfigError]:
+def _probe_graph_errors(probes: Any, document: YamlDocument) -> list[ConfigError]:
     """Unique names, known and acyclic dependencies: checked on the raw data, alongside types."""
     if not isinstance(probes, list):
         return []
@@ -431,10 +484,14 @@ def _probe_graph_errors(probes: Any) -> list[ConfigError]:
         name = probe.get("name") if isinstance(probe, dict) else None
         if isinstance(name, str):
             if name in index_by_name:
+                first = index_by_name[name]
+                first_line = document.line(("probes", first, "name"))
+                also = f"probes[{first}]" + (f", line {first_line}" if first_line else "")
                 errors.append(
                     ConfigError(
                         f"probes[{i}].name",
-                        f"duplicate probe name {name!r} (also probes[{index_by_name[name]}])",
+                        f"duplicate probe name {name!r} (also {also})",
+                        document.line(("probes", i, "name")),
                     )
                 )
             else:
@@ -444,13 +501,21 @@ def _probe_graph_errors(probes: Any) -> list[ConfigError]:
         if not isinstance(probe, dict) or not isinstance(probe.get("depends_on"), list):
             continue
         for j, dependency in enumerate(probe["depends_on"]):
-            if dependency not in index_by_name:
+            if not isinstance(dependency, str) or dependency not in index_by_name:
                 errors.append(
-                    ConfigError(f"probes[{i}].depends_on[{j}]", f"no probe named {dependency!r}")
+                    ConfigError(
+                        f"probes[{i}].depends_on[{j}]",
+                        f"no probe named {dependency!r}",
+                        document.line(("probes", i, "depends_on", j)),
+                    )
                 )
             elif dependency == probe.get("name"):
                 errors.append(
-                    ConfigError(f"probes[{i}].depends_on[{j}]", "a probe cannot depend on itself")
+                    ConfigError(
+                        f"probes[{i}].depends_on[{j}]",
+                        "a probe cannot depend on itself",
+                        document.line(("probes", i, "depends_on", j)),
+                    )
                 )
             elif isinstance(probe.get("name"), str):
                 graph.setdefault(probe["name"], []).append(dependency)
@@ -488,7 +553,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
     return []
 
 
-def _timing_errors(config: SiteStatusConfig, document: _YamlDocument) -> list[ConfigError]:
+def _timing_errors(config: SiteStatusConfig, document: YamlDocument) -> list[ConfigError]:
     errors = []
     for i, probe in enumerate(config.probes):
         interval = probe.interval or probe.default_interval or config.defaults.interval
@@ -502,60 +567,3 @@ def _timing_errors(config: SiteStatusConfig, document: _YamlDocument) -> list[Co
                 )
             )
     return errors
-
-
-#: libyaml's parser when PyYAML has it: the pure-Python one costs 3 MiB more for 500 probes.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _YamlDocument:
-    """Parsed YAML that remembers where each value was written, and flags duplicate keys."""
-
-    def __init__(self, node: yaml.Node | None, data: Any, errors: list[ConfigError]) -> None:
-        self._node = node
-        self.data = data
-        self.errors = errors
-
-    @classmethod
-    def parse(cls, text: str, source: str) -> _YamlDocument:
-        try:
-            node = yaml.compose(text, Loader=_Loader)
-            data = _Loader("").construct_document(node) if node is not None else {}
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            problem = getattr(error, "problem", None) or str(error)
-            line = mark.line + 1 if mark else None
-            raise ConfigInvalid(
-                source, [ConfigError("", f"invalid YAML: {problem}", line)]
-            ) from None
-        errors = [
-            ConfigError(path, "duplicate key", line) for path, line in _duplicate_keys(node, ())
-        ]
-        return cls(node, {} if data is None else data, errors)
-
-    def line(self, loc: Sequence[Any]) -> int | None:
-        """The line of the value at ``loc``, or of its nearest written parent (missing keys)."""
-        node = self._node
-        for part in loc:
-            child = None
-            if isinstance(node, yaml.MappingNode):
-                child = next((v for k, v in node.value if k.value == part), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                child = node.value[part] if part < len(node.value) else None
-            if child is None:
-                break
-            node = child
-        return node.start_mark.line + 1 if node is not None else None
-
-
-def _duplicate_keys(node: yaml.Node | None, loc: tuple[Any, ...]) -> Iterator[tuple[str, int]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                yield format_path((*loc, key.value)), key.start_mark.line + 1
-            seen.add(key.value)
-            yield from _duplicate_keys(value, (*loc, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, i))

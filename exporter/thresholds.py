@@ -101,6 +101,24 @@ class Limits(BaseModel):
             return Range(-math.inf, limit, text=text)
         return Range(limit, math.inf, text=text)
 
+    @model_validator(mode="after")
+    def _warning_comes_first(self) -> Limits:
+        """A plain warning limit past the critical one would never warn: say so."""
+        warning, critical = self.warning, self.critical
+        if warning is None or critical is None or _is_range(warning) or _is_range(critical):
+            return self
+        if self.direction == "upper" and warning.end > critical.end:
+            raise ValueError(
+                f"warning ({warning.text}) is above critical ({critical.text}): higher is worse "
+                "here, so warning must not exceed critical"
+            )
+        if self.direction == "lower" and warning.start < critical.start:
+            raise ValueError(
+                f"warning ({warning.text}) is below critical ({critical.text}): lower is worse "
+                "here, so warning must not be below critical"
+            )
+        return self
+
     def grade(self, value: float) -> Status:
         if self.critical is not None and self.critical.alerts(value):
             return Status.CRITICAL
@@ -113,11 +131,16 @@ class Limits(BaseModel):
         limit = self.critical if status is Status.CRITICAL else self.warning
         if limit is None:
             return ""
-        if limit.text and (":" in limit.text or "@" in limit.text):
+        if _is_range(limit):
             return f"range {limit.text}"
         bound = limit.end if self.direction == "upper" else limit.start
         word = "max" if self.direction == "upper" else "min"
         return f"{word} {self.format_value(bound)}"
+
+
+def _is_range(limit: Range) -> bool:
+    """Written as a Nagios range (``10:``, ``@1:2``) rather than a plain limit."""
+    return ":" in limit.text or "@" in limit.text
 
 
 class PercentLimits(Limits):

@@ -60,7 +60,8 @@ def test_three_mistakes_are_all_named_with_their_paths(registry: KindRegistry) -
 
 
 def test_unknown_top_level_key(registry: KindRegistry) -> None:
-    assert errors_of("sites: {}\n", registry) == ["sites (line 1): unknown key"]
+    assert errors_of("sites: {}\n", registry) == ["sites (line 1): unknown key; did you mean site?"]
+    assert errors_of("colour: blue\n", registry) == ["colour (line 1): unknown key"]
 
 
 def test_unknown_kind_lists_the_known_ones(registry: KindRegistry) -> None:
@@ -84,8 +85,8 @@ def test_probe_graph_errors(registry: KindRegistry) -> None:
     """,
         registry,
     )
-    assert "probes[2].name: duplicate probe name 'a' (also probes[0])" in errors
-    assert "probes[1].depends_on[1]: no probe named 'ghost'" in errors
+    assert "probes[2].name (line 5): duplicate probe name 'a' (also probes[0], line 3)" in errors
+    assert "probes[1].depends_on[1] (line 4): no probe named 'ghost'" in errors
     assert any("dependency cycle: a -> b -> a" in e for e in errors)
 
 
@@ -122,7 +123,7 @@ def test_bad_environment_override_is_named(
 ) -> None:
     monkeypatch.setenv("SITE_STATUS_SITE__TEIR", "priprod")
     assert errors_of("site: {name: x}\n", registry) == [
-        "site.teir: unknown key (from environment SITE_STATUS_SITE__TEIR)"
+        "site.teir: unknown key; did you mean tier? (from environment SITE_STATUS_SITE__TEIR)"
     ]
 
 
