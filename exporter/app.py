@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from exporter.blocking import BlockingRunner
+from exporter.blocking import BlockingRunner, BlockingTimeout
 from exporter.config import ConfigInvalid, Site, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
 from exporter.memory import release_freed_memory
@@ -30,8 +30,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 1.0
+#: A reload that has not read and validated the config by then keeps the last good one.
+RELOAD_DEADLINE = 10.0
 #: The final snapshot at shutdown (a local append, or a spool append for Loki).
 SHUTDOWN_REPORT_SECONDS = 1.0
+
+
+class ListenError(Exception):
+    """The HTTP server cannot listen where asked (a busy port, an unknown host)."""
 
 
 class Exporter:
@@ -81,6 +87,9 @@ class Exporter:
         self.server: HttpServer | None = None
         #: Probes found at run time (Kubernetes discovery), scheduled beside the config's.
         self.discovered: tuple[ProbeConfig, ...] = ()
+        self._reloading = False
+        self._reload_requested = False
+        self._config_reads_in_flight = 0
         if config.kubernetes.enabled:
             self.kubernetes = self._kubernetes()
 
@@ -128,14 +137,38 @@ class Exporter:
     def _render(self, state: ProbeState) -> dict[str, str]:
         return render_probe_lines(state, self.registry.families())
 
-    def reload(self) -> bool:
-        """Load the config again; on error keep the last good one and say so."""
+    async def reload(self) -> bool:
+        """Load the config again in a worker thread, within a deadline (the file may sit on a
+        hung mount, and parsing a large one takes CPU); on error keep the last good one."""
+        if self._config_reads_in_flight:  # one stuck read is enough: start no other
+            return self._reload_failed("the previous read of the config has not returned")
+        self._config_reads_in_flight += 1
+
+        def read() -> SiteStatusConfig:
+            try:
+                return load_config(self.config_path, self.registry)
+            finally:
+                self._config_reads_in_flight -= 1
+
         try:
-            config = load_config(self.config_path, self.registry)
+            config = await self.blocking.call(read, resource=None, timeout=RELOAD_DEADLINE)
         except ConfigInvalid as error:
-            self.health.reloaded(str(error))
-            log.error("config reload failed, keeping the last good config: %s", error)
-            return False
+            return self._reload_failed(str(error), error.summary())
+        except BlockingTimeout:
+            return self._reload_failed(
+                f"the config was not read within {RELOAD_DEADLINE:g}s (a hung mount?)"
+            )
+        self.apply(config)
+        return True
+
+    def _reload_failed(self, reason: str, summary: str | None = None) -> bool:
+        # /healthz answers anyone: it gets the count and the first path, never the text.
+        self.health.reloaded(summary or reason)
+        log.error("config reload failed, keeping the last good config: %s", reason)
+        return False
+
+    def apply(self, config: SiteStatusConfig) -> None:
+        """Put a newly loaded config in force."""
         if config.exporter.listen != self.config.exporter.listen:
             log.warning("exporter.listen changed: takes effect at the next restart")
         self.reporting.reconfigure(config.reports)
@@ -146,13 +179,26 @@ class Exporter:
         self.health.reloaded()
         release_freed_memory()
         log.info("config reloaded: %d probes", len(config.probes))
-        return True
+
+    async def _reload_on_request(self) -> None:
+        """Reload until no SIGHUP came in meanwhile (one reload runs at a time)."""
+        self._reloading = True
+        try:
+            while self._reload_requested:
+                self._reload_requested = False
+                await self.reload()
+        finally:
+            self._reloading = False
 
     async def serve(self) -> None:
         """Serve until SIGTERM or SIGINT."""
         release_freed_memory()  # what loading the config took and no longer needs
         host, port = parse_listen(self.listen)
-        self.server = serve(host, port, self.endpoints)
+        try:
+            self.server = serve(host, port, self.endpoints)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise ListenError(f"cannot listen on {self.listen}: {reason}") from None
         self.server.start()
         log.info(
             "site-status serving on %s:%d with %d probes (site %s)",
@@ -188,7 +234,10 @@ class Exporter:
                 task_group.start_soon(self._render_metrics_ahead)
                 async for signum in signals:
                     if signum == signal.SIGHUP:
-                        self.reload()
+                        # In a task of its own: SIGTERM is heard while a reload runs.
+                        self._reload_requested = True
+                        if not self._reloading:
+                            task_group.start_soon(self._reload_on_request)
                         continue
                     log.info("received %s, stopping", signal.Signals(signum).name)
                     break

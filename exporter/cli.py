@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import anyio
 
 from exporter import __version__
-from exporter.app import Exporter
+from exporter.app import Exporter, ListenError
 from exporter.check_output import status_line, status_table, terminal_of
-from exporter.config import ConfigInvalid, SiteStatusConfig, load_config
+from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
 from exporter.gate import command as gate_command
 from exporter.memory import tune_malloc
@@ -28,6 +28,7 @@ from exporter.web.health import RunStats
 from exporter.web.server import view_document
 
 EXIT_CONFIG_INVALID = 2
+LISTEN_ENV = "SITE_STATUS_LISTEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,11 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     run = with_config(commands.add_parser("run", help="serve /metrics until SIGTERM"))
-    run.add_argument(
-        "--listen",
-        default=os.environ.get("SITE_STATUS_LISTEN"),
-        help="HOST:PORT or :PORT (env SITE_STATUS_LISTEN; default :9918)",
-    )
+    run.add_argument("--listen", help="HOST:PORT or :PORT (env SITE_STATUS_LISTEN; default :9918)")
     check = with_config(
         commands.add_parser(
             "check", help="run every probe once, print, exit with the rollup's Nagios code"
@@ -95,22 +92,46 @@ def _load(args: argparse.Namespace, registry: KindRegistry) -> SiteStatusConfig 
 
 def _validate(args: argparse.Namespace, registry: KindRegistry) -> int:
     config = _load(args, registry)
-    if config is None:
+    listen_error = _listen_error(None)
+    if listen_error:
+        print(listen_error, file=sys.stderr)
+    if config is None or listen_error:
         return EXIT_CONFIG_INVALID
     source = args.config or "embedded default config"
     print(f"{source}: valid, {len(config.probes)} probe(s) for site {config.site.name}")
     return 0
 
 
+def _listen_error(flag: str | None) -> str | None:
+    """One line about an unusable ``--listen`` or ``SITE_STATUS_LISTEN``, or None."""
+    origin, value = ("--listen", flag) if flag else (LISTEN_ENV, os.environ.get(LISTEN_ENV))
+    if not value:
+        return None
+    try:
+        parse_listen(value)
+    except ValueError as error:
+        return f"invalid {origin}: {error}"
+    return None
+
+
 def _run(args: argparse.Namespace, registry: KindRegistry) -> int:
+    listen_error = _listen_error(args.listen)
+    if listen_error:
+        print(listen_error, file=sys.stderr)
+        return EXIT_CONFIG_INVALID
     config = _load(args, registry)
     if config is None:
         return EXIT_CONFIG_INVALID
     # A scrape thread waiting for the GIL waits up to one switch interval (5 ms by default)
     # while the event loop runs probes; 1 ms keeps /metrics quick at a small cost in switches.
     sys.setswitchinterval(0.001)
-    exporter = Exporter(config, registry, args.config, listen=args.listen)
-    anyio.run(exporter.serve)
+    listen = args.listen or os.environ.get(LISTEN_ENV) or None
+    exporter = Exporter(config, registry, args.config, listen=listen)
+    try:
+        anyio.run(exporter.serve)
+    except ListenError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG_INVALID
     return 0
 
 

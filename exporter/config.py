@@ -203,9 +203,15 @@ class ExporterSettings(Strict):
 
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``:PORT`` (all addresses) or ``[::1]:PORT``."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"listen address {value!r} must be HOST:PORT or :PORT")
+    host, sep, port = value.strip().rpartition(":")
+    if not sep:
+        hint = f" (did you mean :{port}?)" if port.isdigit() else ""
+        raise ValueError(f"listen address {value!r} must be HOST:PORT or :PORT{hint}")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"listen address {value!r}: the port must be a number from 0 to 65535")
+    host = host.strip()
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"listen address {value!r}: write an IPv6 address as [::1]:PORT")
     return host.strip("[]") or "0.0.0.0", int(port)
 
 

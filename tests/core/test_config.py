@@ -190,3 +190,98 @@ def test_loki_secrets_only_from_files(registry: KindRegistry) -> None:
         registry,
     )
     assert "basic_auth and bearer_token_file exclude each other" in errors[0]
+
+
+# --- mistakes a new user makes ------------------------------------------------------------
+
+
+def test_unknown_keys_suggest_the_nearest_known_key(registry: KindRegistry) -> None:
+    errors = errors_of(
+        """
+        site: {name: x, enviroment: prod}
+        defaults: {intervall: 30s}
+        probes:
+          - {name: d, kind: disk, pahth: /data}
+          - {name: h, kind: http, url: 'http://127.0.0.1/', heders: {}}
+          - {name: w, kind: disk, path: /, used_percent: {warnin: 80}}
+          - {name: z, kind: load, zzzzzz: 1}
+    """,
+        registry,
+    )
+    assert errors == [
+        "site.enviroment (line 2): unknown key; did you mean environment?",
+        "defaults.intervall (line 3): unknown key; did you mean interval?",
+        "probes[0].pahth (line 5): unknown key; did you mean path?",
+        "probes[1].heders (line 6): unknown key; did you mean headers?",
+        "probes[2].used_percent.warnin (line 7): unknown key; did you mean warning?",
+        "probes[3].zzzzzz (line 8): unknown key",
+    ]
+
+
+def test_probe_entries_pasted_without_probes(registry: KindRegistry) -> None:
+    [error] = errors_of(
+        """
+        - {name: frontpage, kind: http, url: 'http://127.0.0.1:8080/healthz'}
+        - {name: data-disk, kind: disk, path: /data}
+    """,
+        registry,
+    )
+    assert error.endswith(
+        "the config must be a YAML mapping (site:, reports:, defaults:, "
+        "probes: ...); probe entries go under probes:"
+    )
+    errors = errors_of("name: data-disk\nkind: disk\npath: /data\n", registry)
+    assert errors[0] == "<config> (line 1): this looks like a probe: probe entries go under probes:"
+
+
+@pytest.mark.parametrize(
+    ("probe", "path", "reason"),
+    [
+        (
+            "{kind: load, load5: {warning: 4, critical: 2}}",
+            "probes[0].load5",
+            "warning (4) is above critical (2)",
+        ),
+        (
+            "{kind: disk, path: /, used_percent: {warning: 95, critical: 90}}",
+            "probes[0].used_percent",
+            "warning (95%) is above critical (90%)",
+        ),
+        (
+            "{kind: file, path: /x, max_age: {warning: 6h, critical: 2h}}",
+            "probes[0].max_age",
+            "warning (6h) is above critical (2h)",
+        ),
+        # lower is worse: a minimum size, the days a certificate has left
+        (
+            "{kind: file, path: /x, min_size: {warning: 1KiB, critical: 1MiB}}",
+            "probes[0].min_size",
+            "warning (1KiB) is below critical (1MiB)",
+        ),
+        (
+            "{kind: http, url: 'https://x/', cert_expiry_days: {warning: 3, critical: 7}}",
+            "probes[0].cert_expiry_days",
+            "warning (3) is below critical (7)",
+        ),
+    ],
+)
+def test_warning_beyond_critical_is_an_error(
+    probe: str, path: str, reason: str, registry: KindRegistry
+) -> None:
+    [error] = errors_of(f"probes:\n  - {{name: p, {probe[1:]}\n", registry)
+    assert error.startswith(f"{path} (line 2): {reason}")
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "{kind: load, load5: {warning: 2, critical: 4}}",
+        "{kind: load, load5: {warning: 3, critical: 3}}",
+        "{kind: file, path: /x, min_size: {warning: 1MiB, critical: 1KiB}}",
+        "{kind: http, url: 'https://x/', cert_expiry_days: {warning: 30, critical: 7}}",
+        # Nagios ranges mean what the plugin guidelines say, whatever their order
+        "{kind: load, load5: {warning: '~:4', critical: '@0:1'}}",
+    ],
+)
+def test_limits_in_order_are_accepted(probe: str, registry: KindRegistry) -> None:
+    parse_config(f"probes:\n  - {{name: p, {probe[1:]}\n", registry)

@@ -1,0 +1,145 @@
+"""A real ``site-status run`` given bad configs on SIGHUP: it keeps the last good config, says
+why (in the log; only the count and first path on /healthz), keeps answering, and still stops
+promptly on SIGTERM, even while a reload waits on a hung mount."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import textwrap
+import time
+from pathlib import Path
+
+from tests.support.exporter_process import RunningExporter, running_exporter, wait_until
+from tests.support.fuse_mounts import FuseMounts
+
+#: 9 levels of 9 aliases: 387 million strings once expanded (the YAML "billion laughs").
+ALIAS_BOMB = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(
+            f"{this}: &{this} [{', '.join(['*' + previous] * 9)}]"
+            for previous, this in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+HASH = "$6$Zy0pLp6dWmQ2s1uB$1bDk0eFz7Rx7Q3tI0v1Xc0u7r5p3X8yLrR5fS9lDqZbqW9YtXh2nE2k4Yg3Zl6O1s"
+SHADOW = f"root:{HASH}:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n"
+
+
+def good_config(tmp_path: Path) -> str:
+    present = tmp_path / "present"
+    present.write_text("x")
+    return textwrap.dedent(f"""
+        site: {{name: reload-site}}
+        reports: {{file: {tmp_path}/reports.jsonl}}
+        defaults: {{interval: 0.5s, timeout: 0.4s}}
+        probes:
+          - {{name: present, kind: file, path: {present}}}
+    """)
+
+
+def reload_output(exporter: RunningExporter) -> str:
+    health = json.loads(exporter.get("/healthz")[1])
+    return str(health["checks"]["config:reload"][0]["output"])
+
+
+def reload_and_wait_for(exporter: RunningExporter, logged: str) -> float:
+    """SIGHUP, wait until the log says ``logged``; the slowest /metrics answer meanwhile."""
+    before = exporter.log_text().count(logged)
+    exporter.signal(signal.SIGHUP)
+    slowest = 0.0
+    deadline = time.monotonic() + 10
+    while exporter.log_text().count(logged) == before:
+        assert time.monotonic() < deadline, f"no {logged!r} in:\n{exporter.log_text()}"
+        started = time.monotonic()
+        assert exporter.get("/metrics", timeout=5)[0] == 200
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.05)
+    return slowest
+
+
+def assert_stops_promptly(exporter: RunningExporter) -> None:
+    exporter.signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert exporter.process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+
+
+def test_bad_configs_on_sighup_keep_the_last_good_one(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text(good_config(tmp_path))
+    with running_exporter(config, tmp_path) as exporter:
+        wait_until(lambda: exporter.probe("present")["status"] == "OK", timeout=10)
+
+        config.unlink()
+        os.mkfifo(config)  # before: the reload blocked the event loop and SIGTERM for ever
+        reload_and_wait_for(exporter, "not a regular file (a FIFO)")
+        assert reload_output(exporter) == "1 error(s) in the config, the first at <config>"
+
+        config.unlink()
+        config.write_text(ALIAS_BOMB)  # before: minutes of CPU, GiBs, every probe stale
+        slowest = reload_and_wait_for(exporter, "aliases expand to more than")
+        assert slowest < 1.0, slowest
+
+        config.write_bytes("site: {name: Tromsø}\n".encode("latin-1"))  # before: the process died
+        reload_and_wait_for(exporter, "not UTF-8 text")
+        assert reload_output(exporter) == "1 error(s) in the config, the first at <config> (line 1)"
+
+        config.write_text(SHADOW)  # before: every line on stderr and on /healthz
+        reload_and_wait_for(exporter, "<key of ")
+        assert reload_output(exporter) == (
+            f"2 error(s) in the config, the first at <key of {len(HASH) + 23} characters> (line 1)"
+        )
+        _, health = exporter.get("/healthz")
+        assert b"Zy0pLp6dWmQ2s1uB" not in health
+        assert "Zy0pLp6dWmQ2s1uB" not in exporter.log_text()
+
+        wait_until(  # /metrics is rendered ahead: at most a second old
+            lambda: exporter.metrics()["site_status_config_last_reload_successful", ()] == 0, 3
+        )
+        assert exporter.probe("present")["status"] == "OK"  # the last good config runs on
+        config.write_text(good_config(tmp_path))
+        reload_and_wait_for(exporter, "config reloaded")
+        wait_until(
+            lambda: exporter.metrics()["site_status_config_last_reload_successful", ()] == 1, 3
+        )
+        assert_stops_promptly(exporter)
+
+
+def test_sigterm_while_a_reload_waits_on_a_hung_mount(
+    tmp_path: Path, fuse_mount: FuseMounts
+) -> None:
+    hung = fuse_mount("hung")
+    good = tmp_path / "good.yaml"
+    good.write_text(good_config(tmp_path))
+    config = tmp_path / "site.yaml"
+    config.symlink_to(good)
+    with running_exporter(config, tmp_path) as exporter:
+        wait_until(lambda: exporter.probe("present")["status"] == "OK", timeout=10)
+        config.unlink()
+        config.symlink_to(Path(hung.path) / "site.yaml")  # opening it never returns
+        exporter.signal(signal.SIGHUP)
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert exporter.get("/metrics", timeout=5)[0] == 200
+        assert exporter.probe("present")["status"] == "OK"
+        assert time.monotonic() - started < 1.0
+        # SIGTERM stops it within 2 s, though the reload's thread is still stuck in the kernel.
+        port = int(exporter.url.rsplit(":", 1)[1])
+        exporter.signal(signal.SIGTERM)
+        stopping = time.monotonic()
+
+        def stopped() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            except OSError:
+                return "msg=stopped" in exporter.log_text()
+            return False
+
+        wait_until(stopped, timeout=2.0)
+        assert time.monotonic() - stopping < 2.0
+        hung.abort()  # the kernel releases the last thread once the connection is aborted
+        assert exporter.process.wait(timeout=5) == 0
