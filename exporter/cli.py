@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     check.add_argument("--format", choices=["table", "json"], default="table")
+    for sub in (run, check):
+        sub.add_argument(
+            "--context",
+            default=os.environ.get("SITE_STATUS_KUBERNETES__CONTEXT"),
+            help="Kubernetes through this kubeconfig context (turns kubernetes.enabled on)",
+        )
     with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
     gate_command.add_parser(commands)
     return parser
@@ -102,6 +108,13 @@ def _validate(args: argparse.Namespace, registry: KindRegistry) -> int:
     return 0
 
 
+def _use_context(args: argparse.Namespace) -> None:
+    """``--context``: as the env overrides, so that a SIGHUP reload keeps it."""
+    if args.context:
+        os.environ["SITE_STATUS_KUBERNETES__CONTEXT"] = args.context
+        os.environ["SITE_STATUS_KUBERNETES__ENABLED"] = "true"
+
+
 def _listen_error(flag: str | None) -> str | None:
     """One line about an unusable ``--listen`` or ``SITE_STATUS_LISTEN``, or None."""
     origin, value = ("--listen", flag) if flag else (LISTEN_ENV, os.environ.get(LISTEN_ENV))
@@ -119,6 +132,7 @@ def _run(args: argparse.Namespace, registry: KindRegistry) -> int:
     if listen_error:
         print(listen_error, file=sys.stderr)
         return EXIT_CONFIG_INVALID
+    _use_context(args)
     config = _load(args, registry)
     if config is None:
         return EXIT_CONFIG_INVALID
@@ -136,6 +150,7 @@ def _run(args: argparse.Namespace, registry: KindRegistry) -> int:
 
 
 def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
+    _use_context(args)
     config = _load(args, registry)
     if config is None:
         print("SITE-STATUS UNKNOWN - invalid config")
@@ -143,7 +158,12 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
     store = ResultStore()
     runtime = ProbeRuntime.with_roots(config.exporter.proc_root, config.exporter.sys_root)
     runner = ProbeRunner(registry, runtime, RunStats())
-    anyio.run(run_all_once, runner, config, store, config.exporter.concurrency)
+    if config.kubernetes.enabled:  # discovered probes too (exporter/kube/once.py)
+        from exporter.kube.once import run_once_with_discovery
+
+        anyio.run(run_once_with_discovery, runner, config, store, registry)
+    else:
+        anyio.run(run_all_once, runner, config, store, config.exporter.concurrency)
     views = store.views(time.time())
     rollup = site_status(views)
     if args.format == "json":

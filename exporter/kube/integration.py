@@ -81,23 +81,12 @@ class KubernetesIntegration:
             self.events = SiteEvents(client, settings.events, self._regarding, views, site)
 
     def _guard(self, client: KubeClient | None, own_addresses: tuple[str, ...]) -> TargetGuard:
-        """The API server (the client's host, the ``kubernetes`` Service's address) and the
-        exporter (its host name, addresses, and its own Service) are never probed."""
-        discovery = self.settings.discovery
-        api_hosts = [os.environ.get("KUBERNETES_SERVICE_HOST", "")]
-        own = [socket.gethostname(), *own_addresses]
-        if client is not None:
-            api_hosts.append(urlsplit(client.config.base_url).hostname or "")
-            if self.settings.deployment:
-                own.append(
-                    f"{self.settings.deployment}.{client.namespace}.svc.{discovery.cluster_domain}"
-                )
-        return TargetGuard.build(discovery.cluster_domain, discovery.allowed_hosts, api_hosts, own)
+        return target_guard(self.settings, client, own_addresses)
 
     async def run(self) -> None:
         self.refresh()
         if self.client is not None:
-            addresses = await anyio.to_thread.run_sync(_own_addresses, abandon_on_cancel=True)
+            addresses = await anyio.to_thread.run_sync(own_addresses, abandon_on_cancel=True)
             self.guard = self._guard(self.client, addresses)
             self.refresh()
         async with anyio.create_task_group() as task_group:
@@ -164,7 +153,22 @@ class KubernetesIntegration:
         return {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": namespace}
 
 
-def _own_addresses() -> tuple[str, ...]:
+def target_guard(
+    settings: KubernetesSettings, client: KubeClient | None, own_addresses: tuple[str, ...]
+) -> TargetGuard:
+    """The API server (the client's host, the ``kubernetes`` Service's address) and the
+    exporter (its host name, addresses, and its own Service) are never probed."""
+    discovery = settings.discovery
+    api_hosts = [os.environ.get("KUBERNETES_SERVICE_HOST", "")]
+    own = [socket.gethostname(), *own_addresses]
+    if client is not None:
+        api_hosts.append(urlsplit(client.config.base_url).hostname or "")
+        if settings.deployment:
+            own.append(f"{settings.deployment}.{client.namespace}.svc.{discovery.cluster_domain}")
+    return TargetGuard.build(discovery.cluster_domain, discovery.allowed_hosts, api_hosts, own)
+
+
+def own_addresses() -> tuple[str, ...]:
     """The addresses of this host's name (in a pod: the pod IP, from /etc/hosts)."""
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP)
