@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import subprocess
@@ -146,4 +147,9 @@ def test_kinds_load_only_when_a_config_uses_them() -> None:
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=command_env(), check=True
     )
-    assert done.stdout.strip() == "['probes.file']"
+    loaded = set(ast.literal_eval(done.stdout.strip()))
+    # Only the file kind, and the small helpers every kind shares (probes.deadline).
+    kinds = {f"probes.{kind}" for kind in default_registry().names()}
+    assert loaded & kinds == {"probes.file"}
+    assert "httpx" not in loaded
+    assert loaded - kinds <= {"probes.deadline"}
