@@ -145,25 +145,37 @@ def parse_mountinfo(text: str) -> list[Mount]:
     """Mounts in mount order; malformed lines are skipped (the kernel never writes them)."""
     mounts = []
     for line in text.splitlines():
-        fields = line.split()
-        try:
-            separator = fields.index("-", 6)
-            device, root, mountpoint, options = fields[2], fields[3], fields[4], fields[5]
-            fstype, source = fields[separator + 1], fields[separator + 2]
-            super_options = fields[separator + 3] if len(fields) > separator + 3 else ""
-        except (ValueError, IndexError):
-            continue
-        mounts.append(
-            Mount(
-                mountpoint=_unescape(mountpoint),
-                fstype=fstype,
-                source=_unescape(source),
-                device=device,
-                root=_unescape(root),
-                options=frozenset(options.split(",")) | frozenset(super_options.split(",")),
-            )
-        )
+        mount = parse_mountinfo_line(line)
+        if mount is not None:
+            mounts.append(mount)
     return mounts
+
+
+def parse_mountinfo_line(line: str) -> Mount | None:
+    """One line: ``36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue``.
+
+    Fields are separated by single spaces; after the `` - `` separator the source may be empty
+    (``- tmpfs  rw``: two spaces, as util-linux's tests record it), so that part is split on
+    single spaces, not on runs of whitespace.
+    """
+    head, separator, tail = line.partition(" - ")
+    fields = head.split()
+    if not separator or len(fields) < 6:
+        return None
+    after = tail.split(" ", 2)
+    if len(after) < 2 or not after[0]:
+        return None
+    fstype, source = after[0], after[1]
+    super_options = after[2].strip() if len(after) > 2 else ""
+    options = fields[5]
+    return Mount(
+        mountpoint=_unescape(fields[4]),
+        fstype=fstype,
+        source=_unescape(source),
+        device=fields[2],
+        root=_unescape(fields[3]),
+        options=frozenset(options.split(",")) | frozenset(super_options.split(",")),
+    )
 
 
 class MountTable:

@@ -146,7 +146,8 @@ class ProbeContext(Protocol):
         """The current mount table (re-read at most every few seconds)."""
 
     def host_path(self, path: str) -> str:
-        """``/proc/...`` or ``/sys/...`` under the configured roots (fixtures in tests)."""
+        """``/proc/...``, ``/sys/...`` or a mount point of the mount table under the configured
+        roots (a node's filesystem mounted into a container, fixtures in tests)."""
 
     def shared(self, key: Hashable, factory: Callable[[], T]) -> T:
         """One object for every run with this key (an HTTP client per TLS setting), made by

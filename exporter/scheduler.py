@@ -61,6 +61,8 @@ class ProbeRunner:
         self.stats.in_flight += 1
         try:
             with anyio.move_on_after(timeout) as scope:
+                # A large mount table is parsed in a worker thread, never on the event loop.
+                await self.runtime.mount_tables.refresh_if_stale()
                 result = await kind.run(probe, context)
                 _check_samples(result, kind.metrics)
             if scope.cancelled_caught:

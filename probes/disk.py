@@ -204,16 +204,17 @@ async def statvfs_or_reason(
 ) -> os.statvfs_result | str:
     """``statvfs`` of the mount point (or of the configured path), or why it failed."""
     try:
+        where = context.host_path(mountpoint)  # the node's, when its root is mounted in
         if config is not None and config.path is not None:
             return await blocking_within(
                 context,
                 statvfs_of_path,
-                config.path,
-                mountpoint,
+                context.host_path(config.path),
+                where,
                 config.parent_if_missing,
                 resource=mountpoint,
             )
-        return await blocking_within(context, os.statvfs, mountpoint, resource=mountpoint)
+        return await blocking_within(context, os.statvfs, where, resource=mountpoint)
     except NoSuchPath:
         return NO_SUCH_PATH
     except (ResourceStuck, BlockingTimeout, OSError) as error:

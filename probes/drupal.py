@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from exporter.blocking import BlockingTimeout
 from exporter.commands import (
     DEFAULT_MAX_OUTPUT_BYTES,
     CommandOutput,
@@ -204,9 +205,24 @@ async def run(config: DrupalProbe, context: ProbeContext) -> Result:
         reason = drupal_text.scrub(str(error), secrets)
         return Result(Status.UNKNOWN, f"could not run drush: {reason}", {"drush": drush})
     drush.update(drupal_text.output_facts(output))
+    try:
+        # Up to 4 MiB of JSON and text: parsed in a worker thread, never on the event loop.
+        requirements = await blocking_within(
+            context, requirements_or_none, output.stdout, resource=None
+        )
+    except BlockingTimeout:
+        summary = "drush's output could not be read before the deadline"
+        return Result(Status.UNKNOWN, summary, {"drush": drush})
     status_cache = await refreshed_status(config, context, runner, output, secrets)
-    result = graded_output(config, output, spec.timeout, secrets, drush)
+    result = graded_output(config, output, spec.timeout, secrets, drush, requirements)
     return with_status(result, config, status_cache)
+
+
+def requirements_or_none(stdout: bytes) -> Requirements | None:
+    try:
+        return parse_requirements(stdout)
+    except NoRequirementsJson:
+        return None
 
 
 def graded_output(
@@ -215,6 +231,7 @@ def graded_output(
     timeout: float,
     secrets: list[str],
     drush: dict[str, Any],
+    requirements: Requirements | None,
 ) -> Result:
     if output.timed_out:
         return Result(
@@ -222,10 +239,6 @@ def graded_output(
             f"drush timed out after {format_duration(timeout)}",
             {"drush": {**drush, **drupal_text.output_tails(output, secrets)}},
         )
-    try:
-        requirements: Requirements | None = parse_requirements(output.stdout)
-    except NoRequirementsJson:
-        requirements = None
     if output.exit_code != 0:
         return bootstrap_failure(config, output, secrets, drush, requirements)
     if requirements is None:
@@ -361,8 +374,9 @@ async def refreshed_status(
         if output.timed_out or output.exit_code != 0:
             ended = "timed out" if output.timed_out else f"exited with {output.exit_code}"
             raise NoStatusJson(f"drush status {ended}")
-        cache.succeeded(status_fields(output.stdout), time.monotonic(), config.status_interval)
-    except (CommandUnavailable, NoStatusJson) as error:
+        fields = await blocking_within(context, status_fields, output.stdout, resource=None)
+        cache.succeeded(fields, time.monotonic(), config.status_interval)
+    except (CommandUnavailable, NoStatusJson, BlockingTimeout) as error:
         reason = drupal_text.scrub(str(error), secrets)
         cache.failed(reason, time.monotonic(), config.status_interval)
     return cache

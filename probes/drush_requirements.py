@@ -89,23 +89,55 @@ def parse_requirements(stdout: bytes) -> Requirements:
     return Requirements(tuple(rows), noise_lines, malformed)
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(pairs)
+
+
+def _int(text: str) -> int | float:
+    # Python-level hooks: json's C scanner calls back into Python for every object and number,
+    # so another thread (the event loop) gets the GIL back while 4 MiB of JSON are decoded.
+    # Digits beyond what int() accepts (4300) are not a requirement: read as a float.
+    return int(text) if len(text) < 4000 else float("inf")
+
+
+def _float(text: str) -> float:
+    return float(text)
+
+
+#: One decoder for drush's JSON (requirements and status); see ``_int`` for why the hooks.
+DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_int, parse_float=_float)
+#: JSON values tried at line starts before giving up: noise lines (`` [warning] ...``) are
+#: cheap to reject, but each try may scan far, so their number is bounded.
+MAX_JSON_CANDIDATES = 256
+
+
+def decoded(text: str, start: int = 0) -> tuple[Any, int] | None:
+    """The JSON value at ``start`` and where it ends; None if there is none (or it nests too
+    deep for the decoder: ``[[[[...`` raises RecursionError, which is an answer, not a crash)."""
+    try:
+        return DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return None
+
+
 def find_json(text: str) -> tuple[Any, int]:
     """The first requirements-shaped JSON value that starts a line, and the lines before it."""
     stripped = text.strip()
-    try:
-        document = json.loads(stripped)
-    except ValueError:
-        pass
-    else:
-        if looks_like_requirements(document):
-            return document, 0
-    decoder = json.JSONDecoder()
+    whole = decoded(stripped)
+    if whole is not None and whole[1] == len(stripped) and looks_like_requirements(whole[0]):
+        return whole[0], 0
+    resume, tries = 0, 0
     for match in _JSON_START.finditer(text):
         start = match.end() - 1
-        try:
-            document, _ = decoder.raw_decode(text, start)
-        except ValueError:
+        if start < resume:
+            continue  # inside a JSON value already read
+        tries += 1
+        if tries > MAX_JSON_CANDIDATES:
+            break
+        found = decoded(text, start)
+        if found is None:
             continue
+        document, resume = found
         if looks_like_requirements(document):
             return document, text.count("\n", 0, start)
     raise NoRequirementsJson("no requirements JSON in drush's output")

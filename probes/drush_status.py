@@ -9,13 +9,12 @@ answer is kept between runs (``StatusCache``, one per probe, in the runtime's sh
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.redact import redact_urls_in
-from probes.drush_requirements import plain_text
+from probes.drush_requirements import MAX_JSON_CANDIDATES, decoded, plain_text
 
 #: The keys kept; everything else (paths, database settings) is dropped.
 KEPT_FIELDS = ("drupal-version", "php-version", "drush-version", "bootstrap", "db-status")
@@ -51,14 +50,12 @@ def without_secrets(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _first_object(text: str) -> dict[str, Any]:
-    decoder = json.JSONDecoder()
-    for match in _OBJECT_START.finditer(text):
-        try:
-            document, _ = decoder.raw_decode(text, match.end() - 1)
-        except ValueError:
-            continue
-        if isinstance(document, dict):
-            return document
+    for tries, match in enumerate(_OBJECT_START.finditer(text)):
+        if tries >= MAX_JSON_CANDIDATES:
+            break
+        found = decoded(text, match.end() - 1)
+        if found is not None and isinstance(found[0], dict):
+            return found[0]
     raise NoStatusJson("no JSON object in drush status output")
 
 

@@ -126,7 +126,8 @@ async def check_mount(
     if mount is None:
         return MountCheck(mountpoint, Status.CRITICAL, "not mounted")
     try:
-        await blocking_within(context, os.statvfs, mount.mountpoint, resource=mount.mountpoint)
+        where = context.host_path(mount.mountpoint)  # the node's, when its root is mounted in
+        await blocking_within(context, os.statvfs, where, resource=mount.mountpoint)
     except BlockingTimeout as error:
         reason = f"hung: no answer within {format_duration(error.timeout)}"
         return MountCheck(mountpoint, Status.CRITICAL, reason, mount)

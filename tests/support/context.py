@@ -13,8 +13,9 @@ def make_context(
     sys_root: str = "/sys",
     blocking: BlockingRunner | None = None,
     runtime: ProbeRuntime | None = None,
+    rootfs: str = "/",
 ) -> RunContext:
     """Call from inside the event loop: the run's deadline starts now."""
     if runtime is None:
-        runtime = ProbeRuntime.with_roots(proc_root, sys_root, blocking)
+        runtime = ProbeRuntime.with_roots(proc_root, sys_root, blocking, rootfs)
     return RunContext(timeout, runtime)
