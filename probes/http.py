@@ -31,7 +31,15 @@ from exporter.probe_api import (
     Sample,
     Size,
 )
-from exporter.redact import redact, redact_url, url_secrets
+from exporter.redact import (
+    basic_auth_secrets,
+    header_secrets,
+    redact,
+    redact_json,
+    redact_url,
+    remember_secrets,
+    url_secrets,
+)
 from exporter.status import Status, worst
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
@@ -104,6 +112,9 @@ class HttpProbe(ProbeConfig):
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
+    #: Header values read from files (mounted Secrets): ``{X-API-Key: /run/secrets/key}``.
+    #: Always masked in what the probe reports, as are ``headers`` named like a credential.
+    header_files: dict[str, AbsolutePath] = Field(default_factory=dict)
     body: str | None = None
     basic_auth: BasicAuth | None = None
     bearer_token_file: AbsolutePath | None = None
@@ -276,9 +287,10 @@ async def request_headers(
 ) -> tuple[dict[str, str], list[str]]:
     """Headers with credentials from files, and every secret to mask in what we report."""
     headers = dict(config.headers)
-    secrets = url_secrets(config.url) + [
-        v for k, v in headers.items() if k.lower() in ("authorization", "cookie")
-    ]
+    secrets = url_secrets(config.url) + header_secrets(headers)
+    for name, path in config.header_files.items():
+        headers[name] = await read_secret(path, context)
+        secrets.append(headers[name])
     if config.bearer_token_file:
         token = await read_secret(config.bearer_token_file, context)
         headers["Authorization"] = f"Bearer {token}"
@@ -294,7 +306,7 @@ async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[Exchange, 
     auth = None
     if config.basic_auth:
         password = await read_secret(config.basic_auth.password_file, context)
-        secrets.append(password)
+        secrets += basic_auth_secrets(config.basic_auth.username, password)
         auth = httpx.BasicAuth(config.basic_auth.username, password)
     client = client_for(config, context)
     budget = own_budget(context)  # ends before the runner's deadline: a graded timeout
@@ -501,10 +513,25 @@ def result_of(config: HttpProbe, result: Exchange, secrets: list[str]) -> Result
         ]
     if result.cert_not_after is not None:
         details["certificate_not_after"] = result.cert_not_after
-    if secrets:  # the common case has none: skip the round trip
+    out = samples(config, result, verdict)
+    if secrets:  # a backend may echo them back, in any encoding
+        remember_secrets(secrets)  # for log lines too
         summary = redact(summary, secrets)
-        details = json.loads(redact(json.dumps(details), secrets))
-    return Result(status, summary, details, samples(config, result, verdict))
+        details = redact_json(details, secrets)
+        out = redacted_samples(out, secrets)
+    return Result(status, summary, details, out)
+
+
+def redacted_samples(out: tuple[Sample, ...], secrets: list[str]) -> tuple[Sample, ...]:
+    """Samples whose labels (component names from the body) carry no secret; two that the
+    masking made alike become one, the worse."""
+    merged: dict[tuple[str, tuple[str, ...]], Sample] = {}
+    for sample in out:
+        labels = tuple(redact(label, secrets) for label in sample.labels)
+        key = (sample.family, labels)
+        if key not in merged or sample.value > merged[key].value:
+            merged[key] = Sample(sample.family, sample.value, labels)
+    return tuple(merged.values())
 
 
 def samples(

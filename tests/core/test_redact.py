@@ -17,7 +17,9 @@ from exporter.redact import (
 def test_redact_url() -> None:
     url = "https://bob:s3cret-pw@shop.example:8443/healthz?token=abc123&page=2"
     assert redact_url(url) == "https://bob:***@shop.example:8443/healthz?token=***&page=2"
-    assert url_secrets(url) == ["s3cret-pw", "abc123"]
+    assert url_secrets(url) == ["s3cret-pw", "s3cret-pw", "abc123"]
+    encoded = "https://bob:p%40ss%3Aw0rd@shop.example/"
+    assert url_secrets(encoded) == ["p%40ss%3Aw0rd", "p@ss:w0rd"]
     assert redact_url("http://shop.example/") == "http://shop.example/"
 
 
