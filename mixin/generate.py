@@ -20,6 +20,11 @@ from mixin.rules import rule_files
 REPO = Path(__file__).resolve().parents[1]
 
 
+def default_out() -> Path:
+    """The checkout when run from one (its committed files), else the current directory."""
+    return REPO if (REPO / "pyproject.toml").is_file() else Path.cwd()
+
+
 def generated_files(config: MixinConfig) -> dict[str, str]:
     """Path relative to the repository -> content."""
     files = {
@@ -46,7 +51,12 @@ def stale_files(files: dict[str, str], root: Path) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixin", description=__doc__)
     parser.add_argument("--config", type=Path, help="YAML overriding mixin/config.py defaults")
-    parser.add_argument("--out", type=Path, default=REPO, help="root to write into")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=default_out(),
+        help="root to write into (default: the checkout, or the current directory)",
+    )
     parser.add_argument("--check", action="store_true", help="only report stale files")
     args = parser.parse_args(argv)
     files = generated_files(load_config(args.config))
