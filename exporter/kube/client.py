@@ -268,7 +268,9 @@ class KubeClient:
                 if not line.strip():
                     continue
                 event = json.loads(line)
-                kind, obj = event.get("type"), event.get("object") or {}
+                if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+                    raise ApiError(200, "BadResponse", "a watch event is not a JSON object")
+                kind, obj = event.get("type"), event["object"]
                 if kind == "ERROR":
                     raise ApiError.from_status(int(obj.get("code") or 500), obj)
                 yield WatchEvent(str(kind), obj)

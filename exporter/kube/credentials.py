@@ -254,8 +254,8 @@ def _expiry(value: object, where: str) -> float | None:
         return None
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError, OSError):
         raise CredentialError(
             f"{where}: expirationTimestamp {str(value)[:40]!r} is not RFC 3339"
         ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

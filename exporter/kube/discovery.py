@@ -107,7 +107,7 @@ def _probe(
     settings: DiscoverySettings,
     guard: TargetGuard,
 ) -> ProbeConfig:
-    object_name = str(obj["metadata"]["name"])
+    object_name = str(obj["metadata"].get("name") or "?")  # wants_probe: metadata is a dict
     name = probe_name(kind, object_name)
     source = f"{kind}/{object_name}"
     annotations = _annotations(obj)
@@ -130,11 +130,18 @@ def _probe(
         return problem(name, source, f"{source}: {error}")
     except ValidationError as error:
         return problem(name, source, f"{source}: {_explain(error)}")
+    except (TypeError, AttributeError, KeyError, ValueError) as error:
+        # A field of the wrong shape (a real API server validates them; a proxy or a bug may
+        # not): this object is UNKNOWN with the reason, the others are probed.
+        return problem(name, source, f"{source}: malformed object ({type(error).__name__})")
     return config
 
 
 def _annotations(obj: Mapping[str, Any]) -> dict[str, str]:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict):
+        return {}
     return {str(k): str(v) for k, v in annotations.items()}
 
 

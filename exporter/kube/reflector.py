@@ -91,9 +91,10 @@ class Reflector:
     async def _list(self) -> None:
         listing = await self.client.list(self.resource)
         self.lists += 1
-        items = listing.get("items") or []
+        listed = listing.get("items")
+        items = [i for i in listed if isinstance(i, dict)] if isinstance(listed, list) else []
         self.objects = {_name(item): item for item in items if _name(item)}
-        self.resource_version = str(listing.get("metadata", {}).get("resourceVersion") or "")
+        self.resource_version = _version(listing)
         self.synced = True
         self._succeeded()
         self.on_change()
@@ -135,9 +136,14 @@ class Reflector:
             self.error = None
 
 
+def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def _name(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
+    return str(_metadata(obj).get("name") or "")
 
 
 def _version(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return str(_metadata(obj).get("resourceVersion") or "")

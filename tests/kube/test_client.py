@@ -312,3 +312,22 @@ def test_without_a_cluster_ca_pythons_default_flags_stay() -> None:
     assert (
         cluster_ssl_context(TlsSettings()).verify_flags == ssl.create_default_context().verify_flags
     )
+
+
+@pytest.mark.parametrize("line", [b"[]", b'{"type": "ADDED", "object": "x"}', b"not json"])
+async def test_a_malformed_watch_event_is_an_error_the_reflector_survives(
+    tmp_path: Path, line: bytes
+) -> None:
+    with KubeApiDouble(tmp_path, watch_preamble=(line,)) as api:
+        api.put("", "services", service("a"))
+        kube = client_for(api)
+        reflector = Reflector(kube, SERVICES, lambda: None, backoff=Backoff(start=0.05))
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(reflector.run)
+                await wait_for(lambda: len([r for r in api.requests if r.query]) >= 2)
+                assert reflector.error is not None and reflector.synced
+                assert set(reflector.objects) == {"a"}
+                group.cancel_scope.cancel()
+        finally:
+            await kube.aclose()

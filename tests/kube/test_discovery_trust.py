@@ -275,3 +275,43 @@ def test_address_forms_are_read_as_the_resolver_reads_them() -> None:
     assert str(address_of("0x7f000001")) == "127.0.0.1"
     assert str(address_of("[::ffff:127.0.0.1]")) == "127.0.0.1"
     assert address_of("shop.example") is None
+
+
+SHAPES = st.recursive(
+    st.none() | st.booleans() | st.integers(-1, 70000) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "ports",
+                    "port",
+                    "targetPort",
+                    "name",
+                    "clusterIP",
+                    "type",
+                    "externalName",
+                    "rules",
+                    "host",
+                    "tls",
+                    "hosts",
+                    "appProtocol",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=200, deadline=2000, database=None)
+@given(spec=SHAPES, kind=st.sampled_from(["service", "ingress"]))
+def test_an_object_of_any_shape_is_a_probe_or_a_reason(spec: object, kind: str) -> None:
+    """What the API sends is validated by a real server, but a proxy or a bug may not be: any
+    shape of spec gives a probe or an UNKNOWN problem, never an exception."""
+    obj = {"metadata": {"name": "x", "annotations": dict(PROBE)}, "spec": spec}
+    services, ingresses = ([obj], []) if kind == "service" else ([], [obj])
+    (found,) = discovered_probes(HTTP, services, ingresses, "shop", DiscoverySettings())
+    assert isinstance(found, DiscoveryProblem) or str(found.url).startswith("http")  # type: ignore[attr-defined]

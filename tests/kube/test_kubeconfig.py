@@ -20,7 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.kube.client import SERVICES, ClusterConfig, KubeClient, NotInCluster
-from exporter.kube.credentials import ExecCredentials
+from exporter.kube.credentials import (
+    CredentialError,
+    ExecCredentials,
+    ExecPlugin,
+    parse_exec_credential,
+)
 from exporter.kube.kubeconfig import KubeconfigError, cluster_config
 from exporter.kube.settings import KubernetesSettings
 from tests.support.exporter_process import site_status
@@ -207,6 +212,31 @@ async def test_an_exec_credential_plugin_is_run_once_and_again_after_a_401(
     info = json.loads((tmp_path / "calls").read_text().splitlines()[0])
     assert info["kind"] == "ExecCredential" and info["spec"]["interactive"] is False
     assert info["spec"]["cluster"]["server"] == api.url
+
+
+async def test_an_exec_plugin_may_hand_out_a_client_certificate(
+    tmp_path: Path, api: KubeApiDouble
+) -> None:
+    leaf = api.issue_client_cert("exec-user")
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {
+            "clientCertificateData": leaf.cert_chain_pems[0].bytes().decode(),
+            "clientKeyData": leaf.private_key_pem.bytes().decode(),
+        },
+    }
+    (tmp_path / "credential.json").write_text(json.dumps(credential))
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "cat",
+            "args": [str(tmp_path / "credential.json")],
+        }
+    }
+    path = kubeconfig(tmp_path / "kubeconfig", api, user)
+    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert (api.requests[-1].user, api.requests[-1].token) == ("exec-user", "")
 
 
 async def test_a_failing_exec_plugin_is_a_clear_error(tmp_path: Path, api: KubeApiDouble) -> None:
@@ -445,3 +475,51 @@ def test_check_with_a_context_discovers_and_probes_from_a_laptop(
         "/api/v1/namespaces/site/services",
         "/apis/networking.k8s.io/v1/namespaces/site/ingresses",
     }
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "apiVersion",
+                    "kind",
+                    "status",
+                    "token",
+                    "clientCertificateData",
+                    "clientKeyData",
+                    "expirationTimestamp",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=1000, database=None)
+@given(st.one_of(JSON.map(lambda doc: json.dumps(doc).encode()), st.binary(max_size=200)))
+def test_any_plugin_output_is_a_credential_or_a_clear_error(output: bytes) -> None:
+    plugin = ExecPlugin(command="get-token")
+    try:
+        status = parse_exec_credential(output, plugin)
+    except CredentialError as error:
+        assert str(error).startswith("the exec plugin get-token")
+    else:
+        assert status.token or status.certificate
+
+
+def test_a_plugin_credential_with_its_expiry() -> None:
+    output = json.dumps(
+        {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "kind": "ExecCredential",
+            "status": {"token": "t", "expirationTimestamp": "2030-01-01T00:00:00Z"},
+        }
+    ).encode()
+    status = parse_exec_credential(output, ExecPlugin(command="x"))
+    assert (status.token, status.expires) == ("t", 1893456000.0)

@@ -160,6 +160,8 @@ class KubeApiDouble:
     bookmark_interval: float = 60.0
     #: Every watch ends at once with an ERROR 410 (a server whose history keeps being compacted).
     always_gone: bool = False
+    #: Raw lines every watch stream starts with (what a broken proxy might send).
+    watch_preamble: Sequence[bytes] = ()
     token: str = "token-1"
     #: "trustme": HTTPS with a trustme CA, which also signs client certificates the double
     #: accepts (``issue_client_cert``); "legacy-ca": HTTPS with a CA that has no key usage
@@ -588,6 +590,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        for line in api.watch_preamble:
+            self.wfile.write(f"{len(line) + 1:x}\r\n".encode() + line + b"\n\r\n")
         if too_old:
             self._chunk({"type": "ERROR", "object": gone})
             self._chunk(None)
