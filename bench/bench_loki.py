@@ -105,7 +105,7 @@ class DoubleProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.loki_double"],
+            [sys.executable, "-m", "tests.support.loki_double", "--no-limits"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

@@ -53,9 +53,10 @@ class Strict(BaseModel):
 
 class Site(Strict):
     name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128)
-    environment: str = "prod"
+    #: Bounded: they become Loki stream labels (or structured metadata) and Prometheus labels.
+    environment: str = Field(default="prod", max_length=63)
     tier: Literal["priprod", "flexprod", "besteffort"] = "besteffort"
-    profile: str = ""
+    profile: str = Field(default="", max_length=63)
     #: One-off windows ``{start, end}`` and weekly ones ``{weekday, start, end, timezone}``.
     maintenance: tuple[Window, ...] = ()
 
@@ -113,6 +114,9 @@ class LokiSettings(Strict):
     #: Retry delays grow from ``min_backoff`` to ``max_backoff`` (doubling, with jitter).
     min_backoff: Duration = Field(default=0.5, gt=0)
     max_backoff: Duration = Field(default=60.0, gt=0)
+    #: A batch that keeps failing holds back the reports behind it for at most this long; then
+    #: the next batch is tried, and if Loki takes it the failing one goes to the end of the queue.
+    max_hold_back: Duration = Field(default=120.0, gt=0, le=86400)
     #: At shutdown, queued reports are pushed for at most this long; the rest stay spooled.
     flush_timeout: Duration = Field(default=5.0, ge=0, le=300)
 

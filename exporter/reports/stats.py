@@ -10,6 +10,7 @@ import bisect
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 #: Why a report was dropped (``site_status_reports_dropped_total{reason}``); all are exported
 #: from the start, at 0, so that ``rate()`` and alerts see them before the first drop.
@@ -20,6 +21,12 @@ DROP_REASONS = (
     "spool_full",  # the spool's bound was hit: oldest snapshots first, transitions last
     "spool_unavailable",  # the spool could not be written and the memory queue was full
 )
+
+#: Why a push is retried: Loki or the way to it is down (5xx, network), Loki asks us to slow
+#: down (429), or Loki refuses us until an operator acts (401, 403, 404, other answers, a
+#: secret file that cannot be read).
+RetryCause = Literal["unavailable", "rate_limited", "refused"]
+RETRY_CAUSES: tuple[RetryCause, ...] = ("unavailable", "rate_limited", "refused")
 
 #: Push duration buckets, seconds: a push on loopback takes milliseconds, a slow Loki seconds.
 PUSH_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -62,6 +69,17 @@ class LokiStats:
     dropped: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(DROP_REASONS, 0)))
     last_success: float = 0.0
     push_durations: DurationHistogram = field(default_factory=DurationHistogram)
+    #: While pushes fail: since when (Unix time), why (a ``RetryCause``) and Loki's answer.
+    failing_since: float | None = None
+    failing_cause: str = ""
+    failing_reason: str = ""
+    #: Batches set aside (sent again later, at the end of the queue) because they kept failing
+    #: while Loki accepted the reports behind them.
+    set_aside: int = 0
+    #: Loki's answer when it refused structured metadata ("" while it is not refused).
+    metadata_refused: str = ""
+    #: Why the spool does not work as it should ("" when it does).
+    spool_failing: str = ""
 
 
 @dataclass

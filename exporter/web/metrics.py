@@ -28,6 +28,7 @@ from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.probe_api import MetricFamily
+from exporter.reports.series import stuck_report_families
 from exporter.reports.stats import ReportStats
 from exporter.status import Status
 from exporter.store import ProbeState, ProbeView, ResultStore, site_status
@@ -381,6 +382,7 @@ class ReportCollector(Collector):
             buckets=buckets,
             sum_value=total,
         )
+        yield from stuck_report_families(loki)
 
 
 class SelfMetrics:
@@ -389,6 +391,7 @@ class SelfMetrics:
 
     def __init__(self, report_stats: ReportStats | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
+        self.report_stats = report_stats
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         if report_stats is not None:

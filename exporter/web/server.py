@@ -17,6 +17,7 @@ from typing import Any
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
+from exporter.reports.health import report_checks
 from exporter.store import ProbeView, ResultStore, site_status
 from exporter.web.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
 from exporter.web.httpd import HttpServer, Request, Response
@@ -231,6 +232,7 @@ class Endpoints:
                 None,
                 ", ".join(sorted(stuck)) or "no stuck mount",
             ),
+            **report_checks(self.self_metrics.report_stats),
         }
         statuses = [c[0]["status"] for c in checks.values()]
         overall = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"

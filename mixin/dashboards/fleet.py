@@ -326,8 +326,9 @@ def changes_panel(config: MixinConfig) -> timeseries.Panel:
         .draw_style(common_models.GraphDrawStyle.BARS)
         .stacking(common_builders.StackingConfig().mode(common_models.StackingMode.NORMAL))
         .with_target(
-            logql(f"sum by (status) (count_over_time({{{selector}}} [$__interval]))").legend_format(
-                "{{status}}"
-            )
+            logql(
+                f"sum by (status) (count_over_time({{{selector}}}"
+                ' | json status="status" [$__interval]))'
+            ).legend_format("{{status}}")
         )
     )

@@ -38,7 +38,7 @@ def site_reports_logql(config: MixinConfig) -> str:
 
 def site_changes_logql(config: MixinConfig) -> str:
     selector = ", ".join((config.loki_selector, *SITE, 'report_type="transition"'))
-    return f"sum by (status) (count_over_time({{{selector}}} [$__interval]))"
+    return f'sum by (status) (count_over_time({{{selector}}} | json status="status" [$__interval]))'
 
 
 def site_dashboard(config: MixinConfig) -> dict[str, Any]:

@@ -27,6 +27,11 @@ MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
 FIELD = re.compile(r"\{\{\s*\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 #: ``| name="x"`` after a parser: a filter on an extracted field.
 FIELD_FILTER = re.compile(r'\|\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"')
+#: ``sum by (site, kind)``: labels a metric query groups by.
+GROUPING = re.compile(r"\bby\s*\(([^)]*)\)")
+#: ``| json status="status", kind="probe.kind"``: the parser extracts only these, renamed.
+JSON_PARAMETERS = re.compile(r'\|\s*json((?:\s+[a-zA-Z_][a-zA-Z0-9_]*\s*=\s*"[^"]*"\s*,?)+)')
+PARAMETER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"([^"]*)"')
 
 
 def documented_logql() -> list[str]:
@@ -74,6 +79,10 @@ def check(expression: str, entries: list[PushedEntry]) -> None:
     chosen = [entry for entry in entries if selects(selector, entry)]
     assert chosen, f"selects nothing the pusher sends: {expression}"
     pipeline = expression[expression.index("}") + 1 :]
+    extracted = extracted_fields(expression, pipeline, chosen)
+    for group in GROUPING.findall(expression):
+        for name in (part.strip() for part in group.split(",")):
+            assert name in set(LABEL_NAMES) | extracted, f"{expression}: no label {name!r}"
     if "| json" not in pipeline:
         return
     wanted = set(FIELD.findall(pipeline)) | set(
@@ -82,11 +91,27 @@ def check(expression: str, entries: list[PushedEntry]) -> None:
     wanted -= {"json", "line_format"}
     # A query over both report types may read a field only one of them has (a snapshot has no
     # ``probe_name``): each field must be in some line the query selects.
-    available: set[str] = set()
+    available = set(extracted)
     for entry in chosen:
-        available |= set(flattened(entry.report())) | set(entry.stream)
+        available |= set(entry.stream)
     missing = wanted - available
     assert not missing, f"{expression}: no field {sorted(missing)} in what it selects"
+
+
+def extracted_fields(expression: str, pipeline: str, chosen: list[PushedEntry]) -> set[str]:
+    """The labels the query's parser adds: with ``| json a="path"`` only those (each path in
+    every line selected), with a bare ``| json`` every field of the lines."""
+    parameters = JSON_PARAMETERS.search(pipeline)
+    if parameters:
+        extracted = set()
+        for name, path in PARAMETER.findall(parameters.group(1)):
+            field = path.replace(".", "_")
+            assert all(field in flattened(e.report()) for e in chosen), f"{expression}: {path}"
+            extracted.add(name)
+        return extracted
+    if "| json" in pipeline:
+        return {name for entry in chosen for name in flattened(entry.report())}
+    return set()
 
 
 @pytest.fixture
@@ -138,3 +163,10 @@ def test_a_field_the_reports_lack_is_caught(pushed: list[PushedEntry]) -> None:
         check('{job="site-status"} | json | line_format "{{.probe_colour}}"', pushed)
     with pytest.raises(AssertionError, match="selects nothing"):
         check('{job="site-status", report_type="transitions"}', pushed)
+    # Grouping by a label that is neither a stream label nor extracted: one empty series.
+    with pytest.raises(AssertionError, match="no label 'status'"):
+        check('sum by (status) (count_over_time({job="site-status"} [5m]))', pushed)
+    with pytest.raises(AssertionError, match="no label 'kind'"):
+        check('sum by (kind) (count_over_time({job="site-status"} | json s="status" [5m]))', pushed)
+    with pytest.raises(AssertionError, match="no field"):
+        check('{job="site-status"} | json s="status" | status="OK"', pushed)

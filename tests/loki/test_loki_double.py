@@ -6,12 +6,13 @@ import gzip
 import http.client
 import json
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.loki_double import LokiDouble, loki_double
+from tests.support.loki_double import LokiDouble, TokenBucket, loki_double
 
 NOW = time.time_ns()
 LABELS = {"job": "site-status", "site": "shop"}
@@ -121,12 +122,36 @@ def test_valid_entries_of_a_partly_invalid_request_are_kept(double: LokiDouble) 
     assert [e.line for e in double.stored()] == ["good"]
 
 
-def test_duplicate_label_names_are_rejected(double: LokiDouble) -> None:
+def test_duplicate_label_names_are_taken_once_the_last_winning(double: LokiDouble) -> None:
+    """Loki decodes the stream object into a map: no error, the last value wins."""
     raw = gzip.compress(
         b'{"streams":[{"stream":{"job":"a","job":"b"},"values":[["%d","x"]]}]}' % NOW
     )
     status, answer, _ = post(double, None, raw=raw)
-    assert status == 400 and "duplicate label name: 'job'" in answer
+    assert (status, answer) == (204, "")
+    assert double.stored()[0].stream == {"job": "b"}
+
+
+def test_label_values_are_limited_in_bytes_not_characters(double: LokiDouble) -> None:
+    danish = "æ" * 1024  # 1024 characters, 2048 bytes: at the limit
+    assert post(double, push({"site": danish}, [str(NOW), "x"]))[0] == 204
+    status, answer, _ = post(double, push({"site": danish + "ø"}, [str(NOW), "x"]))
+    assert status == 400 and "label value too long" in answer
+
+
+def test_partly_invalid_push_stores_the_valid_and_groups_the_errors_as_loki(
+    double: LokiDouble,
+) -> None:
+    old = [[str(NOW - 8 * 86400 * 10**9 + i * 10**9), f"old {i}"] for i in range(3)]
+    status, answer, _ = post(double, push(LABELS, [str(NOW), "good"], *old))
+    assert status == 400
+    assert answer.count("1 errors like: entry for stream") == 3, answer
+    assert [e.line for e in double.stored()] == ["good"]
+    # Identical messages are one group with their count; one error alone is the bare message.
+    twice = [[str(NOW + 3600 * 10**9), "future"]] * 2
+    assert post(double, push(LABELS, *twice))[1].startswith("2 errors like: entry for stream")
+    alone = post(double, push(LABELS, [str(NOW + 3600 * 10**9), "future"]))[1]
+    assert alone.startswith("entry for stream") and "errors like" not in alone
 
 
 def test_out_of_order_within_the_hour_is_accepted_beyond_it_rejected(double: LokiDouble) -> None:
@@ -139,25 +164,70 @@ def test_out_of_order_within_the_hour_is_accepted_beyond_it_rejected(double: Lok
     assert post(double, push(other, [str(NOW - 2 * 3600 * 10**9), "fine here"]))[0] == 204
 
 
-def test_a_body_that_says_gzip_must_be_gzip(double: LokiDouble) -> None:
+def test_content_encoding_as_loki_decodes_it(double: LokiDouble) -> None:
     plain = json.dumps(push(LABELS, [str(NOW), "x"])).encode()
     status, answer, _ = post(double, None, raw=plain, encoding="gzip")
     assert status == 400 and "gzip" in answer
     assert post(double, None, raw=plain, encoding=None)[0] == 204
-    assert post(double, None, raw=plain, encoding="br")[0] == 415
+    deflated = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw = deflated.compress(json.dumps(push(LABELS, [str(NOW), "y"])).encode()) + deflated.flush()
+    assert post(double, None, raw=raw, encoding="deflate")[0] == 204
+    # pkg/loghttp/push/push.go: anything else is an error, answered 400 (not 415).
+    for encoding in ("br", "identity", "GZIP"):
+        status, answer, _ = post(double, None, raw=plain, encoding=encoding)
+        assert (status, answer) == (400, f'Content-Encoding "{encoding}" not supported\n')
 
 
-def test_protobuf_and_other_content_types_are_415(double: LokiDouble) -> None:
-    assert (
-        post(double, push(LABELS, [str(NOW), "x"]), content_type="application/x-protobuf")[0] == 415
-    )
-    assert post(double, push(LABELS, [str(NOW), "x"]), content_type=None)[0] == 415
-    assert post(double, push(LABELS, [str(NOW), "x"]), content_type="text/plain")[0] == 415
+def test_content_type_json_or_400(double: LokiDouble) -> None:
+    """No Content-Type fails mime.ParseMediaType; any other type is read as snappy protobuf,
+    which a JSON body is not: both 400, as Loki answers."""
+    body = push(LABELS, [str(NOW), "x"])
+    assert post(double, body, content_type=None)[:2] == (400, "mime: no media type\n")
+    for media in ("application/x-protobuf", "text/plain"):
+        assert post(double, body, content_type=media)[:2] == (400, "snappy: corrupt input\n")
+    assert post(double, body, content_type="application/json; charset=utf-8")[0] == 204
 
 
-def test_no_streams_is_422(double: LokiDouble) -> None:
-    status, answer, _ = post(double, {"streams": []})
-    assert status == 422 and "at least one valid stream is required" in answer
+@pytest.mark.parametrize(("version", "status"), [((2, 9), 204), ((3, 3), 204), ((3, 4), 422)])
+def test_no_streams_by_version(version: tuple[int, int], status: int) -> None:
+    """Loki returns early on an empty push: nil (204) up to 3.3, 422 from 3.4."""
+    with loki_double(loki_version=version) as double:
+        answered, answer, _ = post(double, {"streams": []})
+        assert answered == status
+        if status == 422:
+            assert "at least one valid stream is required" in answer
+
+
+def test_ingestion_rate_limit_is_4_mb_a_second_with_a_6_mb_burst(double: LokiDouble) -> None:
+    line = "x" * (256 * 1024)  # 1 MiB in 4 lines
+    megabyte = push(LABELS, *[[str(NOW + i), line] for i in range(4)])
+    assert [post(double, megabyte)[0] for _ in range(6)] == [204] * 6, "the burst"
+    status, answer, _ = post(double, megabyte)
+    assert status == 429
+    assert answer.startswith("Ingestion rate limit exceeded for user fake (limit: 4194304 ")
+    assert "while attempting to ingest '4' lines totaling '1048576' bytes" in answer
+    assert len(double.stored()) == 4, "the same lines again are duplicates; limited: not stored"
+    time.sleep(0.3)  # 4 MiB/s refill: 1 MiB in 0.25 s
+    assert post(double, megabyte)[0] == 204
+    assert TokenBucket(4 * 2**20, 6 * 2**20).allow(6 * 2**20)
+    assert not TokenBucket(4 * 2**20, 6 * 2**20).allow(6 * 2**20 + 1), "over the burst: never"
+
+
+def test_active_streams_are_limited_per_tenant() -> None:
+    with loki_double(max_active_streams=3) as double:
+        body = {
+            "streams": [
+                {"stream": {"job": "j", "site": f"s{i}"}, "values": [[str(NOW), "x"]]}
+                for i in range(5)
+            ]
+        }
+        status, answer, _ = post(double, body)
+        assert status == 429 and answer.startswith("Maximum active stream limit exceeded")
+        assert "user: 'fake'" in answer
+        assert sorted(e.stream["site"] for e in double.stored()) == ["s0", "s1", "s2"]
+        assert double.active_streams() == 3
+        # A known stream still takes entries.
+        assert post(double, push({"job": "j", "site": "s0"}, [str(NOW + 1), "y"]))[0] == 204
 
 
 def test_structured_metadata_can_be_disallowed() -> None:

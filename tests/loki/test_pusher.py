@@ -10,11 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 import trustme
 
+from exporter.config import Site
+from exporter.registry import default_registry
+from exporter.reports.health import report_checks
 from exporter.reports.loki.batch import push_body
-from exporter.reports.loki.streams import LABEL_NAMES
+from exporter.reports.loki.streams import LABEL_NAMES, cut_utf8, report_labels
 from exporter.reports.stats import ReportStats
 from exporter.status import Status
 from exporter.web.metrics import SelfMetrics
@@ -56,7 +60,7 @@ async def test_reports_arrive_with_fixed_labels_and_increasing_timestamps(
     first = double.answered()[0].entries
     streams = [e.labels for e in first]
     assert streams == sorted(streams, key=streams.index)
-    assert len(set(streams)) == 3
+    assert len(set(streams)) == 2
     assert all(r.headers["content-encoding"] == "gzip" for r in double.answered())
     assert not double.duplicates
     assert sink.loki.pushed == len(reports)
@@ -74,7 +78,8 @@ async def test_batches_by_size_and_time_grouped_by_stream(
         waited = time.monotonic() - started
         assert waited >= 0.35, "a lone report waits for batch_max_wait"
         many = [
-            transition(f"p{i}", ("http", "tcp")[i % 2], details={"x": "y" * 900}) for i in range(40)
+            transition(f"p{i}", details={"x": "y" * 900}) if i % 2 else snapshot(30)
+            for i in range(40)
         ]
         await sink.submit(many)
         await eventually(lambda: len(double.stored()) == 41)
@@ -82,8 +87,8 @@ async def test_batches_by_size_and_time_grouped_by_stream(
     assert len(requests) >= 5, "40 reports of ~1.3 KB do not fit in one 8 KiB batch"
     for request in requests[1:]:
         # One batch of the two streams: each stream's entries are grouped, in order.
-        kinds = [e.stream["kind"] for e in request.entries]
-        assert kinds == sorted(kinds, key=kinds.index)
+        types = [e.stream["report_type"] for e in request.entries]
+        assert types == sorted(types, key=types.index)
         assert sum(len(e.line) for e in request.entries) <= 8 * 1024 + 2000
 
 
@@ -95,19 +100,44 @@ async def test_structured_metadata_is_optional(make_sink: SinkFactory, tmp_path:
             await eventually(lambda: double.stored())
         metadata = dict(double.stored()[0].metadata)
         assert metadata == {
+            "status": "CRITICAL",
+            "kind": "http",
             "probe": "meta",
             "profile": "os2web",
             "previous_status": "NONE",
             "cause": "result",
             "schema_version": "1",
         }
+        assert report_checks(sink.stats)["reports:structured-metadata"][0]["status"] == "pass"
+
+
+async def test_refused_structured_metadata_falls_back_to_the_line_once(
+    make_sink: SinkFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Loki 2.9, or 3.x without schema v13, answers 400 to every entry with structured
+    metadata: the same batch goes again without it, and so does everything after."""
+    caplog.set_level(logging.INFO)
     with loki_double(allow_structured_metadata=False) as strict:
         stats = ReportStats()
         sink = make_sink(strict.url, stats, structured_metadata=True)
         async with running(sink):
-            await sink.submit([transition("meta")])
-            await eventually(lambda: stats.loki and stats.loki.dropped["bad_request"] == 1)
-        assert "structured metadata, but this feature is disallowed" in strict.answered()[0].answer
+            await sink.submit([transition("meta"), snapshot()])
+            await eventually(lambda: len(strict.stored()) == 2)
+            await sink.submit([transition("later", status=Status.OK)])
+            await eventually(lambda: len(strict.stored()) == 3)
+        assert stats.loki is not None
+        assert stats.loki.dropped["bad_request"] == 0 and stats.loki.pushed == 3
+        assert [r.status for r in strict.answered()] == [400, 204, 204]
+        assert "includes structured metadata, but this feature is disallowed" in (
+            strict.answered()[0].answer
+        )
+        assert all(not e.metadata for e in strict.stored())
+        # The data is in the line all the same.
+        assert strict.stored()[0].report()["probe"]["name"] == "meta"
+        warnings = [r for r in caplog.records if "refuses structured metadata" in r.getMessage()]
+        assert len(warnings) == 1
+        check = report_checks(stats)["reports:structured-metadata"][0]
+        assert check["status"] == "warn" and "disallowed" in check["output"]
 
 
 async def test_400_drops_exactly_the_offending_batch_and_goes_on(
@@ -121,7 +151,9 @@ async def test_400_drops_exactly_the_offending_batch_and_goes_on(
         async with running(sink):
             await sink.submit(before)
             await eventually(lambda: len(double.stored()) == 3)
-            double.respond_with(400, times=1, body="entry for stream '{x}' has timestamp too old")
+            # Loki's grouped answer for 4 rejected entries (util.GroupedErrors).
+            grouped = "4 errors like: stream '{x}' has timestamp too old"
+            double.respond_with(400, times=1, body=grouped)
             await sink.submit(offending)
             await eventually(lambda: len(double.answered()) == 2)
             await sink.submit(after)
@@ -339,3 +371,50 @@ async def test_a_crash_between_push_and_commit_repushes_one_batch_that_loki_drop
         await restarted.flush(5)
     assert len(double.stored()) == 4, "stored once"
     assert restarted.spool.pending == 0
+
+
+async def test_streams_per_site_are_two_whatever_the_probes(
+    double: LokiDouble, make_sink: SinkFactory
+) -> None:
+    """Every built-in kind changing to every status, and a snapshot of every rollup: two
+    streams (transitions, snapshots). With ``kind`` and ``status`` as labels it was 36."""
+    kinds = default_registry().names()
+    assert len(kinds) == 8
+    reports = [
+        transition(f"{kind}-probe", kind, status, Status.OK) for kind in kinds for status in Status
+    ]
+    for status in Status:
+        rollup = snapshot()
+        rollup["status"] = status.name
+        reports.append(rollup)
+    sink = make_sink(double.url)
+    async with running(sink):
+        await sink.submit(reports)
+        await eventually(lambda: len(double.stored()) == len(reports))
+    streams = {entry.labels for entry in double.stored()}
+    assert len(streams) == 2
+    # What the old label set would have made of the same reports.
+    old = {
+        (e.report()["report_type"], e.report().get("probe", {}).get("kind"), e.report()["status"])
+        for e in double.stored()
+    }
+    assert len(old) == len(kinds) * len(Status) + len(Status) == 36
+
+
+def test_label_values_are_cut_on_utf8_bytes_at_a_character_boundary() -> None:
+    report = transition()
+    report["site"]["name"] = "å" * 1500  # 3,000 bytes
+    value = report_labels(report)["site"]
+    assert len(value.encode()) == 2048 and value == "å" * 1024
+    report["site"]["name"] = "x" + "€" * 1000  # 1 + 3,000 bytes: the cut falls inside a "€"
+    value = report_labels(report)["site"]
+    assert len(value.encode()) <= 2048 and value == "x" + "€" * 682
+    assert cut_utf8("short", 2048) == "short"
+
+
+@pytest.mark.parametrize(
+    "fields", [{"name": "s" * 129}, {"environment": "e" * 64}, {"profile": "p" * 64}]
+)
+def test_the_config_bounds_what_becomes_a_label(fields: dict[str, str]) -> None:
+    with pytest.raises(pydantic.ValidationError, match="at most"):
+        Site(**fields)  # type: ignore[arg-type]

@@ -1,20 +1,33 @@
 """A strict Loki push receiver on loopback: ``POST /loki/api/v1/push``, as Loki validates it.
 
-No Loki can run here, so this double checks what Loki checks (facts from Loki's distributor
-and ingester, default limits) and rejects it with Loki's status and message:
+No Loki can run here, so this double checks what Loki checks and answers with Loki's status and
+message (grafana/loki v2.9-v3.5: ``pkg/loghttp/push/push.go`` for decoding,
+``pkg/distributor/distributor.go`` and ``validator.go`` for validation and the rate limit,
+``pkg/validation/validate.go`` for the messages, ``pkg/validation/limits.go`` for the defaults,
+``pkg/ingester/instance.go`` for the stream limit):
 
-- ``Content-Type: application/json`` only; protobuf (or no content type, which Loki reads as
-  protobuf) is answered 415, as this double does not implement it.
-- ``Content-Encoding: gzip`` must really be gzip (400); other encodings are 415.
+- ``Content-Encoding``: none, ``gzip`` or ``deflate``; anything else is 400
+  ``Content-Encoding "br" not supported`` (Loki also takes ``snappy``, for protobuf).
+- ``Content-Type: application/json``; no content type is 400 (``mime: no media type``), any
+  other type is read as snappy protobuf, which this double does not speak: 400 as Loki answers
+  JSON sent that way (``snappy: corrupt input``).
 - The body must be ``{"streams": [...]}`` with values ``[ts, line]`` or ``[ts, line, {k: v}]``,
-  the timestamp a string of decimal nanoseconds (400 for the whole request otherwise); no
-  streams at all is 422.
-- Per stream: at least one label, at most 15, names matching ``[a-zA-Z_][a-zA-Z0-9_]*``, no
-  duplicate names, values under 2048 characters; structured metadata only if allowed.
+  the timestamp a string of decimal nanoseconds (400 for the whole request otherwise). No
+  streams at all: 204 up to Loki 3.3, 422 from 3.4 (``loki_version``).
+- Per stream: at least one label, at most 15, names matching ``[a-zA-Z_][a-zA-Z0-9_]*``, values
+  at most 2048 bytes; a label name given twice is taken once, the last value winning (Loki
+  decodes the object into a map); structured metadata only if allowed.
 - Per entry: not older than a week (negative timestamps are), not more than 10 minutes in the
   future, the line at most 256 KiB, not more than an hour behind the newest entry of its
-  stream ("too far behind"). Like Loki, valid entries of a request are stored even when
-  others are rejected, and the answer is then 400 listing the rejected ones.
+  stream ("too far behind"). Like Loki, valid entries of a request are stored even when others
+  are rejected, and the answer is then 400 with the errors grouped as Loki groups them
+  (``util.GroupedErrors``: ``N errors like: <message>; ...``, the bare message if only one).
+- Limits per tenant (``X-Scope-OrgID``, ``fake`` without it), Loki's defaults: an ingestion
+  rate of 4 MB/s with a burst of 6 MB (lines plus structured metadata; a push over it is 429
+  and nothing of it is stored), and 5,000 active streams (a stream is active while it had an
+  entry in the last 30 minutes; entries of a new stream beyond it are refused with 429, the
+  other streams of the push are stored). ``limits=False`` turns both off (a benchmark of the
+  pusher alone).
 - An entry identical to a stored one (same stream, timestamp and line) is ignored, as Loki
   does; it is counted in ``duplicates`` so tests can prove nothing was sent twice.
 
@@ -52,6 +65,23 @@ FUTURE_GRACE_NS = 10 * 60 * 10**9
 OUT_OF_ORDER_WINDOW_NS = 3600 * 10**9
 MISSING_STREAMS = "error at least one valid stream is required for ingestion"
 MISSING_LABELS = "error at least one label pair is required per stream"
+#: ``limits_config`` defaults: ``ingestion_rate_mb: 4``, ``ingestion_burst_size_mb: 6`` (MB
+#: meaning MiB: Loki multiplies by 1 << 20), ``max_global_streams_per_user: 5000``.
+INGESTION_RATE_BYTES = 4 * 2**20
+INGESTION_BURST_BYTES = 6 * 2**20
+MAX_ACTIVE_STREAMS = 5000
+#: An ingester flushes a stream's chunk after ``chunk_idle_period`` (30m) without entries.
+STREAM_IDLE_SECONDS = 30 * 60
+RATE_LIMITED = (
+    "Ingestion rate limit exceeded for user {tenant} (limit: {limit} bytes/sec) while "
+    "attempting to ingest '{lines}' lines totaling '{size}' bytes, reduce log volume or contact "
+    "your Loki administrator to see if the limit can be increased"
+)
+STREAM_LIMIT = (
+    "Maximum active stream limit exceeded when trying to create stream {stream}, reduce the "
+    "number of active streams (reduce labels or reduce label values), or contact your Loki "
+    "administrator to see if the limit can be increased, user: '{tenant}'"
+)
 
 
 class Malformed(Exception):
@@ -94,6 +124,26 @@ class _Forced:
     body: str
 
 
+class TokenBucket:
+    """``golang.org/x/time/rate.Limiter.AllowN``: ``rate`` tokens a second, at most ``burst``
+    held; a request for more than ``burst`` is never allowed."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.at = time.monotonic()
+
+    def allow(self, n: float, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if n > self.tokens:
+            return False
+        self.tokens -= n
+        return True
+
+
 class LokiDouble:
     def __init__(
         self,
@@ -103,7 +153,20 @@ class LokiDouble:
         expected_authorization: str | None = None,
         max_body_bytes: int = 100 * 1024 * 1024,
         ssl_context: ssl.SSLContext | None = None,
+        loki_version: tuple[int, int] = (3, 5),
+        limits: bool = True,
+        ingestion_rate_bytes: float = INGESTION_RATE_BYTES,
+        ingestion_burst_bytes: float = INGESTION_BURST_BYTES,
+        max_active_streams: int = MAX_ACTIVE_STREAMS,
     ) -> None:
+        self.loki_version = loki_version
+        self.limits = limits
+        self.ingestion_rate_bytes = ingestion_rate_bytes
+        self.ingestion_burst_bytes = ingestion_burst_bytes
+        self.max_active_streams = max_active_streams
+        self._buckets: dict[str, TokenBucket] = {}
+        #: Per tenant: stream -> when it last had an entry (monotonic).
+        self._active: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self.allow_structured_metadata = allow_structured_metadata
         self.require_tenant = require_tenant
         self.expected_authorization = expected_authorization
@@ -118,6 +181,7 @@ class LokiDouble:
         self._stored: set[tuple[tuple[tuple[str, str], ...], int, str]] = set()
         self._newest: dict[tuple[tuple[str, str], ...], int] = {}
         self._forced: _Forced | None = None
+        self._refused: tuple[str, int, str] | None = None
         self._socket = _reserved_socket()
         self.port: int = self._socket.getsockname()[1]
         self._server: _Server | None = None
@@ -171,9 +235,17 @@ class LokiDouble:
         with self.lock:
             self._forced = _Forced(status, retry_after, times, body or f"forced {status}")
 
+    def refuse_lines(self, text: str | None, status: int = 500, body: str = "") -> None:
+        """Answer ``status`` to every push carrying a line that contains ``text`` (None: stop),
+        storing nothing of it: a failure of some batches only (a proxy's rule, a stream over
+        its own rate limit), while the others go through."""
+        with self.lock:
+            self._refused = None if text is None else (text, status, body or f"refused {status}")
+
     def normal(self) -> None:
         with self.lock:
             self._forced = None
+            self._refused = None
 
     # --- reading what arrived --------------------------------------------------------------
 
@@ -197,6 +269,7 @@ class LokiDouble:
                 "duplicates": len(self.duplicates),
                 "requests": len(self.requests),
                 "accepted_requests": sum(1 for r in self.requests if r.status == 204),
+                "rate_limited_requests": sum(1 for r in self.requests if r.status == 429),
                 "body_bytes": sum(r.body_bytes for r in self.requests),
                 "header_bytes": sum(_header_bytes(r.headers) for r in self.requests),
                 "line_bytes": sum(len(e.line.encode()) for e in self.entries),
@@ -232,56 +305,110 @@ class LokiDouble:
                     self._forced = None
             extra = {"Retry-After": forced.retry_after} if forced.retry_after else {}
             return forced.status, extra, forced.body
-        media = headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "application/json":
-            what = media or "no Content-Type (protobuf)"
-            return 415, {}, f"unsupported Content-Type {what}: this double speaks JSON only\n"
         try:
             status, streams = self._decode(headers, body)
         except Malformed as error:
             return 400, {}, f"{error}\n"
         if status:
             return status, {}, streams[0][0] if streams else ""
+        refused = self._refused
+        if refused and any(refused[0] in e.line for _, es in streams for e in es):
+            request.entries = [e for _, es in streams for e in es]
+            return refused[1], {}, refused[2]
+        if not streams:
+            if self.loki_version >= (3, 4):
+                return 422, {}, MISSING_STREAMS + "\n"
+            return 204, {}, ""
+        tenant = headers.get("x-scope-orgid") or "fake"
         errors: list[str] = []
+        valid: list[tuple[Any, list[PushedEntry]]] = []
         for labels, entries in streams:
             request.entries += entries
-            errors += self._ingest(labels, entries)
+            stream_errors, kept = self._validate(labels, entries)
+            errors += stream_errors
+            if kept:
+                valid.append((labels, kept))
+        if valid and self.limits:
+            size = sum(len(e.line.encode()) + _metadata_bytes(e) for _, es in valid for e in es)
+            bucket = self._buckets.setdefault(
+                tenant, TokenBucket(self.ingestion_rate_bytes, self.ingestion_burst_bytes)
+            )
+            if not bucket.allow(size):
+                lines = sum(len(es) for _, es in valid)
+                message = RATE_LIMITED.format(
+                    tenant=tenant, limit=int(self.ingestion_rate_bytes), lines=lines, size=size
+                )
+                return 429, {}, message + "\n"
+        limited = ""
+        for labels, entries in valid:
+            key = tuple(sorted(labels.items()))
+            if not self._admit_stream(tenant, key):
+                limited = STREAM_LIMIT.format(stream=_labels_text(labels), tenant=tenant)
+                continue
+            self._store(key, entries)
+        if limited:
+            return 429, {}, limited + "\n"
         if errors:
-            return 400, {}, "\n".join(errors) + "\n"
+            return 400, {}, grouped_errors(errors) + "\n"
         return 204, {}, ""
+
+    def _admit_stream(self, tenant: str, key: tuple[tuple[str, str], ...]) -> bool:
+        """Whether a stream may take entries under the active stream limit (and mark it)."""
+        now = time.monotonic()
+        active = self._active.setdefault(tenant, {})
+        if key not in active and self.limits:
+            for idle in [k for k, at in active.items() if now - at > STREAM_IDLE_SECONDS]:
+                del active[idle]
+            if len(active) >= self.max_active_streams:
+                return False
+        active[key] = now
+        return True
+
+    def active_streams(self, tenant: str = "fake") -> int:
+        with self.lock:
+            return len(self._active.get(tenant, {}))
 
     def _decode(
         self, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[Any, list[PushedEntry]]]]:
         """(status, [(labels or error text, entries)]); raises ``Malformed``."""
-        encoding = headers.get("content-encoding", "").strip().lower()
+        # Loki compares the header as sent: "GZIP" or "identity" are not supported either.
+        encoding = headers.get("content-encoding", "")
         if encoding == "gzip":
             try:
                 body = gzip.decompress(body)
             except (OSError, EOFError, zlib.error) as error:
                 raise Malformed(f"gzip: {error}") from None
-        elif encoding not in ("", "identity"):
-            return 415, [(f"Content-Encoding {encoding!r} not supported\n", [])]
+        elif encoding == "deflate":
+            try:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)  # Go's flate: raw DEFLATE
+            except zlib.error as error:
+                raise Malformed(f"flate: {error}") from None
+        elif encoding != "":
+            raise Malformed(f'Content-Encoding "{encoding}" not supported')
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        if not media:
+            raise Malformed("mime: no media type")
+        if media != "application/json":
+            raise Malformed("snappy: corrupt input")  # read as snappy protobuf, as Loki does
         if len(body) > self.max_body_bytes:
             message = (
                 f"request body too large: {len(body)} bytes, limit: {self.max_body_bytes} bytes"
             )
             return 413, [(message, [])]
         try:
-            document = json.loads(body, object_pairs_hook=_pairs)
+            document = json.loads(body)  # a label name given twice: the last value wins
         except (ValueError, UnicodeDecodeError) as error:
             raise Malformed(f"malformed JSON: {error}") from None
         streams = document.get("streams") if isinstance(document, dict) else None
         if not isinstance(streams, list):
             raise Malformed('malformed JSON: "streams" must be a list')
-        if not streams:
-            return 422, [(MISSING_STREAMS, [])]
         decoded = []
         for stream in streams:
             if not isinstance(stream, dict) or not isinstance(stream.get("values"), list):
                 raise Malformed('malformed JSON: each stream needs "stream" and "values"')
             labels = stream.get("stream", {})
-            if not isinstance(labels, _Labels | dict):
+            if not isinstance(labels, dict):
                 raise Malformed('malformed JSON: "stream" must be an object')
             entries = [self._entry(labels, value) for value in stream["values"]]
             decoded.append((labels, entries))
@@ -307,26 +434,34 @@ class LokiDouble:
         pairs = tuple(sorted(labels.items())) if isinstance(labels, dict) else ()
         return PushedEntry(pairs, int(stamp), line, metadata)
 
-    def _ingest(self, labels: Any, entries: list[PushedEntry]) -> list[str]:
-        """Store the valid entries of one stream; the error lines of the others."""
+    def _validate(
+        self, labels: Any, entries: list[PushedEntry]
+    ) -> tuple[list[str], list[PushedEntry]]:
+        """(errors, valid entries) of one stream: a label error rejects the whole stream."""
         text = _labels_text(labels)
         stream_error = self._stream_error(labels, text)
         if stream_error:
-            return [stream_error]
-        if not self.allow_structured_metadata and any(e.metadata for e in entries):
-            return [
-                f"stream '{text}' includes structured metadata, but this feature is disallowed. "
-                "Please see `limits_config.allow_structured_metadata` or contact your Loki "
-                "administrator to enable it."
-            ]
+            return [stream_error], []
         key = tuple(sorted(labels.items()))
         now = time.time_ns()
         errors = []
+        valid = []
         for entry in entries:
             error = self._entry_error(entry, text, now, key)
+            if error is None and entry.metadata and not self.allow_structured_metadata:
+                error = (
+                    f"stream '{text}' includes structured metadata, but this feature is "
+                    "disallowed. Please see `limits_config.allow_structured_metadata` or contact "
+                    "your Loki administrator to enable it."
+                )
             if error:
                 errors.append(error)
-                continue
+            else:
+                valid.append(entry)
+        return errors, valid
+
+    def _store(self, key: tuple[tuple[str, str], ...], entries: list[PushedEntry]) -> None:
+        for entry in entries:
             identity = (key, entry.timestamp, entry.line)
             if identity in self._stored:
                 self.duplicates.append(entry)
@@ -334,11 +469,8 @@ class LokiDouble:
             self._stored.add(identity)
             self.entries.append(entry)
             self._newest[key] = max(self._newest.get(key, entry.timestamp), entry.timestamp)
-        return errors
 
     def _stream_error(self, labels: Any, text: str) -> str | None:
-        if isinstance(labels, _Labels) and labels.duplicate:
-            return f"stream '{text}' has duplicate label name: '{labels.duplicate}'"
         if not labels:
             return MISSING_LABELS
         if len(labels) > MAX_LABEL_NAMES:
@@ -348,7 +480,7 @@ class LokiDouble:
         for name, value in labels.items():
             if not LABEL_NAME.fullmatch(name) or not isinstance(value, str):
                 return f"Error parsing labels '{text}' with error: invalid label name {name!r}"
-            if len(value) > MAX_LABEL_VALUE_LENGTH:
+            if len(value.encode()) > MAX_LABEL_VALUE_LENGTH:
                 return f"stream '{text}' has label value too long: '{value}'"
         return None
 
@@ -378,19 +510,19 @@ class LokiDouble:
         return None
 
 
-class _Labels(dict[str, Any]):
-    """A JSON object that remembers a duplicate key (``json`` would keep only the last)."""
+def grouped_errors(errors: list[str]) -> str:
+    """Loki's ``util.GroupedErrors.Error()``: the messages grouped, with their counts when
+    there is more than one (Go iterates a map: the order of the groups is not fixed)."""
+    counts: dict[str, int] = {}
+    for error in errors:
+        counts[error] = counts.get(error, 0) + 1
+    if len(errors) == 1:
+        return errors[0]
+    return "; ".join(f"{n} errors like: {message}" for message, n in counts.items())
 
-    duplicate: str | None = None
 
-
-def _pairs(pairs: list[tuple[str, Any]]) -> _Labels:
-    labels = _Labels()
-    for key, value in pairs:
-        if key in labels and labels.duplicate is None:
-            labels.duplicate = key
-        labels[key] = value
-    return labels
+def _metadata_bytes(entry: PushedEntry) -> int:
+    return sum(len(k.encode()) + len(v.encode()) for k, v in entry.metadata)
 
 
 def _labels_text(labels: Any) -> str:
@@ -409,7 +541,8 @@ def _header_bytes(headers: dict[str, str]) -> int:
 
 
 def _time(nanoseconds: int) -> str:
-    return datetime.fromtimestamp(nanoseconds / 1e9, UTC).isoformat()
+    """As Loki formats times in its messages (``time.RFC3339``: whole seconds)."""
+    return datetime.fromtimestamp(nanoseconds // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _reserved_socket(port: int = 0) -> socket.socket:
@@ -481,11 +614,12 @@ def loki_double(**options: Any) -> Iterator[LokiDouble]:
 
 
 def main() -> None:
-    """``python -m tests.support.loki_double``: serve on a free loopback port (printed) until
-    standard input closes; a benchmark runs it apart so its CPU is not counted as ours."""
+    """``python -m tests.support.loki_double [--no-limits]``: serve on a free loopback port
+    (printed) until standard input closes; a benchmark runs it apart so its CPU is not counted
+    as ours. ``--no-limits``: no rate or stream limit (to measure the pusher alone)."""
     import sys
 
-    with loki_double() as double:
+    with loki_double(limits="--no-limits" not in sys.argv[1:]) as double:
         print(double.port, flush=True)
         sys.stdin.read()
 

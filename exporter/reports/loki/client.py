@@ -6,6 +6,8 @@ picked up; they and anything the server echoes of them are masked in every reaso
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -17,12 +19,23 @@ from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
 from exporter.redact import redact, redact_urls_in
 from exporter.reports.loki.backoff import parse_retry_after
+from exporter.reports.stats import RetryCause
 
 if TYPE_CHECKING:
     import httpx
 
 #: Statuses that will fail the same way however often they are sent.
 DROP_STATUSES = {400: "bad_request", 422: "bad_request", 413: "too_large"}
+#: Loki's answer to an entry with structured metadata when it is not allowed (Loki 2.9, where it
+#: is off by default, and 3.x with a schema older than v13, which must turn it off):
+#: ``DisallowedStructuredMetadataErrorMsg`` in grafana/loki pkg/validation/validate.go,
+#: "stream '%s' includes structured metadata, but this feature is disallowed. Please see
+#: `limits_config.allow_structured_metadata` (2.9-3.2: `limits_config.structured_metadata`)
+#: or contact your Loki administrator to enable it."
+METADATA_REFUSED = "includes structured metadata, but this feature is disallowed"
+#: Loki groups a 400's entry errors (``util.GroupedErrors``): "N errors like: <msg>; ..." when
+#: there are several, the bare message when there is one.
+GROUPED_ERRORS = re.compile(r"(?:^|; )(\d{1,9}) errors like: ")
 #: How much of an error body goes into a log line.
 REASON_CHARS = 300
 #: Reading a secret file or building a TLS context: local files, but never unbounded.
@@ -41,6 +54,12 @@ class Outcome:
     drop_reason: str | None = None
     #: Seconds the request took.
     duration: float = 0.0
+    #: For ``retry``: why.
+    cause: RetryCause | None = None
+    #: For a 400: how many entries Loki's answer names as rejected (None: not said, so all).
+    rejected: int | None = None
+    #: Loki refused the entries because they carry structured metadata.
+    metadata_refused: bool = False
 
 
 @dataclass
@@ -54,14 +73,34 @@ def _read_secret(path: str) -> str:
 
 
 def classify(status: int, body: str, retry_after: str | None, secrets: list[str]) -> Outcome:
-    reason = one_line_reason(f"HTTP {status}: {body}", secrets)
+    """What to do with Loki's answer; total over any status, body and ``Retry-After``."""
     if 200 <= status < 300:
         return Outcome("ok", status)
+    reason = one_line_reason(f"HTTP {status}: {body}", secrets)
     if status in DROP_STATUSES:
-        return Outcome("drop", status, reason, drop_reason=DROP_STATUSES[status])
-    # 429 and 5xx by the protocol; other 4xx (401, 403, 404) are configuration an operator
-    # fixes: the reports wait in the spool meanwhile.
-    return Outcome("retry", status, reason, retry_after=parse_retry_after(retry_after))
+        return Outcome(
+            "drop",
+            status,
+            reason,
+            drop_reason=DROP_STATUSES[status],
+            rejected=rejected_entries(body) if status == 400 else None,
+            metadata_refused=status == 400 and METADATA_REFUSED in body,
+        )
+    # 429 and 5xx by the protocol; other statuses (401, 403, 404, 1xx, 3xx: a proxy or a wrong
+    # URL) are configuration an operator fixes: the reports wait in the spool meanwhile.
+    cause: RetryCause = (
+        "rate_limited" if status == 429 else "unavailable" if status >= 500 else "refused"
+    )
+    return Outcome("retry", status, reason, parse_retry_after(retry_after), cause=cause)
+
+
+def rejected_entries(body: str) -> int | None:
+    """Entries a 400 names: the sum of Loki's "N errors like:" groups, 1 for a bare message,
+    None for an empty body (a proxy's 400: then the whole batch is counted)."""
+    if not body.strip():
+        return None
+    groups = GROUPED_ERRORS.findall(body)
+    return sum(int(count) for count in groups) if groups else 1
 
 
 def one_line_reason(text: str, secrets: list[str]) -> str:
@@ -132,7 +171,8 @@ class LokiClient:
                 self._credentials, resource=None, timeout=LOCAL_FILE_TIMEOUT
             )
         except Exception as error:  # a missing secret file: retried, the operator fixes it
-            return Outcome("retry", None, f"cannot read credentials: {error}")
+            reason = one_line_reason(f"cannot read credentials: {error}", [])
+            return Outcome("retry", None, reason, cause="refused")
         try:
             client = await self._http()
             response = await client.post(
@@ -149,21 +189,15 @@ class LokiClient:
                 f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
                 credentials.secrets,
             )
-            return Outcome("retry", None, reason, duration=time.monotonic() - started)
+            duration = time.monotonic() - started
+            return Outcome("retry", None, reason, duration=duration, cause="unavailable")
         outcome = classify(
             response.status_code,
             response.text,
             response.headers.get("Retry-After"),
             credentials.secrets,
         )
-        return Outcome(
-            outcome.kind,
-            outcome.status,
-            outcome.reason,
-            outcome.retry_after,
-            outcome.drop_reason,
-            time.monotonic() - started,
-        )
+        return dataclasses.replace(outcome, duration=time.monotonic() - started)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -31,6 +31,7 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
+from exporter.reports.episode import Episode
 from exporter.reports.loki.backoff import Backoff
 from exporter.reports.loki.batch import push_body
 from exporter.reports.loki.client import LokiClient, Outcome
@@ -70,8 +71,13 @@ class LokiSink:
         self._retry_now = anyio.Event()
         self._drained = anyio.Event()
         self._draining = False
-        self._failing_since: float | None = None
         self._spool_errors_seen = 0
+        #: Structured metadata is sent while this holds: the setting, until Loki refuses it.
+        self._metadata = settings.structured_metadata
+        #: Pushes that Loki or the network keep failing: one warning per episode.
+        self.failures = Episode("Loki push", log, logging.WARNING)
+        self._last_failure = ""
+        self._retry_after: float | None = None
 
     async def _spool_call(self, func: Callable[..., T], *args: Any) -> T:
         # Shielded: a spool operation abandoned half way at shutdown would still finish in its
@@ -85,6 +91,7 @@ class LokiSink:
     def _update_gauges(self) -> None:
         self.loki.queued = self.spool.pending
         self.loki.spool_bytes = self.spool.disk_bytes
+        self.loki.spool_failing = self.spool.failing
 
     async def open(self) -> None:
         clock = await self._spool_call(self.spool.open)
@@ -108,6 +115,7 @@ class LokiSink:
         except Exception as error:  # a stuck or failing spool: counted, never a crash
             self.stats.errors += len(reports)
             self.loki.dropped["spool_unavailable"] += len(reports)
+            self.loki.spool_failing = f"could not queue {len(reports)} report(s): {error}"
             log.error("could not queue %d report(s) for Loki: %s", len(reports), error)
             return
         for reason, count in dropped.items():
@@ -142,60 +150,149 @@ class LokiSink:
             with anyio.move_on_after(wait):
                 await self._wakeup.wait()
 
-    async def _deliver(self, batch: list[SpoolRecord]) -> None:
+    def _fresh(self, records: Sequence[SpoolRecord]) -> list[Entry]:
+        """The entries Loki still accepts; older ones are dropped (``too_old``) when committed."""
         oldest_allowed = time.time_ns() - MAX_ENTRY_AGE_NS
-        fresh = [record.entry for record in batch if record.entry.timestamp >= oldest_allowed]
-        if fresh:
-            body = push_body(fresh, self.settings.structured_metadata)
-            while True:
-                outcome = await self.client.push(body.data)
-                self.loki.push_durations.observe(outcome.duration)
-                if outcome.kind != "retry":
-                    break
-                self.loki.retried += len(fresh)
-                await self._back_off(outcome)
-            self._account(outcome, len(fresh))
-        if len(fresh) < len(batch):
-            self.loki.dropped["too_old"] += len(batch) - len(fresh)
-            log.warning("dropped %d report(s) older than Loki accepts", len(batch) - len(fresh))
+        return [record.entry for record in records if record.entry.timestamp >= oldest_allowed]
+
+    def _count_too_old(self, records: Sequence[SpoolRecord], sent: int) -> None:
+        if sent < len(records):
+            self.loki.dropped["too_old"] += len(records) - sent
+            log.warning("dropped %d report(s) older than Loki accepts", len(records) - sent)
+
+    async def _deliver(self, batch: list[SpoolRecord]) -> None:
+        entries = self._fresh(batch)
+        done = len(batch)
+        if entries:
+            done = await self._push_head(batch, entries)
+        else:
+            self._count_too_old(batch, 0)
         try:
-            await self._spool_call(self.spool.commit, len(batch), self.clock.state())
+            await self._spool_call(self.spool.commit, done, self.clock.state())
         except Exception as error:
             # Delivered but not recorded: pushed again later, and Loki drops exact duplicates.
-            log.error("could not record %d delivered report(s): %s", len(batch), error)
+            log.error("could not record %d delivered report(s): %s", done, error)
             self.spool.release()
         self._update_gauges()
         if not self.spool.pending:
             self._drained.set()
 
+    async def _push_head(self, batch: list[SpoolRecord], entries: list[Entry]) -> int:
+        """Push the head of the queue until Loki answers it; the spool records done with.
+
+        The hold-back policy: a batch that keeps failing (429, 5xx, 401/403/404, network) is
+        retried with backoff, and every report waits behind it, in order. Once it has failed
+        for ``max_hold_back``, every other try that fails is followed at once by the batch
+        behind it: if Loki takes that one, the failure was the head batch's own; it goes to the
+        end of the queue (same timestamps and lines) and the queue moves on. If Loki refuses
+        that one too, nothing would get through anyway, and the order is kept.
+        """
+        held_since = time.monotonic()
+        try_behind = False
+        while True:
+            outcome = await self._send(entries)
+            if outcome.kind != "retry":
+                self._account(outcome, len(entries))
+                self._count_too_old(batch, len(entries))
+                return len(batch)
+            if try_behind:  # right after the head failed again, so a recovery is not mistaken
+                done = await self._try_behind(batch, entries)
+                if done:
+                    return done
+            try_behind = not try_behind and (
+                time.monotonic() - held_since >= self.settings.max_hold_back
+            )
+            await self._back_off()
+
+    async def _try_behind(self, batch: list[SpoolRecord], head: list[Entry]) -> int:
+        behind = await self._spool_call(self.spool.take_more, self.settings.batch_max_bytes)
+        if not behind:
+            return 0  # nothing is held back
+        entries = self._fresh(behind)
+        outcome = await self._send(entries) if entries else Outcome("ok", None)
+        if outcome.kind == "retry":
+            self.spool.release(keep=len(batch))
+            return 0
+        self._account(outcome, len(entries))
+        self._count_too_old(behind, len(entries))
+        # Loki may have come back just now: one more try of the head before it is set aside.
+        outcome = await self._send(head)
+        if outcome.kind != "retry":
+            self._account(outcome, len(head))
+            self._count_too_old(batch, len(head))
+            return len(batch) + len(behind)
+        # Queued again before the old copy is committed: a crash in between sends it twice,
+        # and Loki drops the exact duplicate.
+        dropped = await self._spool_call(self.spool.append, head)
+        for reason, count in dropped.items():
+            self.loki.dropped[reason] += count
+        self.loki.set_aside += 1
+        self._count_too_old(batch, len(head))
+        level = logging.WARNING if self.loki.set_aside == 1 else logging.INFO
+        log.log(
+            level,
+            "a batch of %d report(s) kept failing for over %.0fs while Loki took the reports "
+            "behind it: it goes to the end of the queue (%s)",
+            len(head),
+            self.settings.max_hold_back,
+            self._last_failure,
+        )
+        return len(batch) + len(behind)
+
+    async def _send(self, entries: list[Entry]) -> Outcome:
+        """One push of ``entries``, sent again at once without structured metadata if Loki
+        refuses it; a retry outcome is counted and starts (or continues) a failing episode."""
+        while True:
+            body = push_body(entries, self._metadata)
+            outcome = await self.client.push(body.data)
+            self.loki.push_durations.observe(outcome.duration)
+            if not (outcome.metadata_refused and self._metadata):
+                break
+            self._metadata = False
+            self.loki.metadata_refused = outcome.reason
+            log.warning(
+                "Loki refuses structured metadata (%s); sending without it from now on: its "
+                "fields are in the line too. Enable it in Loki (schema v13 and "
+                "limits_config.allow_structured_metadata) or set structured_metadata: false",
+                outcome.reason,
+            )
+        if outcome.kind == "retry":
+            self.loki.retried += len(entries)
+            self._last_failure = outcome.reason
+            if self.failures.failed(outcome.reason):
+                self.loki.failing_since = self.failures.since
+            self.loki.failing_cause = outcome.cause or "unavailable"
+            self.loki.failing_reason = outcome.reason
+            self._retry_after = outcome.retry_after
+        return outcome
+
     def _account(self, outcome: Outcome, count: int) -> None:
+        """Loki answered a batch of ``count`` entries (2xx, or a 4xx that retrying won't fix)."""
+        self.failures.succeeded()
+        self.loki.failing_since = None
+        self.loki.failing_cause = self.loki.failing_reason = ""
         if outcome.kind == "ok":
             self.loki.pushed += count
             self.loki.last_success = time.time()
-            if self._failing_since is not None:
-                failed_for = time.time() - self._failing_since
-                log.info("Loki push works again after %.0fs of failures", failed_for)
-                self._failing_since = None
         else:
+            # A 400 names the entries it rejected; Loki stored the others of the batch.
+            rejected = count if outcome.rejected is None else min(outcome.rejected, count)
             reason = outcome.drop_reason or "bad_request"
-            self.loki.dropped[reason] += count
+            self.loki.dropped[reason] += rejected
+            self.loki.pushed += count - rejected
+            if count - rejected:
+                self.loki.last_success = time.time()
             log.warning(
-                "Loki rejected a batch of %d report(s), dropped (not retried): %s",
+                "Loki rejected %d of a batch of %d report(s), dropped (not retried): %s",
+                rejected,
                 count,
                 outcome.reason,
             )
         self.backoff.reset()
 
-    async def _back_off(self, outcome: Outcome) -> None:
-        delay = self.backoff.next_delay(outcome.retry_after)
-        if self._failing_since is None:
-            self._failing_since = time.time()
-            log.warning(
-                "Loki push failed (%s); retrying with backoff, reports wait in the spool",
-                outcome.reason,
-            )
-        else:
-            log.debug("Loki push failed again (%s); next try in %.2fs", outcome.reason, delay)
+    async def _back_off(self) -> None:
+        delay = self.backoff.next_delay(self._retry_after)
+        log.debug("next try in %.2fs", delay)
         self._retry_now = anyio.Event()
         with anyio.move_on_after(delay):
             await self._retry_now.wait()

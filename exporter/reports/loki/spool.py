@@ -26,6 +26,7 @@ Not thread-safe by design beyond one lock: the sink calls it from one worker thr
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -36,6 +37,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from exporter.reports.episode import Episode
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,22 @@ class Spool:
         self._memory_bytes = 0
         #: The spool directory could not be used: records live in memory only.
         self.disabled = False
+        self.disabled_reason = ""
         self.write_errors = 0
+        #: Appends (and compactions) failing, e.g. on a full disk: logged once per episode.
+        self.writes = Episode(f"report spool {directory}: writing", log)
+        #: Recording deliveries (``committed.json``) failing.
+        self.commits = Episode(f"report spool {directory}: recording deliveries", log)
+
+    @property
+    def failing(self) -> str:
+        """Why the spool does not work as it should, or "" when it does."""
+        if self.disabled:
+            return f"unusable, reports are kept in memory only: {self.disabled_reason}"
+        for episode in (self.writes, self.commits):
+            if episode.failing:
+                return f"{episode.what} failed {episode.failures} time(s): {episode.error}"
+        return ""
 
     # --- reading the state ----------------------------------------------------------------
 
@@ -173,6 +191,7 @@ class Spool:
                 return self._recover()
             except OSError as error:
                 self.disabled = True
+                self.disabled_reason = str(error)
                 log.error(
                     "report spool %s unusable, reports are kept in memory only: %s",
                     self.directory,
@@ -190,6 +209,7 @@ class Spool:
         self._memory_bytes = self._pending = self._in_flight = 0
         self._backlog = False
         self.disabled = False
+        self.disabled_reason = ""
 
     def _recover(self) -> dict[str, int]:
         self._reset()
@@ -326,9 +346,10 @@ class Spool:
             os.fdatasync(fd)
         except OSError as error:
             self.write_errors += len(raws)
-            log.error("report spool %s: write failed: %s", self.directory, error)
+            self.writes.failed(error)
             self._abandon_segment()
             return [None] * len(raws)
+        self.writes.succeeded()
         positions: list[tuple[int, int] | None] = []
         offset = start
         for raw in raws:
@@ -352,14 +373,21 @@ class Spool:
         return fd, number
 
     def _abandon_segment(self) -> None:
-        """After a failed write: cut a partial line off and start a new segment next time."""
+        """After a failed write: cut a partial line off and start a new segment next time; a
+        segment left empty is deleted (a full disk must not fill the directory with them)."""
         if self._fd is None or self._current is None:
             return
+        size = self._segments[self._current].size
         with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, self._segments[self._current].size)
+            os.ftruncate(self._fd, size)
         with contextlib.suppress(OSError):
             os.close(self._fd)
         self._fd = None
+        if size == 0:
+            with contextlib.suppress(OSError):
+                self._path(self._current).unlink()
+            del self._segments[self._current]
+            self._current = None
 
     # --- the bound ---------------------------------------------------------------------------
 
@@ -384,7 +412,7 @@ class Spool:
         try:
             self._rewrite(survivors)
         except OSError as error:  # nothing dropped: the bound is passed until the next try
-            log.error("report spool %s: compaction failed: %s", self.directory, error)
+            self.writes.failed(f"compaction: {error}")
             return {record.seq for record in incoming}
         if gone:
             dropped["spool_full"] += len(gone)
@@ -409,16 +437,20 @@ class Spool:
         final = self._path(number)
         temporary = final.with_name(final.name + ".tmp")
         offsets = []
-        with temporary.open("wb") as handle:
-            handle.write(COMPACTED_HEADER)
-            offset = len(COMPACTED_HEADER)
-            for record in survivors:
-                raw = encode_record(record.seq, record.entry)
-                offsets.append(offset)
-                handle.write(raw)
-                offset += len(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with temporary.open("wb") as handle:
+                handle.write(COMPACTED_HEADER)
+                offset = len(COMPACTED_HEADER)
+                for record in survivors:
+                    raw = encode_record(record.seq, record.entry)
+                    offsets.append(offset)
+                    handle.write(raw)
+                    offset += len(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            temporary.unlink(missing_ok=True)  # no half-written copy left behind
+            raise
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -466,10 +498,11 @@ class Spool:
             if not self.disabled:
                 try:
                     self._write_committed(last, clock)
+                    self.commits.succeeded()
                 except OSError as error:
                     # Delivered but not recorded: after a restart they are pushed again, and
                     # Loki drops them as exact duplicates (same stream, timestamp and line).
-                    log.error("report spool %s: commit failed: %s", self.directory, error)
+                    self.commits.failed(error)
             self._committed = last
             for _ in range(count):
                 self._memory_bytes -= self._memory.popleft().size
@@ -479,10 +512,28 @@ class Spool:
             if self._backlog and len(self._memory) <= self.max_queue // 2:
                 self._load()
 
-    def release(self) -> None:
-        """Nothing is in flight any more (a push given up at shutdown stays pending)."""
+    def take_more(self, max_bytes: int) -> list[SpoolRecord]:
+        """The records right behind those in flight, up to ``max_bytes`` (at least one), now in
+        flight too; empty if there are none."""
         with self._lock:
-            self._in_flight = 0
+            if len(self._memory) == self._in_flight and self._backlog:
+                self._load()
+            batch: list[SpoolRecord] = []
+            size = 0
+            for index in range(self._in_flight, len(self._memory)):
+                record = self._memory[index]
+                if batch and size + record.size > max_bytes:
+                    break
+                batch.append(record)
+                size += record.size
+            self._in_flight += len(batch)
+            return batch
+
+    def release(self, keep: int = 0) -> None:
+        """Only the first ``keep`` records stay in flight (a push given up at shutdown, or the
+        records behind a failing batch that Loki refused too, stay pending)."""
+        with self._lock:
+            self._in_flight = min(keep, self._in_flight)
 
     def _write_committed(self, seq: int, clock: dict[str, int]) -> None:
         path = self.directory / COMMITTED_FILE
@@ -490,10 +541,14 @@ class Spool:
         data = json.dumps({"seq": seq, "clock": clock}, separators=(",", ":")).encode()
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, data)
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "short write", str(temporary))
             os.fsync(fd)
-        finally:
+        except OSError:
             os.close(fd)
+            temporary.unlink(missing_ok=True)
+            raise
+        os.close(fd)
         os.replace(temporary, path)
         _fsync_directory(self.directory)
 

@@ -1,8 +1,10 @@
 """Loki streams of the reports: a fixed, bounded label set and strictly increasing timestamps.
 
-Labels are only ``job, site, environment, tier, kind, status, report_type`` (the probe name,
-profile and everything else go in the line, or in structured metadata): a site has a few
-dozen streams at most, whatever its probes are called.
+Labels are only ``job, site, environment, tier, report_type``: two streams per site, whatever
+its probes are. ``status`` and the probe's ``kind`` were labels once; they split a site into
+up to ~50 small streams (8 kinds x 4 statuses + 4), 7,200 for 200 sites, past Loki's default
+of 5,000 active streams per tenant, the pattern Loki's label guidance warns against
+(docs/reports.md). They are in the line (``| json``) and, when enabled, structured metadata.
 """
 
 from __future__ import annotations
@@ -11,11 +13,19 @@ from collections.abc import Mapping
 from typing import Any
 
 JOB = "site-status"
-LABEL_NAMES = ("job", "site", "environment", "tier", "kind", "status", "report_type")
-#: Loki's default ``max_label_value_length`` is 2048; stay well within it.
-MAX_LABEL_VALUE_CHARS = 1024
+LABEL_NAMES = ("job", "site", "environment", "tier", "report_type")
+#: Loki's default ``max_label_value_length`` is 2048, counted in bytes (Go's ``len``).
+MAX_LABEL_VALUE_BYTES = 2048
 
 StreamKey = tuple[tuple[str, str], ...]
+
+
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """``text`` in at most ``max_bytes`` of UTF-8, cut at a character boundary."""
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", "ignore")
 
 
 def report_labels(report: Mapping[str, Any]) -> dict[str, str]:
@@ -26,19 +36,18 @@ def report_labels(report: Mapping[str, Any]) -> dict[str, str]:
         "site": site["name"],
         "environment": site["environment"],
         "tier": site["tier"],
-        "kind": report["probe"]["kind"] if report["report_type"] == "transition" else "",
-        "status": report["status"],
         "report_type": report["report_type"],
     }
-    return {k: v[:MAX_LABEL_VALUE_CHARS] for k, v in labels.items() if v}
+    return {k: cut_utf8(v, MAX_LABEL_VALUE_BYTES) for k, v in labels.items() if v}
 
 
 def structured_metadata(report: Mapping[str, Any]) -> dict[str, str]:
-    """What is worth filtering on without parsing the line, but would be unbounded as a label."""
-    metadata = {"schema_version": str(report["schema_version"])}
+    """What is worth filtering on without parsing the line, but would split streams as a label."""
+    metadata = {"schema_version": str(report["schema_version"]), "status": report["status"]}
     if report["site"]["profile"]:
         metadata["profile"] = report["site"]["profile"]
     if report["report_type"] == "transition":
+        metadata["kind"] = report["probe"]["kind"]
         metadata["probe"] = report["probe"]["name"]
         metadata["previous_status"] = report["previous_status"] or "NONE"
         metadata["cause"] = report["cause"]
