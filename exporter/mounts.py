@@ -144,7 +144,9 @@ def _unescape(field: str) -> str:
 def parse_mountinfo(text: str) -> list[Mount]:
     """Mounts in mount order; malformed lines are skipped (the kernel never writes them)."""
     mounts = []
-    for line in text.splitlines():
+    # The kernel ends lines with "\n" only; a mount point may hold "\r" or other characters
+    # that str.splitlines() would split on (util-linux records "/mnt/test/foo\rbar").
+    for line in text.split("\n"):
         mount = parse_mountinfo_line(line)
         if mount is not None:
             mounts.append(mount)
@@ -156,10 +158,12 @@ def parse_mountinfo_line(line: str) -> Mount | None:
 
     Fields are separated by single spaces; after the `` - `` separator the source may be empty
     (``- tmpfs  rw``: two spaces, as util-linux's tests record it), so that part is split on
-    single spaces, not on runs of whitespace.
+    each single space.
     """
     head, separator, tail = line.partition(" - ")
-    fields = head.split()
+    # Single spaces (never other whitespace: "\r" may be part of a name); runs of spaces are
+    # tolerated, as procfs' fixtures hold one ("/  /root").
+    fields = [field for field in head.split(" ") if field]
     if not separator or len(fields) < 6:
         return None
     after = tail.split(" ", 2)
@@ -189,7 +193,8 @@ class MountTable:
 
     @classmethod
     def read(cls, path: str | Path = "/proc/self/mountinfo") -> MountTable:
-        return cls(parse_mountinfo(Path(path).read_text(errors="replace")))
+        # Bytes, not text mode: universal newlines would turn a "\r" in a mount point into "\n".
+        return cls(parse_mountinfo(Path(path).read_bytes().decode("utf-8", errors="replace")))
 
     def all(self) -> list[Mount]:
         return list(self._by_point.values())
