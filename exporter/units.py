@@ -5,10 +5,16 @@ from __future__ import annotations
 import math
 import re
 
+from pydantic import ByteSize, TypeAdapter, ValidationError
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?", re.IGNORECASE)
-_SIZE_POWER = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+#: pydantic's parser of ``10KiB``-style sizes (decimal ``KB``/``k``, binary ``KiB``).
+_BYTE_SIZE: TypeAdapter[ByteSize] = TypeAdapter(ByteSize)
+#: A number and a unit word, nothing else (ByteSize alone ignores what follows: ``1.5.5k``).
+_SIZE_SHAPE = re.compile(r"(\d+(\.\d+)?|\.\d+)\s*[a-z]*", re.IGNORECASE)
+#: ``1.5Gi`` (binary prefix, no ``B``), which ByteSize spells ``1.5GiB``.
+_BINARY_WITHOUT_B = re.compile(r"([kmgtpe]i)$", re.IGNORECASE)
 
 
 def parse_duration(value: object) -> float:
@@ -40,18 +46,25 @@ def _compound_duration(text: str, original: str) -> float:
 
 
 def parse_size(value: object) -> float:
-    """Bytes from ``512``, ``10k``, ``10KB`` (1000), ``10KiB`` (1024), ``1.5G`` ..."""
+    """Bytes from ``512``, ``10k``, ``10KB`` (1000), ``10KiB`` or ``10Ki`` (1024), ``1.5G`` ...
+
+    Text is parsed by ``pydantic.ByteSize`` (whole bytes: a fraction of a byte is dropped);
+    a number is taken as it is.
+    """
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}")
     if isinstance(value, int | float):
         size = float(value)
     elif isinstance(value, str):
-        match = _SIZE.fullmatch(value.strip())
-        if not match:
-            raise ValueError(f"invalid size {value!r}: use e.g. 512, 10KiB, 5MB or 1.5GiB")
-        number, prefix, binary = match.groups()
-        base = 1024 if binary else 1000
-        size = float(number) * base ** _SIZE_POWER[prefix.lower()]
+        text = value.strip()
+        try:
+            if not _SIZE_SHAPE.fullmatch(text):
+                raise ValueError(text)
+            size = float(_BYTE_SIZE.validate_python(_BINARY_WITHOUT_B.sub(r"\1b", text)))
+        except (ValidationError, ValueError):
+            raise ValueError(
+                f"invalid size {value!r}: use e.g. 512, 10KiB, 5MB or 1.5GiB"
+            ) from None
     else:
         raise ValueError(f"invalid size {value!r}")
     if not math.isfinite(size) or size < 0:
