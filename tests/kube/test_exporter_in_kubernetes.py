@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,12 @@ def status_of(exporter: RunningExporter, probe: str, kind: str) -> float | None:
     return exporter.metrics().get((STATUS, (("kind", kind), ("probe", probe))))
 
 
-def start(tmp_path: Path, api: KubeApiDouble, ingresses: bool = False) -> Any:
+def start(
+    tmp_path: Path,
+    api: KubeApiDouble,
+    ingresses: bool = False,
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
+) -> Any:
     config = tmp_path / "site.yaml"
     settings = api.settings(
         maintenance_poll_interval="0.3s",
@@ -57,7 +63,7 @@ def start(tmp_path: Path, api: KubeApiDouble, ingresses: bool = False) -> Any:
         discovery={
             "address": "cluster-ip",
             "ingresses": ingresses,
-            "allowed_hosts": ["127.0.0.1", "localhost"],
+            "allowed_hosts": list(allowed_hosts),
         },
         events={"min_interval": "1s", "check_interval": "0.2s"},
     )
@@ -214,3 +220,42 @@ def test_a_role_without_discovery_rights_is_reported(tmp_path: Path) -> None:
         wait_until(
             lambda: status_of(exporter, "deployment/site-status", "discovery") == 3, timeout=10
         )
+
+
+def test_annotations_cannot_send_the_exporter_to_loopback(
+    tmp_path: Path, backend: MisbehavingServer
+) -> None:
+    """Without the config's permission, a Service on loopback, an Ingress whose host is
+    ``localhost`` and a ``verify: false`` are UNKNOWN with the reason, and the server behind
+    them never gets a request: the exporter forges none for the annotator."""
+    with KubeApiDouble(tmp_path / "api") as api:
+        api.put("", "services", web_service(backend.port, "/healthz"))  # clusterIP 127.0.0.1
+        api.put(
+            "networking.k8s.io",
+            "ingresses",
+            {
+                "metadata": {
+                    "name": "shop",
+                    "annotations": {
+                        "site-status.io/probe": "true",
+                        "site-status.io/host": "localhost",
+                        "site-status.io/port": str(backend.port),
+                    },
+                },
+                "spec": {"rules": [{"host": "shop.example"}]},
+            },
+        )
+        tls_off = web_service(backend.port, "/healthz")
+        tls_off["metadata"]["name"] = "insecure"
+        tls_off["spec"]["clusterIP"] = "10.96.4.7"
+        tls_off["metadata"]["annotations"]["site-status.io/verify"] = "false"
+        api.put("", "services", tls_off)
+        with start(tmp_path, api, ingresses=True, allowed_hosts=()) as exporter:
+            for probe in ("service/web", "ingress/shop", "service/insecure"):
+                wait_until(lambda p=probe: status_of(exporter, p, "discovery") == 3, timeout=15)
+            summaries = {p: exporter.probe(p)["summary"] for p in ("service/web", "ingress/shop")}
+            assert "127.0.0.1 is a loopback" in summaries["service/web"]
+            assert "'localhost' is not a host of the ingress" in summaries["ingress/shop"]
+            assert "allowed_annotations" in exporter.probe("service/insecure")["summary"]
+            time.sleep(1.5)  # three probe intervals
+        assert backend.requests == []

@@ -28,7 +28,7 @@ from exporter.kube.credentials import (
 )
 from exporter.kube.kubeconfig import KubeconfigError, cluster_config
 from exporter.kube.settings import KubernetesSettings
-from tests.support.exporter_process import site_status
+from tests.support.exporter_process import running_exporter, site_status, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 from tests.support.kube_api import KubeApiDouble
 
@@ -523,3 +523,52 @@ def test_a_plugin_credential_with_its_expiry() -> None:
     ).encode()
     status = parse_exec_credential(output, ExecPlugin(command="x"))
     assert (status.token, status.expires) == ("t", 1893456000.0)
+
+
+def test_run_with_a_kubeconfig_context_watches_and_probes(
+    tmp_path: Path, api: KubeApiDouble, backend: MisbehavingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "KUBECONFIG", str(kubeconfig(tmp_path / "kubeconfig", api, {"token": api.token}))
+    )
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            site: {{name: shop}}
+            reports: {{file: {tmp_path}/reports.jsonl}}
+            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            kubernetes:
+              enabled: true
+              context: laptop
+              deployment: ""
+              events: {{enabled: false}}
+              discovery: {{allowed_hosts: [localhost]}}   # the test's backend is on loopback
+            probes: []
+            """
+        )
+    )
+    with running_exporter(config, tmp_path) as exporter:
+        api.put(
+            "networking.k8s.io",
+            "ingresses",
+            {
+                "metadata": {
+                    "name": "shop",
+                    "annotations": {
+                        "site-status.io/probe": "true",
+                        "site-status.io/port": str(backend.port),
+                        "site-status.io/path": "/healthz",
+                    },
+                },
+                "spec": {"rules": [{"host": "localhost"}]},
+            },
+        )
+        wait_until(
+            lambda: any(
+                (p["name"], p["status"]) == ("ingress/shop", "OK")
+                for p in exporter.status()["probes"]
+            ),
+            timeout=15,
+        )
+    assert any(r.query.get("watch") for r in api.requests)
