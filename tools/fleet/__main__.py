@@ -1,0 +1,87 @@
+"""``python -m tools.fleet [--sites 200] [--compression 15] [--json FILE] [--plots DIR]``.
+
+Prints the figures and PASS/FAIL against the targets. Exit code 0 when the run completed (even if
+a target failed), 1 when something broke (a program would not start, an exporter died early).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from bench.bench_exporter import BenchmarkBroken
+from tools.fleet import analyse, plots, report
+from tools.fleet.run import play, running_fleet
+
+
+def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.fleet", description=__doc__)
+    parser.add_argument("--sites", type=int, default=200, help="exporters (default 200)")
+    parser.add_argument(
+        "--compression",
+        type=float,
+        default=15.0,
+        help="production timings are divided by this (default 15: 1 s stands for 15 s)",
+    )
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--markdown", type=Path, help="write the figure tables to this file")
+    parser.add_argument("--plots", type=Path, help="write the PNG plots into this directory")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    options = parser.parse_args(argv)
+    if options.sites < 5:
+        parser.error("--sites must be at least 5 (the day needs every tier twice)")
+    if options.compression < 1:
+        parser.error("--compression must be at least 1")
+    return options
+
+
+def raise_system_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parsed_options(argv)
+    signal.signal(signal.SIGTERM, raise_system_exit)
+    workdir = Path(tempfile.mkdtemp(prefix="site-status-fleet-"))
+    began = time.monotonic()
+
+    def log(line: str) -> None:
+        print(f"[{time.monotonic() - began:6.0f} s] {line}", file=sys.stderr, flush=True)
+
+    try:
+        log(f"starting {options.sites} exporters in {workdir}")
+        with running_fleet(workdir, options.sites, options.compression) as fleet:
+            log("all started; the day begins once Prometheus scrapes every exporter")
+            setup = time.monotonic() - began
+            readings = play(fleet, log)
+            readings.setup_seconds = setup
+            log("stopping")
+    except BenchmarkBroken as error:
+        print(f"fleet run broken: {error} (work directory {workdir})", file=sys.stderr)
+        return 1
+    finally:
+        if not options.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    figures = analyse.figures_of(readings, os.cpu_count() or 0)
+    print("\n".join(report.text_lines(figures)))
+    if options.json:
+        options.json.write_text(json.dumps(figures, indent=1) + "\n")
+    if options.markdown:
+        options.markdown.write_text(report.markdown(figures))
+    if options.plots:
+        for path in plots.write_all(figures, options.plots):
+            print(f"plot: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""From the readings to the figures: cost, Prometheus, dashboards, detection, notifications, why."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tools.fleet.plan import TIERS, Plan, Scene
+from tools.fleet.run import Readings
+
+PAGER = "pager"
+PSS_TARGET_MIB = 32.0
+DASHBOARD_P50_TARGET_MS = 500.0
+SHARED_PAGES_TARGET = 3
+PROFILES = ("drupal", "service")
+#: The tiers whose sites each scene should page (daytime is office hours; night is not).
+PAGED_TIERS = {
+    "lone": ("priprod", "flexprod"),
+    "shared": ("priprod", "flexprod"),
+    "maintenance": (),
+    "flap": (),
+    "dies": ("priprod", "flexprod"),
+    "night": ("priprod",),
+}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0, "median": float("nan"), "p90": float("nan"), "max": float("nan")}
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return {
+        "n": len(values),
+        "min": ordered[0],
+        "median": statistics.median(ordered),
+        "p90": p90,
+        "max": ordered[-1],
+    }
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+def cpu_per_hour(readings: Readings, name: str) -> tuple[float, float] | None:
+    """(total, drush children) CPU seconds per hour of ``name`` over the window."""
+    start, end = readings.cpu_start.get(name), readings.cpu_end.get(name)
+    if start is None or end is None or end.at <= start.at:
+        return None
+    hours = (end.at - start.at) / 3600
+    return (end.total - start.total) / hours, (end.children - start.children) / hours
+
+
+def cost(readings: Readings) -> dict[str, Any]:
+    plan = readings.plan
+    window = readings.window[1] - readings.window[0]
+    per_profile: dict[str, dict[str, list[float]]] = {}
+    per_site: dict[str, dict[str, float]] = {}
+    for site in plan.sites:
+        if site.name == plan.cast.dies:
+            continue
+        figures = cpu_per_hour(readings, site.name)
+        memories = readings.memory.get(site.name, [])
+        if figures is None or not memories:
+            continue
+        last = memories[-1]
+        pss_max = max(m.pss_mib for m in memories)
+        row = {
+            "cpu_s_per_hour": figures[0],
+            "drush_cpu_s_per_hour": figures[1],
+            "pss_mib": last.pss_mib,
+            "pss_max_mib": pss_max,
+            "rss_mib": last.rss_mib,
+        }
+        per_site[site.name] = row
+        bucket = per_profile.setdefault(site.profile, {})
+        for key, value in row.items():
+            bucket.setdefault(key, []).append(value)
+    calibration = {}
+    for site in plan.calibration:
+        figures = cpu_per_hour(readings, site.name)
+        memories = readings.memory.get(site.name, [])
+        if figures is not None and memories:
+            calibration[site.name] = {
+                "profile": site.profile,
+                "cpu_s_per_hour": figures[0],
+                "drush_cpu_s_per_hour": figures[1],
+                "pss_mib": memories[-1].pss_mib,
+                "rss_mib": memories[-1].rss_mib,
+            }
+    others = {}
+    for name in ("prometheus", "alertmanager", "blackbox_exporter", "nginx", "sinks"):
+        figures = cpu_per_hour(readings, name)
+        if figures is not None:
+            others[name] = {"cpu_s_per_hour": figures[0], "cpus": figures[0] / 3600}
+    fleet_sites = len(plan.sites)
+    http_runs = readings.probe_runs.get("http", 0.0)
+    blackbox = others.get("blackbox_exporter", {}).get("cpu_s_per_hour", float("nan"))
+    blackbox_cpu_window = blackbox * window / 3600
+    exporter_cpu_window = sum(
+        (readings.cpu_end[n].own - readings.cpu_start[n].own)
+        for n in per_site
+        if n in readings.cpu_end and n in readings.cpu_start
+    )
+    all_runs = sum(readings.probe_runs.values())
+    comparison = {
+        "blackbox_cpu_s_per_site_hour": blackbox / fleet_sites,
+        "blackbox_probes": readings.blackbox_probes,
+        "blackbox_cpu_ms_per_probe": 1000 * blackbox_cpu_window / max(1, readings.blackbox_probes),
+        "fleet_http_probe_runs": http_runs,
+        "fleet_probe_runs": all_runs,
+        "exporter_own_cpu_ms_per_probe_run": 1000 * exporter_cpu_window / max(1.0, all_runs),
+    }
+    busy = readings.machine_busy[1] - readings.machine_busy[0]
+    return {
+        "window_seconds": window,
+        "per_profile": {p: {k: spread(v) for k, v in d.items()} for p, d in per_profile.items()},
+        "per_site": per_site,
+        "calibration": calibration,
+        "others": others,
+        "comparison": comparison,
+        "machine_cpus_busy": busy / window if window else float("nan"),
+        "load_average": readings.load_average,
+        "prometheus_rss_mib": readings.prometheus_rss_mib,
+    }
+
+
+# --- Prometheus ---------------------------------------------------------------------------------
+
+
+def prometheus(readings: Readings) -> dict[str, Any]:
+    window = readings.window[1] - readings.window[0]
+    samples = readings.samples_appended[1] - readings.samples_appended[0]
+    head = readings.tsdb_status.get("headStats", {})
+    targets = len(readings.plan.sites)
+    labels: list[dict[str, Any]] = []
+    for name in sorted(set(readings.cardinality_start) | set(readings.cardinality_end)):
+        before = readings.cardinality_start.get(name, 0)
+        after = readings.cardinality_end.get(name, 0)
+        labels.append({"label": name, "values_at_start": before, "values_at_end": after})
+    # A label is bounded when it has at most one value per scrape target, or a small fixed set
+    # of values (probe names, kinds, statuses, requirement ids), and did not grow while the
+    # scripted day changed what the sites report.
+    bound = max(targets, 100)
+    unbounded = [row["label"] for row in labels if row["values_at_end"] > bound]
+    grew = [
+        row["label"]
+        for row in labels
+        if row["values_at_end"] > row["values_at_start"]
+        and row["label"] not in ("namespace", "instance", "pod")
+    ]
+    per_site = list(readings.series_per_site.values())
+    return {
+        "series_total": head.get("numSeries"),
+        "series_fleet": sum(per_site),
+        "series_per_site": spread([float(v) for v in per_site]),
+        "samples_per_second": samples / window if window else float("nan"),
+        "labels": labels,
+        "unbounded_labels": unbounded,
+        "labels_that_grew": grew,
+        "top_label_value_counts": readings.tsdb_status.get("labelValueCountByLabelName", []),
+        "top_series_by_metric": readings.tsdb_status.get("seriesCountByMetricName", []),
+        "rule_groups": readings.rule_groups,
+        "rules": readings.rules_loaded,
+    }
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+
+def dashboards(readings: Readings) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = [
+        {
+            "dashboard": t.dashboard.removesuffix(".json"),
+            "panel": t.panel,
+            "kind": t.kind,
+            "p50_ms": t.p50_ms,
+            "max_ms": t.max_ms,
+            "runs": len(t.latencies_ms),
+            "series": t.series,
+        }
+        for t in readings.dashboard
+    ]
+    p50s = [r["p50_ms"] for r in rows]
+    return {
+        "queries": rows,
+        "slowest_p50_ms": max(p50s) if p50s else float("nan"),
+        "slowest_max_ms": max((r["max_ms"] for r in rows), default=float("nan")),
+        "over_target": [r["panel"] for r in rows if r["p50_ms"] >= DASHBOARD_P50_TARGET_MS],
+    }
+
+
+# --- alerting -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    receiver: str
+    at: float
+    status: str  # the notification's: firing (at least one alert firing) or resolved
+    alerts: list[dict[str, Any]]
+
+    def firing(self) -> list[dict[str, Any]]:
+        return [a for a in self.alerts if a.get("status") == "firing"]
+
+
+def sent(readings: Readings) -> list[Sent]:
+    return [
+        Sent(n["receiver"], n["at"], n["body"].get("status", ""), n["body"].get("alerts", []))
+        for n in readings.notifications
+    ]
+
+
+def mentions(alert: dict[str, Any], site: str) -> bool:
+    """The alert is about ``site``: its label, or (a fleet-level alert) its text names it."""
+    if alert.get("labels", {}).get("site") == site:
+        return True
+    text = json.dumps({"labels": alert.get("labels"), "annotations": alert.get("annotations")})
+    return re.search(rf"(?<![\w-]){re.escape(site)}(?![\w-])", text) is not None
+
+
+def labelled(alert: dict[str, Any], sites: set[str]) -> bool:
+    return alert.get("labels", {}).get("site") in sites
+
+
+def scene_window(readings: Readings, scene: Scene) -> tuple[float, float]:
+    t0 = readings.started_at
+    end = t0 + scene.end if scene is not readings.plan.day.scenes[-1] else readings.ended_at + 60
+    return t0 + scene.start, end
+
+
+@dataclass
+class Incident:
+    scene: str
+    clock: str
+    title: str
+    sites: int
+    expect: str
+    pages: int = 0
+    pages_resolved: int = 0
+    chat: int = 0
+    chat_resolved: int = 0
+    alerts_paged: int = 0
+    detection: dict[str, dict[str, float]] = field(default_factory=dict)
+    not_paged: dict[str, int] = field(default_factory=dict)
+    forbidden_pages: list[str] = field(default_factory=list)
+
+
+def incidents(readings: Readings) -> list[Incident]:
+    plan = readings.plan
+    notes = sent(readings)
+    tiers = {s.name: s.tier for s in plan.sites}
+    out = []
+    for scene in plan.day.scenes:
+        start, end = scene_window(readings, scene)
+        inside = [n for n in notes if start <= n.at < end]
+        members = set(scene.sites)
+        incident = Incident(scene.name, scene.clock, scene.title, len(members), scene.expect)
+        for note in inside:
+            about = [a for a in note.alerts if any(mentions(a, s) for s in members)] or [
+                a for a in note.alerts if "site" not in a.get("labels", {})
+            ]
+            if not about:
+                continue
+            if note.receiver == PAGER:
+                if note.status == "firing":
+                    incident.pages += 1
+                    incident.alerts_paged += len([a for a in about if a["status"] == "firing"])
+                else:
+                    incident.pages_resolved += 1
+            elif note.status == "firing":
+                incident.chat += 1
+            else:
+                incident.chat_resolved += 1
+        injected = readings.injected.get(scene.name)
+        latencies: dict[str, list[float]] = {}
+        missing: dict[str, int] = {}
+        for site in scene.sites:
+            if tiers[site] not in PAGED_TIERS.get(scene.name, ()):
+                continue
+            first = next(
+                (
+                    n.at
+                    for n in notes
+                    if n.receiver == PAGER
+                    and injected is not None
+                    and n.at >= injected
+                    and any(mentions(a, site) for a in n.firing())
+                ),
+                None,
+            )
+            tier = tiers[site]
+            if first is None or injected is None:
+                missing[tier] = missing.get(tier, 0) + 1
+            else:
+                latencies.setdefault(tier, []).append(first - injected)
+        incident.detection = {tier: spread(values) for tier, values in latencies.items()}
+        incident.not_paged = missing
+        out.append(incident)
+    return out
+
+
+def forbidden_pages(readings: Readings) -> dict[str, list[str]]:
+    """Pages that must not happen: besteffort ever, maintenance sites inside their scene,
+    the night's flexprod and besteffort sites at night."""
+    plan = readings.plan
+    notes = [n for n in sent(readings) if n.receiver == PAGER and n.status == "firing"]
+    besteffort = {s.name for s in plan.sites if s.tier == "besteffort"}
+    found: dict[str, list[str]] = {"besteffort": [], "maintenance": [], "flexprod at night": []}
+    for note in notes:
+        for alert in note.firing():
+            if labelled(alert, besteffort) or alert.get("labels", {}).get("tier") == "besteffort":
+                found["besteffort"].append(alert["labels"].get("site", "?"))
+    scene = plan.day.scene("maintenance")
+    start, end = scene_window(readings, scene)
+    for note in notes:
+        if start <= note.at < end:
+            for alert in note.firing():
+                if labelled(alert, set(scene.sites)):
+                    found["maintenance"].append(alert["labels"]["site"])
+    scene = plan.day.scene("night")
+    start, end = scene_window(readings, scene)
+    flexprod_night = {s for s in scene.sites if plan.site(s).tier == "flexprod"}
+    for note in notes:
+        if start <= note.at < end:
+            for alert in note.firing():
+                if labelled(alert, flexprod_night):
+                    found["flexprod at night"].append(alert["labels"]["site"])
+    return found
+
+
+def notification_times(readings: Readings) -> list[dict[str, Any]]:
+    t0 = readings.started_at
+    return [
+        {"receiver": n.receiver, "offset": n.at - t0, "status": n.status, "alerts": len(n.alerts)}
+        for n in sent(readings)
+    ]
+
+
+# --- why ----------------------------------------------------------------------------------------
+
+
+def why(readings: Readings) -> dict[str, Any]:
+    """Every non-OK probe of the live exporters at the end, and whether a report in the Loki
+    stand-in names it with its status and summary (a transition, or a snapshot's entry)."""
+    named: set[tuple[str, str, str, str]] = set()
+    for entry in readings.reports:
+        report = entry["report"]
+        site = report["site"]["name"]
+        if report["report_type"] == "transition":
+            named.add((site, report["probe"]["name"], report["status"], report["summary"]))
+        else:
+            for probe in report.get("probes", []):
+                named.add((site, probe["name"], probe["status"], probe.get("summary", "")))
+    checked, missing = [], []
+    for site, probes in sorted(readings.statuses.items()):
+        for probe in probes:
+            if probe["status"] == "OK":
+                continue
+            key = (site, probe["name"], probe["status"], probe["summary"])
+            row = {"site": site, "probe": probe["name"], "status": probe["status"]}
+            row["summary"] = probe["summary"]
+            checked.append(row)
+            if key not in named:
+                missing.append(row)
+    return {
+        "non_ok_probes": len(checked),
+        "named_in_loki": len(checked) - len(missing),
+        "missing": missing,
+        "examples": checked[:8],
+        "reports_in_loki": len(readings.reports),
+    }
+
+
+# --- all ----------------------------------------------------------------------------------------
+
+
+def targets(figures: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    shared = next(i for i in figures["incidents"] if i["scene"] == "shared")
+    lone = next(i for i in figures["incidents"] if i["scene"] == "lone")
+    drupal = figures["cost"]["per_profile"].get("drupal", {})
+    pss = drupal.get("pss_max_mib", {"max": float("nan")})["max"]
+    pss_median = drupal.get("pss_mib", {"median": float("nan")})["median"]
+    forbidden = figures["forbidden_pages"]
+    rows = [
+        (
+            f"{len(plan.sites)} sites run on one machine and the run completes",
+            figures["run"]["completed"] and not figures["run"]["unexpected_deaths"],
+            f"{figures['run']['exporters_started']} exporters started, "
+            f"{len(figures['run']['unexpected_deaths'])} died unexpectedly, "
+            f"{figures['cost']['machine_cpus_busy']:.2f} of {figures['run']['cpus']} CPUs busy",
+        ),
+        (
+            f"shared incident ({shared['sites']} sites, "
+            f"{100 * shared['sites'] / len(plan.sites):.0f} %): at most "
+            f"{SHARED_PAGES_TARGET} pages",
+            shared["pages"] <= SHARED_PAGES_TARGET,
+            f"{shared['pages']} pages",
+        ),
+        (
+            "one failing priprod site: paged",
+            lone["pages"] >= 1 and not lone["not_paged"],
+            f"{lone['pages']} page(s), detection "
+            + ", ".join(f"{k} {v['max']:.1f} s" for k, v in lone["detection"].items()),
+        ),
+        (
+            f"every dashboard query under {DASHBOARD_P50_TARGET_MS:g} ms p50",
+            not figures["dashboards"]["over_target"],
+            f"slowest p50 {figures['dashboards']['slowest_p50_ms']:.1f} ms, "
+            f"slowest max {figures['dashboards']['slowest_max_ms']:.1f} ms",
+        ),
+        (
+            f"PSS per Drupal site at most {PSS_TARGET_MIB:g} MiB",
+            pss <= PSS_TARGET_MIB,
+            f"median {pss_median:.1f} MiB, max {pss:.1f} MiB",
+        ),
+        (
+            "no page for maintenance, flexprod at night, besteffort",
+            not any(forbidden.values()),
+            ", ".join(f"{k}: {len(v)}" for k, v in forbidden.items()),
+        ),
+        (
+            "every non-OK probe at the end named with its summary in Loki",
+            figures["why"]["named_in_loki"] == figures["why"]["non_ok_probes"],
+            f"{figures['why']['named_in_loki']} of {figures['why']['non_ok_probes']}",
+        ),
+    ]
+    return [{"target": t, "passed": bool(p), "measured": m} for t, p, m in rows]
+
+
+def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
+    plan = readings.plan
+    figures: dict[str, Any] = {
+        "run": {
+            "sites": len(plan.sites),
+            "exporters_started": len(plan.sites) + len(plan.calibration),
+            "completed": readings.ended_at > 0,
+            "unexpected_deaths": readings.unexpected_deaths,
+            "cpus": cpus,
+            "setup_seconds": readings.setup_seconds,
+            "day_seconds": readings.ended_at - readings.started_at,
+            "started_at": readings.started_at,
+        },
+        "timing": asdict(plan.timing),
+        "day": {
+            "warmup": plan.day.warmup,
+            "failure": plan.day.failure,
+            "settle": plan.day.settle,
+            "flap_half_period": plan.day.flap_half_period,
+            "scenes": [asdict(s) for s in plan.day.scenes],
+        },
+        "fleet": {
+            "tiers": {t: sum(1 for s in plan.sites if s.tier == t) for t in TIERS},
+            "profiles": {p: sum(1 for s in plan.sites if s.profile == p) for p in PROFILES},
+            "shared": sum(1 for s in plan.sites if s.shared),
+        },
+        "cost": cost(readings),
+        "prometheus": prometheus(readings),
+        "dashboards": dashboards(readings),
+        "incidents": [asdict(i) for i in incidents(readings)],
+        "forbidden_pages": forbidden_pages(readings),
+        "notifications": notification_times(readings),
+        "why": why(readings),
+        "timeline": {k: v for k, v in readings.timeline.items()},
+    }
+    figures["targets"] = targets(figures, plan)
+    return figures

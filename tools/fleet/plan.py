@@ -1,0 +1,266 @@
+"""What the fleet is (sites, tiers, profiles, shared dependency) and the scripted day it plays.
+
+Everything is deterministic from the number of sites and the compression factor, so a run can be
+repeated and its figures compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+TIERS = ("priprod", "flexprod", "besteffort")
+#: Production timings the compression divides (seconds). The exporter's default probe interval,
+#: the drupal probe's documented 5 minutes, the ServiceMonitor's 30 s scrape, a 30 s rule
+#: evaluation (prometheus-operator's default), the reports' 5-minute snapshot, Prometheus'
+#: 1-minute alert resend delay, and one Drupal bootstrap of 1 s CPU (DESIGN: 1-3 s).
+PRODUCTION_PROBE_INTERVAL = 60.0
+PRODUCTION_DRUPAL_INTERVAL = 300.0
+PRODUCTION_SCRAPE_INTERVAL = 30.0
+PRODUCTION_EVALUATION_INTERVAL = 30.0
+PRODUCTION_SNAPSHOT_INTERVAL = 300.0
+PRODUCTION_RESEND_DELAY = 60.0
+PRODUCTION_DRUSH_CPU_SECONDS = 1.0
+SHARED_FRACTION = 0.4
+SHARED_DEPENDENCY = "db-shared"
+
+
+@dataclass(frozen=True)
+class Site:
+    index: int
+    name: str
+    tier: str
+    profile: str  # "drupal" (drupal probe through drush) or "service" (two HTTP endpoints)
+    shared: bool  # depends on the shared database
+    drupal_warning: bool  # its status report lists a warning (contrib updates)
+
+
+def fleet(count: int) -> list[Site]:
+    """``count`` sites: 30 % priprod, 40 % flexprod, 30 % besteffort; 3 in 4 Drupal sites;
+    exactly ``floor(0.4 * count)`` spread evenly over the fleet depend on the shared database."""
+    tiers = (
+        *("priprod", "flexprod", "besteffort", "priprod", "flexprod"),
+        *("besteffort", "priprod", "flexprod", "besteffort", "flexprod"),
+    )
+    sites = []
+    for n in range(count):
+        profile = "service" if n % 4 == 3 else "drupal"
+        shared = math.floor((n + 1) * SHARED_FRACTION) > math.floor(n * SHARED_FRACTION)
+        tier = tiers[n % len(tiers)]
+        warning = profile == "drupal" and tier == "besteffort" and n % 20 == 2
+        prefix = "web" if profile == "drupal" else "api"
+        sites.append(Site(n, f"{prefix}-{n:03d}", tier, profile, shared, warning))
+    return sites
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The run's timings: production ones divided by ``compression`` (with floors)."""
+
+    compression: float
+    probe_interval: float
+    drupal_interval: float
+    scrape_interval: float
+    evaluation_interval: float
+    snapshot_interval: float
+    resend_delay: float
+    drush_cpu_seconds: float
+
+    @classmethod
+    def compressed(cls, compression: float) -> Timing:
+        def scaled(production: float, floor: float) -> float:
+            return max(floor, production / compression)
+
+        return cls(
+            compression=compression,
+            probe_interval=scaled(PRODUCTION_PROBE_INTERVAL, 1.0),
+            drupal_interval=scaled(PRODUCTION_DRUPAL_INTERVAL, 3.0),
+            scrape_interval=scaled(PRODUCTION_SCRAPE_INTERVAL, 1.0),
+            evaluation_interval=scaled(PRODUCTION_EVALUATION_INTERVAL, 1.0),
+            snapshot_interval=scaled(PRODUCTION_SNAPSHOT_INTERVAL, 5.0),
+            resend_delay=scaled(PRODUCTION_RESEND_DELAY, 1.0),
+            drush_cpu_seconds=PRODUCTION_DRUSH_CPU_SECONDS / compression,
+        )
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One incident of the day: failures injected at ``start``, removed at ``recover`` (if they
+    are), and the scene over at ``end`` (offsets in seconds from the start of the day)."""
+
+    name: str
+    clock: str  # the simulated time of day it stands for
+    title: str
+    start: float
+    recover: float | None
+    end: float
+    sites: tuple[str, ...]
+    expect: str  # what the routing should do, for the report
+
+    def contains(self, offset: float) -> bool:
+        return self.start <= offset < self.end
+
+
+@dataclass(frozen=True)
+class Roles:
+    lone: str
+    shared: tuple[str, ...]
+    maintenance: tuple[str, ...]
+    flap: str
+    dies: str
+    night: tuple[str, ...]  # one priprod, one flexprod, one besteffort
+
+
+def roles(sites: list[Site]) -> Roles:
+    """Who does what: incident sites are taken from those outside the shared dependency;
+    with few sites a site may play in two scenes (they never overlap in time)."""
+    alone = [s for s in sites if not s.shared]
+    by_tier = {tier: [s.name for s in alone if s.tier == tier] for tier in TIERS}
+    for tier in TIERS:
+        if not by_tier[tier]:  # a tiny fleet: borrow from the shared sites
+            by_tier[tier] = [s.name for s in sites if s.tier == tier]
+    pri, flex, best = by_tier["priprod"], by_tier["flexprod"], by_tier["besteffort"]
+
+    def pick(names: list[str], n: int) -> str:
+        return names[n % len(names)]
+
+    maintenance_count = max(1, len(sites) // 40)
+    return Roles(
+        lone=pick(pri, 0),
+        shared=tuple(s.name for s in sites if s.shared),
+        maintenance=tuple(pick(pri, 3 + k) for k in range(maintenance_count)),
+        flap=pick(flex, 0),
+        dies=pick(pri, 1),
+        night=(pick(pri, 2), pick(flex, 1), pick(best, 0)),
+    )
+
+
+@dataclass(frozen=True)
+class Day:
+    scenes: tuple[Scene, ...]
+    warmup: float
+    failure: float  # how long an injected failure lasts
+    settle: float  # after recovery, until the next scene
+    flap_half_period: float
+
+    @property
+    def length(self) -> float:
+        return self.scenes[-1].end
+
+    def scene(self, name: str) -> Scene:
+        return next(s for s in self.scenes if s.name == name)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """The compressed ``for`` and group timings the scene lengths are derived from."""
+
+    site_critical_for: float
+    exporter_down_for: float
+    group_wait: float
+    group_interval: float
+
+
+def day(timing: Timing, durations: Durations, cast: Roles) -> Day:
+    """The scenes, each long enough for its alerts to fire (``for`` plus the probe, scrape,
+    evaluation and group wait) and, after recovery, to be resolved (a group interval)."""
+    detect = (
+        durations.site_critical_for
+        + 2 * timing.probe_interval
+        + 2 * timing.scrape_interval
+        + 2 * timing.evaluation_interval
+        + durations.group_wait
+    )
+    failure = math.ceil(1.5 * detect + 4)
+    settle = math.ceil(
+        durations.group_interval
+        + 2 * timing.probe_interval
+        + 2 * timing.scrape_interval
+        + timing.evaluation_interval
+        + 4
+    )
+    down_detect = durations.exporter_down_for + 3 * timing.scrape_interval + durations.group_wait
+    warmup = math.ceil(max(2 * timing.drupal_interval, 6 * timing.probe_interval, 15))
+    flap_half = max(timing.probe_interval * 2, durations.site_critical_for / 2.5)
+    scenes: list[Scene] = []
+    at = float(warmup)
+
+    def add(
+        name: str, clock: str, title: str, sites: tuple[str, ...], expect: str, *, lasts: float
+    ) -> None:
+        nonlocal at
+        recover = at + lasts
+        scenes.append(Scene(name, clock, title, at, recover, recover + settle, sites, expect))
+        at = recover + settle
+
+    add(
+        "lone",
+        "08:30",
+        f"{cast.lone}'s healthz fails",
+        (cast.lone,),
+        "one page",
+        lasts=failure,
+    )
+    add(
+        "shared",
+        "10:00",
+        f"the shared database fails for {len(cast.shared)} sites",
+        cast.shared,
+        "at most 3 pages",
+        lasts=failure,
+    )
+    add(
+        "maintenance",
+        "13:00",
+        f"{len(cast.maintenance)} sites fail inside their maintenance windows",
+        cast.maintenance,
+        "no page",
+        lasts=failure,
+    )
+    add(
+        "flap",
+        "14:00",
+        f"{cast.flap}'s healthz flaps (fails {flap_half:g} s, recovers {flap_half:g} s)",
+        (cast.flap,),
+        "report",
+        lasts=failure,
+    )
+    dies_end = at + math.ceil(1.5 * down_detect + 4)
+    scenes.append(
+        Scene(
+            "dies",
+            "15:00",
+            f"{cast.dies}'s exporter is killed",
+            at,
+            None,
+            dies_end,
+            (cast.dies,),
+            "one page",
+        )
+    )
+    night_end = dies_end + failure
+    scenes.append(
+        Scene(
+            "night",
+            "02:00",
+            "at night, one priprod, one flexprod and one besteffort site fail",
+            dies_end,
+            None,
+            night_end,
+            cast.night,
+            "the priprod site paged, the others not",
+        )
+    )
+    return Day(tuple(scenes), float(warmup), float(failure), float(settle), flap_half)
+
+
+@dataclass
+class Plan:
+    sites: list[Site]
+    timing: Timing
+    cast: Roles
+    day: Day
+    calibration: list[Site] = field(default_factory=list)
+
+    def site(self, name: str) -> Site:
+        return next(s for s in [*self.sites, *self.calibration] if s.name == name)

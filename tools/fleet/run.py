@@ -1,0 +1,494 @@
+"""The driver: start everything, play the day, take the readings, stop everything."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.bench_exporter import BenchmarkBroken, Child, stop
+from tools.fleet import compress, configs, measure, processes
+from tools.fleet.plan import (
+    SHARED_DEPENDENCY,
+    Day,
+    Durations,
+    Plan,
+    Site,
+    Timing,
+    day,
+    fleet,
+    roles,
+)
+
+ALERTS_DIR = configs.REPO / "alerts"
+START_SPACING = 0.15  # seconds between two exporter starts: imports are CPU-bound
+READY_TIMEOUT = 600.0
+SELECTOR = '{job="site-status"}'
+
+
+@dataclass
+class Readings:
+    """Everything the driver saw, for ``analyse``."""
+
+    plan: Plan
+    started_at: float  # wall clock of the day's start (T0)
+    ended_at: float = 0.0
+    setup_seconds: float = 0.0
+    injected: dict[str, float] = field(default_factory=dict)
+    killed_at: float | None = None
+    cpu_start: dict[str, measure.Cpu] = field(default_factory=dict)
+    cpu_end: dict[str, measure.Cpu] = field(default_factory=dict)
+    memory: dict[str, list[measure.Memory]] = field(default_factory=dict)
+    machine_busy: tuple[float, float] = (0.0, 0.0)
+    window: tuple[float, float] = (0.0, 0.0)  # wall clock of the CPU window
+    samples_appended: tuple[float, float] = (0.0, 0.0)
+    cardinality_start: dict[str, int] = field(default_factory=dict)
+    cardinality_end: dict[str, int] = field(default_factory=dict)
+    tsdb_status: dict[str, Any] = field(default_factory=dict)
+    series_per_site: dict[str, int] = field(default_factory=dict)
+    probe_runs: dict[str, float] = field(default_factory=dict)
+    blackbox_probes: float = 0.0
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    timeline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    dashboard: list[measure.QueryTiming] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    unexpected_deaths: list[str] = field(default_factory=list)
+    rule_groups: int = 0
+    rules_loaded: int = 0
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    prometheus_rss_mib: float = 0.0
+
+
+def calibration_sites() -> list[Site]:
+    """Two exporters at production intervals: the cost per site-hour without compression."""
+    return [
+        Site(900, "cal-web", "besteffort", "drupal", False, False),
+        Site(901, "cal-api", "besteffort", "service", False, False),
+    ]
+
+
+def durations_of(rules: dict[str, dict[str, Any]], routing: dict[str, Any], c: float) -> Durations:
+    return Durations(
+        site_critical_for=compress.alert_for(rules, "SiteStatusSiteCritical", 300 / c),
+        exporter_down_for=compress.alert_for(rules, "SiteStatusExporterDown", 300 / c),
+        group_wait=compress.route_timing(routing, "group_wait", "30s"),
+        group_interval=compress.route_timing(routing, "group_interval", "5m"),
+    )
+
+
+class Fleet:
+    """The running programs. ``close`` stops every one of them (reverse order of start)."""
+
+    def __init__(self, workdir: Path, sites: int, compression: float) -> None:
+        self.workdir = workdir
+        self.timing = Timing.compressed(compression)
+        self.production = Timing.compressed(1.0)
+        shipped_rules = compress.shipped_rule_files(ALERTS_DIR)
+        self.rules = {
+            name: compress.compressed_rules(document, compression)
+            for name, document in shipped_rules.items()
+        }
+        self.shipped_routing: dict[str, Any] = yaml.safe_load(
+            (ALERTS_DIR / "alertmanager.yml").read_text()
+        )
+        self.compression = compression
+        members = fleet(sites)
+        cast = roles(members)
+        probe_routing = compress.compressed_routing(
+            self.shipped_routing, compression, "http://unused", night=False
+        )
+        the_day = day(self.timing, durations_of(self.rules, probe_routing, compression), cast)
+        self.plan = Plan(members, self.timing, cast, the_day, calibration_sites())
+        self.children: list[Child] = []
+        self.exporters: dict[str, Child] = {}
+        self.sinks: processes.Sinks | None = None
+
+    # --- start ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        w = self.workdir
+        configs.write_shared_files(w)
+        self.drush = configs.drush_wrapper(w / "drush")
+        self.sinks = processes.started_sinks(w)
+        nginx_port = measure_free_port()
+        self.nginx = self.keep(
+            processes.started_nginx(w, configs.nginx_config(nginx_port, w / "state"), nginx_port)
+        )
+        processes.wait_answering([self.nginx], f"/sites/{self.plan.sites[0].name}/ready", 30)
+        self.blackbox = self.keep(processes.started_blackbox(w, configs.BLACKBOX_CONFIG))
+        self.alertmanager = self.keep(processes.started_alertmanager(w, self.routing(night=False)))
+        processes.wait_answering([self.blackbox, self.alertmanager], "/-/ready", 60)
+        self.nginx_port = nginx_port
+        self.start_exporters()
+        self.write_targets()
+        rule_paths = []
+        (w / "rules").mkdir()
+        for name, document in self.rules.items():
+            path = w / "rules" / name
+            path.write_text(yaml.safe_dump(document, sort_keys=False))
+            rule_paths.append(path)
+        config = configs.prometheus_config(
+            self.timing,
+            w,
+            rule_paths,
+            f"127.0.0.1:{self.alertmanager.port}",
+            f"127.0.0.1:{self.blackbox.port}",
+        )
+        (w / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self.prometheus = self.keep(
+            processes.started_prometheus(
+                w, w / "prometheus.yml", compress.duration_text(self.timing.resend_delay)
+            )
+        )
+        processes.wait_answering([self.prometheus], "/-/ready", 120)
+        self.api = measure.PrometheusApi(self.prometheus.port)
+
+    def keep(self, child: Child) -> Child:
+        self.children.append(child)
+        return child
+
+    def routing(self, *, night: bool) -> Path:
+        assert self.sinks is not None
+        document = compress.compressed_routing(
+            self.shipped_routing,
+            self.compression,
+            f"http://127.0.0.1:{self.sinks.webhook_port}",
+            night=night,
+        )
+        path = self.workdir / "alertmanager.yml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    def site_config(self, site: Site, maintenance: list[tuple[float, float]]) -> Path:
+        assert self.sinks is not None
+        timing = self.production if site in self.plan.calibration else self.timing
+        document = configs.site_document(
+            site,
+            timing=timing,
+            workdir=self.workdir,
+            nginx_port=self.nginx_port,
+            loki_url=f"http://127.0.0.1:{self.sinks.loki_port}",
+            drush=self.drush,
+            maintenance=maintenance,
+        )
+        return configs.write_site(document, self.workdir, site.name)
+
+    def start_exporters(self) -> None:
+        for site in [*self.plan.sites, *self.plan.calibration]:
+            config = self.site_config(site, [])
+            log = self.workdir / "sites" / site.name / "exporter.log"
+            child = self.keep(processes.started_exporter(site.name, config, log))
+            self.exporters[site.name] = child
+            time.sleep(START_SPACING)
+        processes.wait_answering(list(self.exporters.values()), "/metrics", READY_TIMEOUT)
+
+    def write_targets(self) -> None:
+        sd = self.workdir / "file_sd"
+        sd.mkdir()
+        fleet_targets = []
+        probes = []
+        for site in self.plan.sites:
+            labels = configs.target_labels(site)
+            fleet_targets.append((f"127.0.0.1:{self.exporters[site.name].port}", labels))
+            probes.append((configs.healthz_url(self.nginx_port, site), {"namespace": site.name}))
+            if site.profile == "service":
+                url = f"http://127.0.0.1:{self.nginx_port}/sites/{site.name}/ready"
+                probes.append((url, {"namespace": site.name}))
+        calibration = [
+            (f"127.0.0.1:{self.exporters[s.name].port}", configs.target_labels(s))
+            for s in self.plan.calibration
+        ]
+        configs.write_file_sd(sd / "site-status.json", fleet_targets)
+        configs.write_file_sd(sd / "blackbox.json", probes)
+        configs.write_file_sd(sd / "calibration.json", calibration)
+
+    # --- acting -----------------------------------------------------------------------------
+
+    def down(self, name: str) -> None:
+        (self.workdir / "state" / "down" / name).touch()
+
+    def up(self, name: str) -> None:
+        (self.workdir / "state" / "down" / name).unlink(missing_ok=True)
+
+    def fleet_children(self) -> dict[str, Child]:
+        return {s.name: self.exporters[s.name] for s in self.plan.sites}
+
+    def close(self) -> None:
+        if self.sinks is not None:
+            self.sinks.stop()
+        for child in reversed(self.children):
+            with contextlib.suppress(Exception):
+                stop(child)
+
+
+def measure_free_port() -> int:
+    from bench.bench_exporter import free_port
+
+    return free_port()
+
+
+# --- the script ---------------------------------------------------------------------------------
+
+
+Action = Callable[[], None]
+
+
+def schedule(running: Fleet, readings: Readings) -> list[tuple[float, str, Action]]:
+    """(offset from T0, label, action) for the whole day, in order."""
+    plan, the_day = running.plan, running.plan.day
+    events: list[tuple[float, str, Action]] = []
+
+    def inject(scene: str, names: tuple[str, ...]) -> Action:
+        def act() -> None:
+            readings.injected[scene] = time.time()
+            for name in names:
+                running.down(name)
+
+        return act
+
+    def repair(names: tuple[str, ...]) -> Action:
+        def act() -> None:
+            for name in names:
+                running.up(name)
+
+        return act
+
+    for scene in the_day.scenes:
+        if scene.name == "shared":
+            names: tuple[str, ...] = (SHARED_DEPENDENCY,)
+        elif scene.name in ("lone", "maintenance", "night"):
+            names = scene.sites
+        else:
+            names = ()
+        if scene.name == "night":
+            events.append((scene.start - 0.01, "night routing", lambda: night(running)))
+        if names:
+            events.append((scene.start, f"{scene.name}: fail", inject(scene.name, names)))
+            if scene.recover is not None:
+                events.append((scene.recover, f"{scene.name}: repair", repair(names)))
+        if scene.name == "flap":
+            events += flap_events(running, readings, scene.start, the_day)
+        if scene.name == "dies":
+            events.append((scene.start, "dies: SIGKILL", lambda: kill_one(running, readings)))
+    events.append((the_day.warmup, "window start", lambda: window_start(running, readings)))
+    mid = the_day.scene("maintenance").start
+    events.append((mid, "memory", lambda: read_memory(running, readings)))
+    del plan
+    return sorted(events, key=lambda event: event[0])
+
+
+def flap_events(
+    running: Fleet, readings: Readings, start: float, the_day: Day
+) -> list[tuple[float, str, Action]]:
+    site = running.plan.cast.flap
+    events: list[tuple[float, str, Action]] = []
+    half = the_day.flap_half_period
+    at, failing = start, True
+
+    def first() -> None:
+        readings.injected["flap"] = time.time()
+        running.down(site)
+
+    events.append((at, "flap: fail", first))
+    while at + half < start + the_day.failure:
+        at += half
+        failing = not failing
+        action: Action = (lambda: running.down(site)) if failing else (lambda: running.up(site))
+        events.append((at, "flap: toggle", action))
+    events.append((start + the_day.failure, "flap: repair", lambda: running.up(site)))
+    return events
+
+
+def night(running: Fleet) -> None:
+    running.routing(night=True)
+    processes.reload_alertmanager(running.alertmanager)
+
+
+def kill_one(running: Fleet, readings: Readings) -> None:
+    child = running.exporters[running.plan.cast.dies]
+    readings.cpu_end[child.name] = measure.cpu(child.process.pid)
+    readings.injected["dies"] = time.time()
+    readings.killed_at = readings.injected["dies"]
+    processes.kill(child)
+
+
+def read_memory(running: Fleet, readings: Readings) -> None:
+    for name, child in running.exporters.items():
+        if child.alive():
+            readings.memory.setdefault(name, []).append(measure.memory(child.process.pid))
+
+
+def other_children(running: Fleet) -> dict[str, Child]:
+    named = {
+        "prometheus": running.prometheus,
+        "alertmanager": running.alertmanager,
+        "blackbox_exporter": running.blackbox,
+        "nginx": running.nginx,
+    }
+    return named
+
+
+def window_start(running: Fleet, readings: Readings) -> None:
+    readings.window = (time.time(), 0.0)
+    readings.machine_busy = (measure.machine_busy_seconds(), 0.0)
+    readings.samples_appended = (running.api.samples_appended(), 0.0)
+    for name, child in {**running.exporters, **other_children(running)}.items():
+        readings.cpu_start[name] = measure.cpu(child.process.pid)
+    assert running.sinks is not None
+    readings.cpu_start["sinks"] = measure.cpu(running.sinks.process.pid)
+    read_memory(running, readings)
+    readings.cardinality_start = measure.label_cardinalities(running.api, SELECTOR)
+
+
+def window_end(running: Fleet, readings: Readings) -> None:
+    now = time.time()
+    readings.window = (readings.window[0], now)
+    readings.machine_busy = (readings.machine_busy[0], measure.machine_busy_seconds())
+    readings.samples_appended = (readings.samples_appended[0], running.api.samples_appended())
+    for name, child in {**running.exporters, **other_children(running)}.items():
+        if child.alive():
+            readings.cpu_end[name] = measure.cpu(child.process.pid)
+    assert running.sinks is not None
+    readings.cpu_end["sinks"] = measure.cpu(running.sinks.process.pid)
+    readings.load_average = _loadavg()
+    from bench.bench_exporter import rss_mib
+
+    readings.prometheus_rss_mib = rss_mib(running.prometheus.process.pid)
+
+
+def _loadavg() -> tuple[float, float, float]:
+    import os
+
+    return os.getloadavg()
+
+
+def wait_fleet_scraped(running: Fleet, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while running.api.scalar('count(up{job="site-status"} == 1)') < count:
+        if time.monotonic() > deadline:
+            raise BenchmarkBroken(f"Prometheus does not scrape all {count} exporters")
+        time.sleep(1)
+
+
+def play(running: Fleet, log: Callable[[str], None]) -> Readings:
+    plan = running.plan
+    wait_fleet_scraped(running, len(plan.sites), READY_TIMEOUT)
+    rules = running.api.get("/api/v1/rules")["data"]["groups"]
+    t0 = time.time()
+    readings = Readings(plan, t0)
+    readings.rule_groups = len(rules)
+    readings.rules_loaded = sum(len(g["rules"]) for g in rules)
+    declare_maintenance(running, t0)
+    events = schedule(running, readings)
+    alive_check = 0.0
+    for offset, label, action in events:
+        while (wait := t0 + offset - time.time()) > 0:
+            time.sleep(min(wait, 1.0))
+            if time.monotonic() - alive_check > 5:
+                alive_check = time.monotonic()
+                note_deaths(running, readings)
+        log(f"{time.time() - t0:7.1f} s  {label}")
+        action()
+    while time.time() < t0 + plan.day.length:
+        time.sleep(0.5)
+    note_deaths(running, readings)
+    readings.ended_at = time.time()
+    log(f"{readings.ended_at - t0:7.1f} s  the day is over: readings")
+    window_end(running, readings)
+    read_memory(running, readings)
+    final_readings(running, readings, log)
+    return readings
+
+
+def declare_maintenance(running: Fleet, t0: float) -> None:
+    """The maintenance scene's windows, declared at the start of the day (config + SIGHUP)."""
+    t, scene = running.timing, running.plan.day.scene("maintenance")
+    assert scene.recover is not None
+    before = 2 * t.scrape_interval + t.evaluation_interval + 2
+    after = t.probe_interval + 2 * t.scrape_interval + t.evaluation_interval + 2
+    window = (t0 + scene.start - before, t0 + scene.recover + after)
+    for name in scene.sites:
+        running.site_config(running.plan.site(name), [window])
+        running.exporters[name].process.send_signal(signal.SIGHUP)
+
+
+def note_deaths(running: Fleet, readings: Readings) -> None:
+    for name, child in running.exporters.items():
+        if name == running.plan.cast.dies and readings.killed_at is not None:
+            continue
+        if not child.alive() and name not in readings.unexpected_deaths:
+            readings.unexpected_deaths.append(name)
+
+
+def final_readings(running: Fleet, readings: Readings, log: Callable[[str], None]) -> None:
+    api, plan = running.api, running.plan
+    readings.cardinality_end = measure.label_cardinalities(api, SELECTOR)
+    readings.tsdb_status = api.get("/api/v1/status/tsdb")["data"]
+    for row in api.query('count by (namespace) ({job="site-status"})'):
+        readings.series_per_site[row["metric"]["namespace"]] = int(float(row["value"][1]))
+    span = max(1, round(readings.window[1] - readings.window[0]))
+    for row in api.query(
+        f'sum by (kind) (increase(site_status_probe_runs_total{{job="site-status"}}[{span}s]))'
+    ):
+        readings.probe_runs[row["metric"]["kind"]] = float(row["value"][1])
+    readings.blackbox_probes = api.scalar(f'sum(count_over_time(up{{job="blackbox"}}[{span}s]))')
+    for name, child in running.fleet_children().items():
+        if child.alive():
+            with contextlib.suppress(OSError, ValueError):
+                readings.statuses[name] = status_of(child)
+    step = running.timing.scrape_interval
+    start, end = readings.started_at, readings.ended_at
+    queries = {
+        "OK": 'count(site_status_site_status{job="site-status"} == 0)',
+        "WARNING": 'count(site_status_site_status{job="site-status"} == 1)',
+        "CRITICAL": 'count(site_status_site_status{job="site-status"} == 2)',
+        "UNKNOWN": 'count(site_status_site_status{job="site-status"} == 3)',
+        "exporter down": 'count(up{job="site-status"} == 0)',
+        "in maintenance": 'count(site_status_maintenance{job="site-status"} == 1)',
+        "alerts firing": 'count(ALERTS{alertstate="firing"})',
+    }
+    for label, expr in queries.items():
+        result = api.query_range(f"({expr}) or vector(0)", start, end, step)
+        readings.timeline[label] = [(float(t), float(v)) for t, v in result[0]["values"]]
+    log("dashboard queries")
+    shared_drupal = next(
+        (s.name for s in plan.sites if s.shared and s.profile == "drupal"), plan.sites[0].name
+    )
+    service = next((s.name for s in plan.sites if s.profile == "service"), plan.sites[0].name)
+    choices = list(dict.fromkeys([plan.cast.lone, shared_drupal, service]))
+    readings.dashboard = measure.dashboard_timings(
+        api, start, end, running.timing.scrape_interval, choices, repetitions=5
+    )
+    assert running.sinks is not None
+    notifications = running.sinks.get("/fleet/notifications")
+    reports = running.sinks.get("/fleet/reports")
+    assert isinstance(notifications, list) and isinstance(reports, list)
+    readings.notifications = notifications
+    readings.reports = reports
+
+
+def status_of(child: Child) -> list[dict[str, Any]]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{child.port}/status", timeout=10) as answer:
+        document: dict[str, Any] = json.loads(answer.read())
+    probes: list[dict[str, Any]] = document["probes"]
+    return probes
+
+
+@contextlib.contextmanager
+def running_fleet(workdir: Path, sites: int, compression: float) -> Iterator[Fleet]:
+    running = Fleet(workdir, sites, compression)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.close()
