@@ -208,7 +208,11 @@ class KubeClient:
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
         self.namespace = config.namespace
-        self._ssl = config.ssl_context() if config.base_url.startswith("https:") else None
+        try:
+            self._ssl = config.ssl_context() if config.base_url.startswith("https:") else None
+        except (ssl.SSLError, OSError, ValueError) as error:  # a CA or key that is no PEM
+            reason = getattr(error, "reason", None) or error
+            raise NotInCluster(f"{config.source}: cannot load its TLS files: {reason}") from None
         self.credentials = config.credentials(self._ssl)
         self._http = httpx.AsyncClient(
             base_url=config.base_url,

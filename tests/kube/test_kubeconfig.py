@@ -572,3 +572,22 @@ def test_run_with_a_kubeconfig_context_watches_and_probes(
             timeout=15,
         )
     assert any(r.query.get("watch") for r in api.requests)
+
+
+@pytest.mark.parametrize(
+    ("cluster_extra", "user"),
+    [
+        ({"certificate-authority-data": b64(b"not a certificate")}, {"token": "t"}),
+        ({}, {"client-certificate-data": b64(b"junk"), "client-key-data": b64(b"junk")}),
+    ],
+)
+def test_certificates_that_do_not_load_are_one_clear_line(
+    tmp_path: Path, api: KubeApiDouble, cluster_extra: dict[str, Any], user: dict[str, Any]
+) -> None:
+    from exporter.kube.integration import connect
+
+    cluster = {"server": api.url, "certificate-authority-data": b64(api.ca_pem), **cluster_extra}
+    path = kubeconfig(tmp_path / "kubeconfig", api, user, cluster=cluster)
+    reason = connect(settings_for(path))
+    assert isinstance(reason, str)
+    assert "cannot load its TLS files" in reason and "\n" not in reason
