@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import socket
 import typing
 import weakref
@@ -29,7 +30,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from exporter.config_errors import ConfigError as ConfigError  # re-exported
 from exporter.config_errors import ConfigInvalid as ConfigInvalid
@@ -356,6 +362,8 @@ def parse_config(
         config = model(**data)
     except ValidationError as error:
         errors += [_config_error(e, registry, document, model, data) for e in error.errors()]
+    except SettingsError as error:  # a SITE_STATUS_ variable of a mapping or list is not JSON
+        errors.append(_environment_json_error(error))
     if config is not None:
         errors += _timing_errors(config, document)
     if errors or config is None:
@@ -461,6 +469,17 @@ def _pick_model(models: list[type[BaseModel]], value: Any) -> type[BaseModel] | 
         if tag is not None and kind in typing.get_args(tag.annotation):
             return candidate
     return None
+
+
+def _environment_json_error(error: SettingsError) -> ConfigError:
+    field = re.search(r'field "([^"]+)"', str(error))
+    loc = tuple(field[1].split(".")) if field else ()
+    variable = _environment_variable(loc) or f"{ENV_PREFIX}*"
+    return ConfigError(
+        format_path(loc),
+        f"not valid JSON (from environment {variable}): a mapping or list "
+        'is set as JSON, e.g. \'{"name": "shop"}\', or use __ for one key',
+    )
 
 
 def _environment_variable(loc: Sequence[Any]) -> str | None:

@@ -285,3 +285,11 @@ def test_warning_beyond_critical_is_an_error(
 )
 def test_limits_in_order_are_accepted(probe: str, registry: KindRegistry) -> None:
     parse_config(f"probes:\n  - {{name: p, {probe[1:]}\n", registry)
+
+
+def test_an_environment_mapping_that_is_not_json(
+    registry: KindRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SITE_STATUS_SITE", "{name: shop}")  # found by tests/core/test_config_fuzz
+    [error] = errors_of("site: {name: x}\n", registry)
+    assert error.startswith("site: not valid JSON (from environment SITE_STATUS_SITE)")
