@@ -256,6 +256,6 @@ class Exporter:
         while True:
             await anyio.sleep(RENDER_AHEAD_INTERVAL)
             try:
-                tick(self.endpoints, self.server)
+                tick(self.endpoints)
             except Exception:  # a scrape then renders (and reports) it itself
                 log.exception("rendering /metrics ahead failed")

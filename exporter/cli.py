@@ -25,7 +25,7 @@ from exporter.scheduler import ProbeRunner, run_all_once
 from exporter.status import Status
 from exporter.store import ResultStore, site_status
 from exporter.web.health import RunStats
-from exporter.web.server import view_document
+from exporter.web.status_doc import view_document
 
 EXIT_CONFIG_INVALID = 2
 LISTEN_ENV = "SITE_STATUS_LISTEN"

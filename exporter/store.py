@@ -46,6 +46,8 @@ class ProbeState:
     streak_worse: bool = False
     finished_at: float = 0.0
     duration: float = 0.0
+    #: When ``status`` became what it is (unix time; 0 before the first result).
+    status_since: float = 0.0
     #: Rendered exposition lines of this state's values, by family (see exporter.web.metrics).
     lines: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -62,6 +64,8 @@ class ProbeView:
     #: When the run in progress started (unix time); its result is not in yet, the last one
     #: is still reported (with its age).
     running_since: float | None = None
+    #: Since when (unix time) the probe has been reported with ``status``, if known.
+    since: float | None = None
 
     @property
     def name(self) -> str:
@@ -130,6 +134,8 @@ def _block_by_dependencies(view: ProbeView, views: Mapping[str, ProbeView], seen
         if upstream.status is Status.CRITICAL or upstream.blocked_by:
             view.status = Status.UNKNOWN
             view.blocked_by = dependency
+            # Blocked since both held: its own status and its dependency's.
+            view.since = max(view.since or 0.0, upstream.since or 0.0) or None
             view.summary = f"blocked by {dependency}: {view.summary}"
             return
 
@@ -140,8 +146,9 @@ def _own_view(state: ProbeState, now: float) -> ProbeView:
     age = now - state.finished_at
     if age > STALE_AFTER_INTERVALS * state.spec.interval:
         summary = f"stale: last result is {format_duration(age)} old"
-        return ProbeView(state, Status.UNKNOWN, summary, stale=True)
-    return ProbeView(state, state.status, state.held.summary)
+        since = state.finished_at + STALE_AFTER_INTERVALS * state.spec.interval
+        return ProbeView(state, Status.UNKNOWN, summary, stale=True, since=since)
+    return ProbeView(state, state.status, state.held.summary, since=state.status_since or None)
 
 
 def site_status(views: Iterable[ProbeView]) -> Status:
@@ -198,11 +205,10 @@ class ResultStore:
             before = self._states.get(name)
             if before is None:
                 return None
-            after = replace(
-                damp(before, result),
-                duration=duration,
-                finished_at=time.time() if finished_at is None else finished_at,
-            )
+            finished = time.time() if finished_at is None else finished_at
+            damped = damp(before, result)
+            since = before.status_since if damped.status == before.status else finished
+            after = replace(damped, duration=duration, finished_at=finished, status_since=since)
             if render is not None:
                 after = replace(after, lines=render(after))
             self._states[name] = after

@@ -10,7 +10,7 @@ import functools
 import gzip
 import json
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,10 +18,17 @@ from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.reports.health import report_checks
-from exporter.store import ProbeView, ResultStore, site_status
+from exporter.store import ResultStore
 from exporter.web.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
 from exporter.web.httpd import HttpServer, Request, Response
 from exporter.web.metrics import Exposition, SelfMetrics
+from exporter.web.status_doc import (
+    STATUS_FORMAT,
+    STATUS_MAX_AGE,
+    RenderedOnce,
+    StatusSnapshot,
+    parse_query,
+)
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -61,37 +68,6 @@ def accepts_gzip(accept_encoding: str) -> bool:
     )
 
 
-def view_document(view: ProbeView, now: float | None = None) -> dict[str, Any]:
-    state = view.state
-    now = time.time() if now is None else now
-    return {
-        "name": view.name,
-        "kind": view.kind,
-        "status": view.status.name,
-        "code": int(view.status),
-        "summary": view.summary,
-        "critical": state.spec.critical,
-        "stale": view.stale,
-        "blocked_by": view.blocked_by,
-        "last_run": state.finished_at or None,
-        "result_age_seconds": round(max(0.0, now - state.finished_at), 3)
-        if state.finished_at
-        else None,
-        "running": view.running_since is not None,
-        "running_seconds": round(max(0.0, now - view.running_since), 3)
-        if view.running_since is not None
-        else None,
-        "duration_seconds": round(state.duration, 6) if state.raw else None,
-        "interval_seconds": state.spec.interval,
-        "details": view.details(),
-    }
-
-
-def metrics_representation(openmetrics: bool, gzipped: bool) -> tuple[str, bool, bool]:
-    """The /metrics responses' ``Response.representation``: one per format and encoding."""
-    return ("/metrics", openmetrics, gzipped)
-
-
 class RenderedBody:
     """One rendered /metrics body and its responses, plain and gzipped, each made once."""
 
@@ -112,8 +88,7 @@ class RenderedBody:
             body = gzip.compress(self.plain, compresslevel=1) if gzipped else self.plain
             content_type = OPENMETRICS_FORMAT if self.openmetrics else TEXT_FORMAT
             encoding = "gzip" if gzipped else None
-            representation = metrics_representation(self.openmetrics, gzipped)
-            response = Response(200, content_type, body, encoding, VARY, representation)
+            response = Response(200, content_type, body, encoding, VARY)
             response.fields  # noqa: B018 (encoded now, not on the scrape's path)
             self._responses[gzipped] = response
         return response
@@ -134,6 +109,12 @@ class Endpoints:
     #: (format, gzip) was last asked for.
     _rendered: dict[bool, RenderedBody] = field(default_factory=dict)
     _requested: dict[tuple[bool, bool], float] = field(default_factory=dict)
+    _status: RenderedOnce[StatusSnapshot] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._status = RenderedOnce(
+            lambda: StatusSnapshot(self.site(), self.store.views()), STATUS_MAX_AGE
+        )
 
     def metrics(self, openmetrics: bool, gzipped: bool) -> Response:
         """The body rendered ahead by the event loop (and compressed ahead, so that a scrape only
@@ -156,26 +137,6 @@ class Endpoints:
             for gzipped in {gzipped for format_, gzipped in recent if format_ == openmetrics}:
                 rendered.response(gzipped)
 
-    def published(self) -> dict[Hashable, Response]:
-        """The responses rendered ahead, by representation, for ``HttpServer.publish``."""
-        now = time.monotonic()
-        responses: dict[Hashable, Response] = {}
-        for (openmetrics, gzipped), asked_at in list(self._requested.items()):
-            rendered = self._rendered.get(openmetrics)
-            if rendered is None or now - rendered.at > RENDERED_MAX_AGE:
-                continue  # not rendered ahead: a scrape renders it itself
-            if now - asked_at <= FORMAT_IDLE:
-                responses[metrics_representation(openmetrics, gzipped)] = rendered.response(gzipped)
-        return responses
-
-    def note_served(self, served: Mapping[Hashable, float]) -> None:
-        """Scrapes the server answered from published bytes (they never reach ``metrics``):
-        their formats stay rendered ahead."""
-        for openmetrics, gzipped in list(self._requested):
-            at = served.get(metrics_representation(openmetrics, gzipped))
-            if at is not None and at > self._requested[openmetrics, gzipped]:
-                self._requested[openmetrics, gzipped] = at
-
     def _render(self, openmetrics: bool) -> RenderedBody:
         body = self.exposition.render(openmetrics) + self.self_metrics.render(openmetrics)
         if openmetrics:
@@ -184,22 +145,9 @@ class Endpoints:
         self._rendered[openmetrics] = rendered
         return rendered
 
-    def status(self) -> dict[str, Any]:
-        site = self.site()
-        views = self.store.views()
-        rollup = site_status(views)
-        return {
-            "site": {
-                "name": site.name,
-                "environment": site.environment,
-                "tier": site.tier,
-                "profile": site.profile,
-            },
-            "status": rollup.name,
-            "code": int(rollup),
-            "maintenance": site.in_maintenance(),
-            "probes": [view_document(view) for view in views],
-        }
+    def status(self) -> StatusSnapshot:
+        """The latest /status rendering, at most STATUS_MAX_AGE old."""
+        return self._status.get()
 
     def healthz(self) -> tuple[int, dict[str, Any]]:
         """Our own health in the IETF health+json format: 200 for pass/warn, 503 for fail."""
@@ -264,10 +212,25 @@ def handle(endpoints: Endpoints, request: Request) -> Response:
         code, document = endpoints.healthz()
         return _maybe_gzipped(request, Response(code, HEALTH_FORMAT, _json(document)))
     if path == "/status":
-        return _maybe_gzipped(request, Response(200, "application/json", _json(endpoints.status())))
+        return status_response(endpoints, request)
     if path == "/":
         return Response(200, "text/html; charset=utf-8", _INDEX)
     return Response(404, "text/plain; charset=utf-8", b"not found\n")
+
+
+def status_response(endpoints: Endpoints, request: Request) -> Response:
+    try:
+        query = parse_query(request.query)
+    except ValueError as error:
+        return Response(400, "text/plain; charset=utf-8", f"{error}\n".encode())
+    snapshot = endpoints.status()
+    if (
+        query.everything
+        and len(snapshot.body) >= GZIP_MIN_BYTES
+        and accepts_gzip(request.header("accept-encoding"))
+    ):
+        return Response(200, STATUS_FORMAT, snapshot.gzipped(), "gzip", VARY)
+    return _maybe_gzipped(request, Response(200, STATUS_FORMAT, snapshot.select(query)))
 
 
 def _maybe_gzipped(request: Request, response: Response) -> Response:
@@ -289,14 +252,9 @@ _INDEX = (
 )
 
 
-def tick(endpoints: Endpoints, server: HttpServer | None) -> None:
-    """The event loop's once-a-second /metrics work: keep rendering what was scraped (the server
-    answers repeated scrapes itself, so it tells which), render, and publish the responses."""
-    if server is not None:
-        endpoints.note_served(server.served())
+def tick(endpoints: Endpoints) -> None:
+    """The event loop's once-a-second /metrics work: render what was scraped lately."""
     endpoints.render_ahead()
-    if server is not None:
-        server.publish(endpoints.published(), fresh_for=RENDERED_MAX_AGE)
 
 
 def serve(host: str, port: int, endpoints: Endpoints) -> HttpServer:

@@ -102,7 +102,8 @@ def test_http_1_0_closes_unless_asked_to_keep_alive(server: HttpServer) -> None:
         assert closed_by_server(connection)
     with connect(server) as connection:
         connection.sendall(b"GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        read_response(connection)
+        # An HTTP/1.0 client closes unless the answer says the connection stays open.
+        assert read_response(connection)[1]["connection"] == "keep-alive"
         connection.sendall(b"GET /two HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         assert read_response(connection)[2].startswith(b"GET /two ")
 
@@ -128,6 +129,16 @@ def test_head_sends_the_length_but_no_body(server: HttpServer) -> None:
     ("request_bytes", "status"),
     [
         (b"POST /metrics HTTP/1.1\r\n\r\n", "405"),
+        (b"GET /x HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", "400"),
+        (b"GET /x HTTP/1.1\r\nContent-Length: 0, 0\r\n\r\n", "400"),
+        (b"GET /x HTTP/1.1\r\nContent-Length: +0\r\n\r\n", "400"),
+        (b"GET /x HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n", "400"),
+        (
+            b"GET /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "400",
+        ),
+        (b"GET /x HTTP/1.1\r\nBad Name: 1\r\n\r\n", "400"),
+        (b"G(T /x HTTP/1.1\r\n\r\n", "400"),
         (b"GET /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", "413"),
         (b"GET /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "413"),
         (b"GARBAGE\r\n\r\n", "400"),
@@ -145,6 +156,8 @@ def test_bad_requests_get_a_status_and_a_closed_connection(
         line, headers, _ = read_response(connection)
         assert line.split(" ")[1] == status
         assert headers["connection"] == "close"
+        if status == "405":
+            assert headers["allow"] == "GET, HEAD"
         assert closed_by_server(connection)
 
 
@@ -180,31 +193,124 @@ def test_a_slow_handler_does_not_hold_up_another_connection(server: HttpServer) 
         assert read_response(slow)[2].startswith(b"GET /slow ")
 
 
-def test_connections_beyond_the_limit_get_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(httpd, "MAX_CONNECTIONS", 2)
-    http = HttpServer("127.0.0.1", 0, answer, server_name="test/1")
+def served(connection: socket.socket, path: str = "/x") -> bool:
+    """Whether a request on ``connection`` is answered with 200."""
+    try:
+        connection.sendall(f"GET {path} HTTP/1.1\r\n\r\n".encode())
+        return read_response(connection)[0] == "HTTP/1.1 200 OK"
+    except (OSError, AssertionError):
+        return False
+
+
+def connect_from(server: HttpServer, address: str) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), 5, (address, 0))
+
+
+def test_a_head_has_a_total_deadline_not_one_per_byte(
+    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(httpd, "HEAD_TIMEOUT", 0.6)
+    trickle = b"GET /loris HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100
+    with connect(server) as loris:
+        started = time.monotonic()
+        for byte in trickle:  # a byte every 0.1 s: each well inside the deadline
+            try:
+                loris.send(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.1)
+        assert closed_by_server(loris)
+        assert time.monotonic() - started < 2.5
+
+
+def test_a_response_has_a_total_deadline_not_one_per_byte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(httpd, "SEND_TIMEOUT", 0.6)
+    http = HttpServer(
+        "127.0.0.1", 0, lambda _: Response(200, "text/plain", b"x" * (8 << 20)), "test/1"
+    )
     http.start()
     try:
-        held = [connect(http), connect(http)]
-        for connection in held:  # both are being served
-            connection.sendall(b"GET /held HTTP/1.1\r\n\r\n")
-            read_response(connection)
-        with connect(http) as third:
+        with connect(http) as sipper:
+            sipper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sipper.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+            started, received = time.monotonic(), 0
+            while time.monotonic() - started < 5:  # takes 4 KiB every 0.05 s
+                try:
+                    chunk = sipper.recv(4096)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                received += len(chunk)
+                time.sleep(0.05)
+            assert time.monotonic() - started < 2.5, "the slow reader was never cut off"
+            assert received < 8 << 20
+    finally:
+        http.close()
+
+
+def test_a_new_connection_takes_the_slot_of_the_longest_idle(
+    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(httpd, "MAX_CONNECTIONS", 2)
+    with connect(server) as oldest, connect(server) as newer:
+        assert served(oldest)
+        time.sleep(0.05)
+        assert served(newer)
+        with connect(server) as third:
+            assert served(third)  # not refused
+            assert closed_by_server(oldest)
+            assert served(newer)
+
+
+def test_only_connections_running_their_handler_are_refused(
+    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(httpd, "MAX_CONNECTIONS", 2)
+    with connect(server) as a, connect(server) as b:
+        a.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+        b.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+        time.sleep(0.3)
+        with connect(server) as third:
             line, _, body = read_response(third)
             assert line == "HTTP/1.1 503 Service Unavailable"
             assert body == b"too many connections\n"
-        held.pop().close()
-        deadline = time.monotonic() + 5
-        while True:  # the freed slot is taken again
-            with connect(http) as again:
-                again.sendall(b"GET /again HTTP/1.1\r\n\r\n")
-                if read_response(again)[0] == "HTTP/1.1 200 OK":
-                    break
-            assert time.monotonic() < deadline, "the slot was never freed"
-            time.sleep(0.05)
-        held[0].close()
-    finally:
-        http.close()
+        assert read_response(a)[2].startswith(b"GET /slow ")
+        assert read_response(b)[2].startswith(b"GET /slow ")
+    deadline = time.monotonic() + 5
+    while True:  # the slots are free again
+        with connect(server) as again:
+            if served(again):
+                break
+        assert time.monotonic() < deadline, "the slots were never freed"
+        time.sleep(0.05)
+
+
+def test_one_address_cannot_hold_every_slot(
+    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(httpd, "MAX_PER_ADDRESS", 2)
+    monkeypatch.setattr(httpd, "MAX_CONNECTIONS", 3)
+    with connect_from(server, "127.0.0.1") as scraper:
+        assert served(scraper)
+        time.sleep(0.05)  # the scraper's connection is now the longest idle of all
+        attacker = [connect_from(server, "127.0.0.2") for _ in range(2)]
+        for connection in attacker:
+            assert served(connection)
+            time.sleep(0.05)  # each waits longer than the next
+        # Past its address's cap, the attacker only displaces its own connections ...
+        attacker.append(connect_from(server, "127.0.0.2"))
+        assert served(attacker[-1])
+        assert closed_by_server(attacker[0])
+        # ... and with every slot taken, a newcomer displaces the address that holds the most.
+        with connect_from(server, "127.0.0.3") as newcomer:
+            assert served(newcomer)
+            assert closed_by_server(attacker[1])
+            assert served(scraper)
+        for connection in attacker:
+            connection.close()
 
 
 def test_close_does_not_wait_for_idle_or_busy_connections() -> None:
@@ -257,18 +363,7 @@ def test_many_clients_at_once(server: HttpServer) -> None:
     assert not failures
 
 
-def test_the_date_line_is_current_and_prepared_off_the_request_path(
-    server: HttpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    server.publish({}, fresh_for=3.0)
-    encoded: list[int] = []
-    encode = httpd._CommonFields._encode
-
-    def counted(self: httpd._CommonFields, second: int) -> bytes:
-        encoded.append(second)
-        return encode(self, second)
-
-    monkeypatch.setattr(httpd._CommonFields, "_encode", counted)
+def test_the_date_line_is_current(server: HttpServer) -> None:
     with connect(server) as connection:
         before = time.time()
         connection.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -276,106 +371,3 @@ def test_the_date_line_is_current_and_prepared_off_the_request_path(
     sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
     assert int(before) - 1 <= sent <= time.time()
     assert headers["server"] == "test/1"
-    # prepare() covered this second and the next, so the request encoded nothing (unless the
-    # clock crossed two seconds meanwhile, which a loaded machine may do).
-    assert encoded == [] or time.time() - before > 1
-
-
-class Published:
-    """A handler whose /metrics answers carry a representation, counting its calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.body = b"v1\n"
-
-    def __call__(self, request: Request) -> Response:
-        self.calls += 1
-        if request.path == "/metrics":
-            return Response(200, "text/plain", self.body, representation="metrics")
-        return answer(request)
-
-
-SCRAPE = b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
-
-
-@pytest.fixture
-def published() -> Iterator[tuple[HttpServer, Published]]:
-    handler = Published()
-    http = HttpServer("127.0.0.1", 0, handler, server_name="test/1")
-    http.start()
-    yield http, handler
-    http.close()
-
-
-def scrape(connection: socket.socket, request: bytes = SCRAPE) -> bytes:
-    connection.sendall(request)
-    status, _, body = read_response(connection)
-    assert status == "HTTP/1.1 200 OK"
-    return body
-
-
-def test_a_learned_request_is_answered_from_published_bytes(
-    published: tuple[HttpServer, Published],
-) -> None:
-    server, handler = published
-    with connect(server) as connection:
-        assert scrape(connection) == b"v1\n"  # the handler answers, and the server learns
-        assert handler.calls == 1
-        handler.body = b"v2\n"
-        server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=3.0)
-        calls = handler.calls
-        assert [scrape(connection) for _ in range(3)] == [b"v2\n"] * 3
-        assert handler.calls == calls  # the published bytes answered, not the handler
-        assert "metrics" in server.served()
-        # Another request (other bytes) still goes to the handler.
-        other = SCRAPE.replace(b"gzip", b"identity")
-        assert scrape(connection, other) == b"v2\n"
-        assert handler.calls == calls + 1
-
-
-def test_published_bytes_go_stale_and_the_handler_answers_again(
-    published: tuple[HttpServer, Published],
-) -> None:
-    server, handler = published
-    with connect(server) as connection:
-        scrape(connection)
-        server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=0.2)
-        calls = handler.calls
-        scrape(connection)
-        assert handler.calls == calls
-        time.sleep(0.3)  # nobody published since: the bytes are too old to send
-        handler.body = b"fresh\n"
-        assert scrape(connection) == b"fresh\n"
-        assert handler.calls == calls + 1
-
-
-@pytest.mark.parametrize(
-    "request_bytes",
-    [
-        SCRAPE.replace(b"GET", b"HEAD"),  # HEAD: another answer (no body)
-        SCRAPE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"),  # not kept alive
-    ],
-)
-def test_only_kept_alive_gets_are_learned(
-    published: tuple[HttpServer, Published], request_bytes: bytes
-) -> None:
-    server, handler = published
-    with connect(server) as connection:
-        connection.sendall(request_bytes)
-        read_response(connection, head_only=request_bytes.startswith(b"HEAD"))
-    server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=3.0)
-    calls = handler.calls
-    with connect(server) as connection:
-        connection.sendall(request_bytes)
-        read_response(connection, head_only=request_bytes.startswith(b"HEAD"))
-    assert handler.calls == calls + 1
-
-
-def test_learned_requests_are_bounded(published: tuple[HttpServer, Published]) -> None:
-    server, handler = published
-    with connect(server) as connection:
-        for n in range(httpd.MAX_LEARNED + 5):
-            scrape(connection, SCRAPE.replace(b"Host: x", f"Host: x{n}".encode()))
-    server.publish({"metrics": handler(Request("GET", "/metrics", {}))}, fresh_for=3.0)
-    assert len(server._prepared) == httpd.MAX_LEARNED
-    assert SCRAPE.replace(b"Host: x", b"Host: x0") not in server._prepared  # the oldest went

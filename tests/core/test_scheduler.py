@@ -178,7 +178,7 @@ async def test_apply_keeps_unchanged_probes_and_stops_removed_ones() -> None:
 
 
 async def test_while_a_run_is_in_flight_the_last_result_is_reported_with_its_age() -> None:
-    from exporter.web.server import view_document
+    from exporter.web.status_doc import view_document
 
     cfg = config("""
         defaults: {interval: 0.6s, timeout: 0.6s, jitter: 0s}
