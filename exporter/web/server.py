@@ -22,6 +22,7 @@ from exporter.store import ResultStore
 from exporter.web.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
 from exporter.web.httpd import HttpServer, Request, Response
 from exporter.web.metrics import Exposition, SelfMetrics
+from exporter.web.page import PAGE_HEADERS, render_page, wants_html
 from exporter.web.status_doc import (
     STATUS_FORMAT,
     STATUS_MAX_AGE,
@@ -33,6 +34,7 @@ from exporter.web.status_doc import (
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 HEALTH_FORMAT = "application/health+json"
+HTML_FORMAT = "text/html; charset=utf-8"
 VARY = "Accept, Accept-Encoding"
 #: Bodies smaller than this are sent uncompressed: gzip would cost more than it saves.
 GZIP_MIN_BYTES = 1024
@@ -110,10 +112,14 @@ class Endpoints:
     _rendered: dict[bool, RenderedBody] = field(default_factory=dict)
     _requested: dict[tuple[bool, bool], float] = field(default_factory=dict)
     _status: RenderedOnce[StatusSnapshot] = field(init=False)
+    _page: RenderedOnce[bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         self._status = RenderedOnce(
             lambda: StatusSnapshot(self.site(), self.store.views()), STATUS_MAX_AGE
+        )
+        self._page = RenderedOnce(
+            lambda: render_page(self.site(), self.store.views()), STATUS_MAX_AGE
         )
 
     def metrics(self, openmetrics: bool, gzipped: bool) -> Response:
@@ -144,6 +150,10 @@ class Endpoints:
         rendered = RenderedBody(time.monotonic(), body, openmetrics)
         self._rendered[openmetrics] = rendered
         return rendered
+
+    def page(self) -> bytes:
+        """The status page, rendered at most once per STATUS_MAX_AGE like /status."""
+        return self._page.get()
 
     def status(self) -> StatusSnapshot:
         """The latest /status rendering, at most STATUS_MAX_AGE old."""
@@ -214,7 +224,10 @@ def handle(endpoints: Endpoints, request: Request) -> Response:
     if path == "/status":
         return status_response(endpoints, request)
     if path == "/":
-        return Response(200, "text/html; charset=utf-8", _INDEX)
+        if wants_html(request.header("accept")):
+            page = Response(200, HTML_FORMAT, endpoints.page(), headers=PAGE_HEADERS)
+            return _maybe_gzipped(request, page)
+        return Response(200, HTML_FORMAT, _INDEX)
     return Response(404, "text/plain; charset=utf-8", b"not found\n")
 
 

@@ -1,0 +1,290 @@
+"""The site's status page: ``GET /`` for a browser (``Accept: text/html``).
+
+Rendered on the server, so it works without JavaScript; with scripts on, it refreshes itself
+from ``/status`` every few seconds with the same markup. Self-contained: its one style sheet
+and one script are inline, allowed by their hashes in a strict Content-Security-Policy, and it
+loads nothing else. All text from probes is escaped (here by ``html.escape``, in the script by
+``textContent``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.config import Site
+from exporter.status import Status
+from exporter.store import ProbeView
+from exporter.web.status_doc import site_document, view_document
+
+#: Seconds between two refreshes from /status while the page is open.
+REFRESH_SECONDS = 5
+
+STYLE = """
+:root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;
+--card:#f6f8fa;--ok:#1a7f37;--warning:#9a6700;--critical:#cf222e;--unknown:#6e40c9}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;
+--line:#30363d;--card:#161b22;--ok:#3fb950;--warning:#d29922;--critical:#f85149;
+--unknown:#a371f7}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.45 system-ui,-apple-system,
+"Segoe UI",Roboto,sans-serif}
+header,main,footer{max-width:60rem;margin:0 auto;padding:1rem}
+.rollup{border-left:.6rem solid var(--c);background:var(--card);border-radius:.4rem;
+display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;margin:1rem auto 0;
+width:calc(100% - 2rem);max-width:58rem}
+.word{font-size:clamp(2.2rem,9vw,3.6rem);font-weight:800;letter-spacing:.02em;color:var(--c)}
+.word::before,.badge::before{content:var(--icon);margin-right:.3em}
+h1{font-size:1.3rem;margin:0;overflow-wrap:anywhere}
+dl{margin:0}
+.facts{display:flex;flex-wrap:wrap;gap:.1rem 1rem;color:var(--muted)}
+.facts div,.times div{display:flex;gap:.35rem}
+dt{color:var(--muted)}
+dd{margin:0;font-weight:600;color:var(--fg)}
+.maint{color:var(--warning)}
+.counts{margin:.2rem 0 0;color:var(--muted)}
+.probes{list-style:none;margin:0;padding:0;display:grid;gap:.6rem}
+.probe{border:1px solid var(--line);border-left:.35rem solid var(--c);border-radius:.4rem;
+padding:.6rem .8rem;background:var(--bg)}
+.line{display:flex;flex-wrap:wrap;gap:.25rem .6rem;align-items:baseline}
+.badge{font-weight:800;color:var(--c)}
+.name{font-weight:600;overflow-wrap:anywhere}
+.kind{color:var(--muted);font-size:.9em}
+.summary{margin:.25rem 0;overflow-wrap:anywhere}
+.times{display:flex;flex-wrap:wrap;gap:.1rem 1.2rem;font-size:.9em}
+.flag{display:inline-block;border:1px solid var(--line);border-radius:1rem;padding:0 .5rem;
+font-size:.85em;margin:.3rem .3rem 0 0}
+details{margin-top:.3rem}
+summary{cursor:pointer;color:var(--muted)}
+pre{background:var(--card);padding:.5rem;border-radius:.3rem;overflow:auto;font-size:.85em;
+white-space:pre-wrap;overflow-wrap:anywhere}
+nav a{margin-right:1rem;color:inherit}
+footer p{color:var(--muted);font-size:.9em}
+.s-ok{--c:var(--ok);--icon:"\\2714"}
+.s-warning{--c:var(--warning);--icon:"\\25B2"}
+.s-critical{--c:var(--critical);--icon:"\\2716"}
+.s-unknown{--c:var(--unknown);--icon:"?"}
+""".strip()
+
+SCRIPT = """
+"use strict";
+(function () {
+  var SEVERITY = {OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3};
+  var every = Number(document.body.dataset.refresh || 5) * 1000;
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+  function duration(s) {
+    if (s === null || s === undefined) return "\\u2014";
+    if (s < 1) return Math.round(s * 1000) + " ms";
+    if (s < 90) return Math.round(s) + " s";
+    var m = Math.round(s / 60);
+    if (m < 90) return m + " min";
+    var h = Math.floor(m / 60);
+    if (h < 48) return h + " h " + (m % 60) + " min";
+    return Math.floor(h / 24) + " d " + (h % 24) + " h";
+  }
+  function fact(parent, label, value, cls) {
+    var row = el("div");
+    row.appendChild(el("dt", "", label));
+    row.appendChild(el("dd", cls || "", value));
+    parent.appendChild(row);
+  }
+  function probeItem(p, open) {
+    var item = el("li", "probe s-" + p.status.toLowerCase());
+    item.dataset.name = p.name;
+    item.dataset.status = p.status;
+    var line = el("div", "line");
+    line.appendChild(el("span", "badge", p.status));
+    line.appendChild(el("span", "name", p.name));
+    line.appendChild(el("span", "kind", p.kind));
+    item.appendChild(line);
+    item.appendChild(el("p", "summary", p.summary));
+    var times = el("dl", "times");
+    fact(times, "in this status", duration(p.status_seconds));
+    fact(times, "last run", p.result_age_seconds === null ? "never" :
+      duration(p.result_age_seconds) + " ago");
+    fact(times, "took", duration(p.duration_seconds));
+    item.appendChild(times);
+    if (!p.critical) item.appendChild(el("span", "flag", "critical: false"));
+    if (p.blocked_by) item.appendChild(el("span", "flag", "blocked by " + p.blocked_by));
+    if (p.stale) item.appendChild(el("span", "flag", "stale"));
+    if (p.running) item.appendChild(el("span", "flag", "running"));
+    var details = el("details");
+    details.open = open;
+    details.appendChild(el("summary", "", "details"));
+    details.appendChild(el("pre", "", JSON.stringify(p.details, null, 2)));
+    item.appendChild(details);
+    return item;
+  }
+  function show(doc) {
+    var word = doc.status;
+    var rollup = document.getElementById("rollup");
+    rollup.className = "rollup s-" + word.toLowerCase();
+    document.getElementById("rollup-status").textContent = word;
+    document.getElementById("site-maintenance").textContent =
+      doc.maintenance ? "in maintenance" : "no";
+    document.title = word + " \\u00b7 " + doc.site.name + " \\u00b7 site-status";
+    var list = document.getElementById("probes");
+    var open = {};
+    list.querySelectorAll("li").forEach(function (li) {
+      var d = li.querySelector("details");
+      if (d && d.open) open[li.dataset.name] = true;
+    });
+    var probes = doc.probes.slice().sort(function (a, b) {
+      return SEVERITY[b.status] - SEVERITY[a.status];
+    });
+    var counts = {};
+    probes.forEach(function (p) { counts[p.status] = (counts[p.status] || 0) + 1; });
+    document.getElementById("counts").textContent = ["CRITICAL", "UNKNOWN", "WARNING", "OK"]
+      .filter(function (s) { return counts[s]; })
+      .map(function (s) { return counts[s] + " " + s; }).join(" \\u00b7 ");
+    var items = document.createDocumentFragment();
+    probes.forEach(function (p) { items.appendChild(probeItem(p, !!open[p.name])); });
+    list.replaceChildren(items);
+    document.getElementById("updated").textContent =
+      "Updated " + new Date(doc.generated_at * 1000).toISOString().slice(11, 19) + " UTC";
+  }
+  function refresh() {
+    fetch("/status", {cache: "no-store", headers: {Accept: "application/json"}})
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(show)
+      .catch(function () {
+        document.getElementById("updated").textContent = "Not updated: /status did not answer";
+      })
+      .finally(function () { setTimeout(refresh, every); });
+  }
+  setTimeout(refresh, every);
+})();
+""".strip()
+
+
+def _hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+#: Nothing but the inline style and script, and fetches of our own /status.
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src {_hash(STYLE)}; script-src {_hash(SCRIPT)}; "
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
+
+
+def wants_html(accept: str) -> bool:
+    """A browser's navigation asks for text/html; curl's ``*/*`` keeps the plain index."""
+    return "text/html" in accept
+
+
+def duration_words(seconds: float | None) -> str:
+    """The same words the script writes (``duration`` there)."""
+    if seconds is None:
+        return "\u2014"
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 90:
+        return f"{round(seconds)} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def worst_first(views: Iterable[ProbeView]) -> list[ProbeView]:
+    """By status, worst first (CRITICAL, UNKNOWN, WARNING, OK); config order within."""
+    return sorted(views, key=lambda view: -view.status.severity)
+
+
+def render_page(site: Site, views: list[ProbeView], now: float | None = None) -> bytes:
+    now = time.time() if now is None else now
+    document = site_document(site, views, now)
+    rollup = document["status"]
+    ordered = worst_first(views)
+    counts = [
+        f"{n} {status.name}"
+        for status in (Status.CRITICAL, Status.UNKNOWN, Status.WARNING, Status.OK)
+        if (n := sum(view.status is status for view in ordered))
+    ]
+    e = html.escape
+    maintenance = "in maintenance" if document["maintenance"] else "no"
+    facts = "".join(
+        f'<div><dt>{label}</dt><dd id="site-{label}"{extra}>{e(value)}</dd></div>'
+        for label, value, extra in (
+            ("environment", site.environment, ""),
+            ("tier", site.tier, ""),
+            ("profile", site.profile, ""),
+            ("maintenance", maintenance, ' class="maint"' if document["maintenance"] else ""),
+        )
+    )
+    probes = "".join(_probe_item(view_document(view, now)) for view in ordered)
+    updated = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S")
+    counted = " \u00b7 ".join(counts)
+    page = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        '<link rel="icon" href="data:,">'  # no /favicon.ico request
+        f"<title>{rollup} \u00b7 {e(site.name)} \u00b7 site-status</title>"
+        f"<style>{STYLE}</style></head>"
+        f'<body data-refresh="{REFRESH_SECONDS}">'
+        f'<header id="rollup" class="rollup s-{rollup.lower()}">'
+        f'<div class="word" id="rollup-status">{rollup}</div>'
+        f'<div><h1 id="site-name">{e(site.name)}</h1><dl class="facts">{facts}</dl>'
+        f'<p class="counts" id="counts">{counted}</p></div></header>'
+        f'<main><ul class="probes" id="probes">{probes}</ul></main>'
+        '<footer><nav><a href="/metrics">/metrics</a><a href="/status">/status</a>'
+        '<a href="/healthz">/healthz</a></nav>'
+        f'<p id="updated">Updated {updated} UTC</p></footer>'
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )
+    return page.encode(errors="replace")  # a lone surrogate (a file name) becomes "?"
+
+
+def _probe_item(probe: dict[str, Any]) -> str:
+    e = html.escape
+    status = probe["status"]
+    age = probe["result_age_seconds"]
+    last_run = "never" if age is None else f"{duration_words(age)} ago"
+    flags = [
+        label
+        for label, shown in (
+            ("critical: false", not probe["critical"]),
+            (f"blocked by {probe['blocked_by']}", bool(probe["blocked_by"])),
+            ("stale", probe["stale"]),
+            ("running", probe["running"]),
+        )
+        if shown
+    ]
+    details = json.dumps(probe["details"], indent=2, default=str, ensure_ascii=False)
+    return (
+        f'<li class="probe s-{status.lower()}" data-name="{e(probe["name"])}"'
+        f' data-status="{status}">'
+        f'<div class="line"><span class="badge">{status}</span>'
+        f'<span class="name">{e(probe["name"])}</span>'
+        f'<span class="kind">{e(probe["kind"])}</span></div>'
+        f'<p class="summary">{e(probe["summary"])}</p>'
+        '<dl class="times">'
+        f"<div><dt>in this status</dt><dd>{duration_words(probe['status_seconds'])}</dd></div>"
+        f"<div><dt>last run</dt><dd>{last_run}</dd></div>"
+        f"<div><dt>took</dt><dd>{duration_words(probe['duration_seconds'])}</dd></div></dl>"
+        + "".join(f'<span class="flag">{e(flag)}</span>' for flag in flags)
+        + f"<details><summary>details</summary><pre>{e(details)}</pre></details></li>"
+    )

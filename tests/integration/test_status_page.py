@@ -1,0 +1,105 @@
+"""The status page in Debian's headless Chromium, served by a real ``site-status run``."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver import Chrome as WebDriver
+from selenium.webdriver.common.by import By
+
+from exporter.web.page import REFRESH_SECONDS
+from tests.support.browser import as_phone, chromium
+from tests.support.exporter_process import RunningExporter, running_exporter, wait_until
+
+
+@pytest.fixture
+def exporter(tmp_path: Path) -> Iterator[tuple[RunningExporter, Path]]:
+    forecast = tmp_path / "forecast.nc"
+    present = tmp_path / "present"
+    present.write_text("x")
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            site: {{name: page-site, environment: prod, tier: priprod, profile: os2web}}
+            reports: {{file: {tmp_path}/reports.jsonl}}
+            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            probes:
+              - {{name: present, kind: file, path: {present}}}
+              - {{name: forecast-file, kind: file, path: {forecast}}}
+              - {{name: optional, kind: file, path: {tmp_path}/optional, critical: false}}
+            """
+        )
+    )
+    with running_exporter(config, tmp_path) as running:
+        wait_until(lambda: running.probe("forecast-file")["status"] == "CRITICAL", timeout=10)
+        yield running, forecast
+
+
+def probe_rows(browser: WebDriver) -> dict[str, tuple[str, str]]:
+    """Each probe shown: its status word and summary, as the DOM has them now (read in one
+    script, so a redraw cannot come between two reads)."""
+    rows = browser.execute_script(
+        """return Array.from(document.querySelectorAll("#probes > li"), li => [
+            li.querySelector(".name").textContent, li.querySelector(".badge").textContent,
+            li.querySelector(".summary").textContent])"""
+    )
+    return {name: (status, summary) for name, status, summary in rows}
+
+
+def policy_errors(browser: WebDriver) -> list[str]:
+    return [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"] or entry["level"] == "SEVERE"
+    ]
+
+
+def test_the_page_shows_a_critical_probe_and_follows_a_change(
+    exporter: tuple[RunningExporter, Path],
+) -> None:
+    running, forecast = exporter
+    with chromium() as browser:
+        browser.get(running.url + "/")
+        assert browser.find_element(By.ID, "rollup-status").text == "CRITICAL"
+        assert browser.title.startswith("CRITICAL \u00b7 page-site")
+        rows = probe_rows(browser)
+        status, summary = rows["forecast-file"]
+        assert status == "CRITICAL"
+        assert str(forecast) in summary
+        assert "does not exist" in summary or "missing" in summary or "no such" in summary
+        assert list(rows)[:2] == ["forecast-file", "optional"]  # worst first
+        assert rows["present"][0] == "OK"
+        optional = browser.find_element(By.CSS_SELECTOR, 'li[data-name="optional"]')
+        assert "critical: false" in optional.text
+        assert browser.find_element(By.ID, "site-tier").text == "priprod"
+
+        forecast.write_bytes(b"CDF\x01")  # the file arrives: the probe turns OK
+        started = time.monotonic()
+        wait_until(lambda: probe_rows(browser)["forecast-file"][0] == "OK", timeout=30)
+        # Without a reload: the script fetched /status and redrew the list.
+        assert time.monotonic() - started < 3 * REFRESH_SECONDS + 5
+        assert browser.find_element(By.ID, "rollup-status").text == "WARNING"  # optional
+        assert browser.find_element(By.ID, "rollup").get_attribute("class") == "rollup s-warning"
+        assert policy_errors(browser) == []
+
+
+def test_the_page_reads_on_a_phone_in_dark_mode(
+    exporter: tuple[RunningExporter, Path],
+) -> None:
+    running, _ = exporter
+    with chromium(dark=True) as browser:
+        as_phone(browser)
+        browser.get(running.url + "/")
+        assert browser.execute_script("return window.innerWidth") == 390
+        # Nothing wider than the phone's screen: no sideways scrolling.
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+        background = browser.execute_script(
+            "return getComputedStyle(document.body).backgroundColor"
+        )
+        assert background == "rgb(13, 17, 23)"  # the dark palette
+        assert policy_errors(browser) == []
