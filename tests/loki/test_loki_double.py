@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.loki_double import LokiDouble, TokenBucket, loki_double
+from tests.support.loki_double import (
+    INGESTION_BURST_BYTES,
+    INGESTION_RATE_BYTES,
+    LokiDouble,
+    TokenBucket,
+    loki_double,
+)
 
 NOW = time.time_ns()
 LABELS = {"job": "site-status", "site": "shop"}
@@ -198,19 +204,39 @@ def test_no_streams_by_version(version: tuple[int, int], status: int) -> None:
             assert "at least one valid stream is required" in answer
 
 
-def test_ingestion_rate_limit_is_4_mb_a_second_with_a_6_mb_burst(double: LokiDouble) -> None:
-    line = "x" * (256 * 1024)  # 1 MiB in 4 lines
-    megabyte = push(LABELS, *[[str(NOW + i), line] for i in range(4)])
-    assert [post(double, megabyte)[0] for _ in range(6)] == [204] * 6, "the burst"
-    status, answer, _ = post(double, megabyte)
-    assert status == 429
-    assert answer.startswith("Ingestion rate limit exceeded for user fake (limit: 4194304 ")
-    assert "while attempting to ingest '4' lines totaling '1048576' bytes" in answer
-    assert len(double.stored()) == 4, "the same lines again are duplicates; limited: not stored"
-    time.sleep(0.3)  # 4 MiB/s refill: 1 MiB in 0.25 s
-    assert post(double, megabyte)[0] == 204
-    assert TokenBucket(4 * 2**20, 6 * 2**20).allow(6 * 2**20)
-    assert not TokenBucket(4 * 2**20, 6 * 2**20).allow(6 * 2**20 + 1), "over the burst: never"
+def test_the_rate_limit_is_a_token_bucket_of_4_mb_a_second_and_a_6_mb_burst() -> None:
+    """Loki's defaults (limits.go: ingestion_rate_mb 4, ingestion_burst_size_mb 6, MB = 2^20
+    bytes), as golang.org/x/time/rate's AllowN counts them."""
+    mib = 2**20
+    bucket = TokenBucket(INGESTION_RATE_BYTES, INGESTION_BURST_BYTES)
+    assert (4 * mib, 6 * mib) == (INGESTION_RATE_BYTES, INGESTION_BURST_BYTES)
+    start = bucket.at
+    assert bucket.allow(6 * mib, now=start), "the burst"
+    assert not bucket.allow(1, now=start)
+    assert not bucket.allow(4 * mib + 1, now=start + 1.0)
+    assert bucket.allow(4 * mib, now=start + 1.0), "4 MiB a second"
+    assert not TokenBucket(4 * mib, 6 * mib).allow(6 * mib + 1), "over the burst: never"
+
+
+def test_a_push_over_the_rate_limit_is_429_and_stores_nothing() -> None:
+    # A slow bucket (100 B/s, burst 3000 B) so that the test does not race the refill.
+    with loki_double(ingestion_rate_bytes=100, ingestion_burst_bytes=3000) as double:
+        line = "x" * 1000
+        answers = [post(double, push(LABELS, [str(NOW + i), line]))[:2] for i in range(4)]
+        assert [status for status, _ in answers] == [204, 204, 204, 429]
+        assert answers[3][1] == (
+            "Ingestion rate limit exceeded for user fake (limit: 100 bytes/sec) while "
+            "attempting to ingest '1' lines totaling '1000' bytes, reduce log volume or contact "
+            "your Loki administrator to see if the limit can be increased\n"
+        )
+        assert len(double.stored()) == 3
+        # Per tenant: another tenant has its own bucket.
+        connection = http.client.HTTPConnection("127.0.0.1", double.port, timeout=5)
+        body = json.dumps(push(LABELS, [str(NOW + 9), line])).encode()
+        headers = {"Content-Type": "application/json", "X-Scope-OrgID": "other"}
+        connection.request("POST", "/loki/api/v1/push", body=body, headers=headers)
+        assert connection.getresponse().status == 204
+        connection.close()
 
 
 def test_active_streams_are_limited_per_tenant() -> None:

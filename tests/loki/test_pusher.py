@@ -309,6 +309,7 @@ async def test_too_old_reports_are_dropped_not_sent(
         await sink.submit([transition("ancient", observed=time.time() - 8 * 86400)])
         await sink.submit([transition("recent")])
         await eventually(lambda: double.stored())
+        await eventually(lambda: sink.spool.pending == 0)
     assert [e.report()["probe"]["name"] for e in double.stored()] == ["recent"]
     assert sink.loki.dropped["too_old"] == 1
     assert all(r.status == 204 for r in double.answered())
