@@ -330,7 +330,10 @@ def path_details(config: DiskProbe, reports: Sequence[FilesystemReport]) -> dict
 
 
 async def run(config: DiskProbe, context: ProbeContext) -> Result:
-    mounts = selected_filesystems(config, context.mounts())
+    # Tens of thousands of mounts on a busy node: matched in a worker thread, off the loop.
+    mounts = await blocking_within(
+        context, selected_filesystems, config, context.mounts(), resource=None
+    )
     if not mounts:
         if config.path is not None:
             reason = f"no filesystem holds {config.path} in the mount table"

@@ -205,24 +205,31 @@ async def run(config: DrupalProbe, context: ProbeContext) -> Result:
         reason = drupal_text.scrub(str(error), secrets)
         return Result(Status.UNKNOWN, f"could not run drush: {reason}", {"drush": drush})
     drush.update(drupal_text.output_facts(output))
+    status_cache = await refreshed_status(config, context, runner, output, secrets)
     try:
-        # Up to 4 MiB of JSON and text: parsed in a worker thread, never on the event loop.
-        requirements = await blocking_within(
-            context, requirements_or_none, output.stdout, resource=None
+        # Up to 4 MiB of JSON and text, thousands of rows: parsed and graded in a worker
+        # thread, never on the event loop.
+        result = await blocking_within(
+            context, parsed_and_graded, config, output, spec.timeout, secrets, drush, resource=None
         )
     except BlockingTimeout:
         summary = "drush's output could not be read before the deadline"
         return Result(Status.UNKNOWN, summary, {"drush": drush})
-    status_cache = await refreshed_status(config, context, runner, output, secrets)
-    result = graded_output(config, output, spec.timeout, secrets, drush, requirements)
     return with_status(result, config, status_cache)
 
 
-def requirements_or_none(stdout: bytes) -> Requirements | None:
+def parsed_and_graded(
+    config: DrupalProbe,
+    output: CommandOutput,
+    timeout: float,
+    secrets: list[str],
+    drush: dict[str, Any],
+) -> Result:
     try:
-        return parse_requirements(stdout)
+        requirements: Requirements | None = parse_requirements(output.stdout)
     except NoRequirementsJson:
-        return None
+        requirements = None
+    return graded_output(config, output, timeout, secrets, drush, requirements)
 
 
 def graded_output(
