@@ -1,4 +1,4 @@
-"""Alertmanager routing for the tiers, as a plain config and as a per-namespace AlertmanagerConfig.
+"""Alertmanager routing for the tiers, as a plain config and as a cluster's AlertmanagerConfig.
 
 - priprod, severity critical: the pager, at any hour;
 - flexprod: the pager (critical) or the team chat, only inside office hours
@@ -184,9 +184,17 @@ def _crd_route(route: dict[str, Any]) -> dict[str, Any]:
 
 
 def alertmanager_config_crd(
-    namespace: str = "site-status", settings: AlertmanagerSettings | None = None
+    namespace: str = "monitoring", settings: AlertmanagerSettings | None = None
 ) -> dict[str, Any]:
-    """The same routing for one namespace; the operator adds a ``namespace`` matcher on top."""
+    """The same routing as a cluster's AlertmanagerConfig, for prometheus-operator (v0.61+).
+
+    Meant as the Alertmanager's global config (``Alertmanager.spec.alertmanagerConfiguration:
+    {name: site-status}``, in the Alertmanager's namespace): then the operator adds no
+    ``namespace`` matcher. Selected the usual way (``alertmanagerConfigSelector``) it would get
+    ``namespace="<its namespace>"`` on every route and inhibition, and see no site's alert
+    (they carry the site's namespace) nor the fleet alert (it has none), unless the Alertmanager
+    sets ``alertmanagerConfigMatcherStrategy: {type: None}``.
+    """
     settings = settings or AlertmanagerSettings()
     return {
         "apiVersion": "monitoring.coreos.com/v1alpha1",

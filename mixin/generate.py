@@ -10,10 +10,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mixin.alertmanager import alertmanager_config, alertmanager_config_crd
+from mixin.alertmanager import alertmanager_config
 from mixin.config import MixinConfig, load_config
 from mixin.dashboards.fleet import fleet_dashboard
 from mixin.dashboards.site import site_dashboard
+from mixin.kubernetes import cluster_files
 from mixin.render import GENERATED, to_json, to_yaml
 from mixin.rules import rule_files
 
@@ -32,9 +33,13 @@ def generated_files(config: MixinConfig) -> dict[str, str]:
         for name, document in rule_files(config).items()
     }
     files["alerts/alertmanager.yml"] = to_yaml(alertmanager_config(), GENERATED)
-    files["alerts/alertmanagerconfig.yaml"] = to_yaml(alertmanager_config_crd(), GENERATED)
-    files["dashboards/site-status-fleet.json"] = to_json(fleet_dashboard(config))
-    files["dashboards/site-status-site.json"] = to_json(site_dashboard(config))
+    dashboards = {
+        "site-status-fleet": fleet_dashboard(config),
+        "site-status-site": site_dashboard(config),
+    }
+    for name, document in dashboards.items():
+        files[f"dashboards/{name}.json"] = to_json(document)
+    files.update(cluster_files(config, dashboards))
     return files
 
 

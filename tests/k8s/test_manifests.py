@@ -1,8 +1,11 @@
 """The rendered k8s/ manifests: valid offline, restricted, consistent with each other and alerts/.
 
-Built-in kinds are checked by ``kubernetes-validate --strict`` (Kubernetes' own OpenAPI
-schemas); ServiceMonitor and PrometheusRule against their CRD schemas in ``tests/k8s/crds``
-with jsonschema, strictly (an unknown field is an error, as with ``kubectl --validate=strict``).
+Each site overlay renders only what runs in the site's namespace; ``k8s/cluster`` renders what a
+cluster gets once (rules, routing, dashboards). Built-in kinds are checked by
+``kubernetes-validate --strict`` (Kubernetes' own OpenAPI schemas); ServiceMonitor and
+PrometheusRule against their CRD schemas in ``tests/k8s/crds`` with jsonschema, strictly (an
+unknown field is an error, as with ``kubectl --validate=strict``); the AlertmanagerConfig in
+tests/mixin/test_alertmanager.py.
 """
 
 from __future__ import annotations
@@ -20,17 +23,24 @@ import yaml
 
 from exporter.config import parse_config
 from exporter.registry import default_registry
-from scripts import generate_prometheusrule
 from tests.support.kustomize import K8S, REPO, build, documents
 
 CRDS = Path(__file__).parent / "crds"
-OVERLAYS = [K8S / "base", K8S / "overlays" / "example"]
+SITES = [K8S / "base", K8S / "overlays" / "example", K8S / "overlays" / "example-drupal"]
+CLUSTER = K8S / "cluster"
 KUBERNETES_VERSION = "1.30.0"  # the oldest API we support; validated against 1.37 too
+#: Kinds that belong to the cluster, never to a site's namespace.
+CLUSTER_KINDS = {"PrometheusRule", "AlertmanagerConfig", "ClusterRole", "ClusterRoleBinding"}
 
 
 @pytest.fixture(scope="module")
 def example() -> list[dict[str, Any]]:
     return documents(K8S / "overlays" / "example")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> list[dict[str, Any]]:
+    return documents(CLUSTER)
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -52,38 +62,79 @@ def kubernetes_validate(path: Path, version: str) -> subprocess.CompletedProcess
     )
 
 
-def test_the_example_overlay_renders_every_part(example: list[dict[str, Any]]) -> None:
-    kinds = sorted(doc["kind"] for doc in example)
-    assert kinds == sorted(
-        [
-            "ConfigMap",
-            "Deployment",
-            "NetworkPolicy",
-            "PrometheusRule",
-            "Role",
-            "Role",
-            "RoleBinding",
-            "RoleBinding",
-            "Service",
-            "ServiceAccount",
-            "ServiceMonitor",
-        ]
-    )
+SITE_KINDS = [
+    "ConfigMap",
+    "Deployment",
+    "NetworkPolicy",
+    "NetworkPolicy",
+    "Role",
+    "RoleBinding",
+    "Service",
+    "ServiceAccount",
+    "ServiceMonitor",
+]
+
+
+def test_a_site_renders_only_what_runs_in_its_namespace(example: list[dict[str, Any]]) -> None:
+    assert sorted(doc["kind"] for doc in example) == SITE_KINDS
     assert {doc["metadata"]["namespace"] for doc in example} == {"shop"}
     assert not by_kind(example, "CronJob")
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: str(p.relative_to(K8S)))
+def test_the_drupal_example_adds_exec_rights_and_a_drupal_probe_that_uses_them() -> None:
+    docs = documents(K8S / "overlays" / "example-drupal")
+    assert sorted(doc["kind"] for doc in docs) == sorted([*SITE_KINDS, "Role", "RoleBinding"])
+    config = parse_config(one(docs, "ConfigMap")["data"]["site-status.yaml"], default_registry())
+    runners = [p.runner.type for p in config.probes if p.kind == "drupal"]  # type: ignore[attr-defined]
+    assert runners == ["kubernetes"]
+
+
+def test_the_plain_example_has_no_exec_rights_and_no_drupal_probe(
+    example: list[dict[str, Any]],
+) -> None:
+    assert [r["metadata"]["name"] for r in by_kind(example, "Role")] == ["site-status"]
+    config = parse_config(one(example, "ConfigMap")["data"]["site-status.yaml"], default_registry())
+    assert not [p for p in config.probes if p.kind == "drupal"]
+
+
+def test_the_cluster_renders_rules_routing_and_dashboards_once(
+    cluster: list[dict[str, Any]],
+) -> None:
+    kinds = sorted(doc["kind"] for doc in cluster)
+    assert kinds == ["AlertmanagerConfig", "ConfigMap", "ConfigMap", "PrometheusRule"]
+    assert {doc["metadata"]["namespace"] for doc in cluster} == {"monitoring"}
+    for site in SITES:
+        assert not {doc["kind"] for doc in documents(site)} & CLUSTER_KINDS, site
+
+
+def test_the_dashboards_are_config_maps_for_grafanas_sidecar(
+    cluster: list[dict[str, Any]],
+) -> None:
+    """The Grafana chart's sidecar loads ConfigMaps labelled grafana_dashboard (the label
+    kube-prometheus-stack's values set, value "1"); their files are dashboards/*.json."""
+    maps = by_kind(cluster, "ConfigMap")
+    shipped = {path.name: path.read_text() for path in (REPO / "dashboards").glob("*.json")}
+    found = {}
+    for config_map in maps:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        found.update(config_map["data"])
+    assert found == shipped
+    assert all(len(text.encode()) < 1024 * 1024 for text in found.values())  # ConfigMap limit
+
+
+@pytest.mark.parametrize("overlay", [*SITES, CLUSTER], ids=lambda p: str(p.relative_to(K8S)))
 @pytest.mark.parametrize("version", [KUBERNETES_VERSION, "1.37.0"])
 def test_builtin_kinds_validate_strictly(overlay: Path, version: str, tmp_path: Path) -> None:
     rendered = tmp_path / "rendered.yaml"
     rendered.write_text(build(overlay))
     done = kubernetes_validate(rendered, version)
     assert done.returncode == 0, done.stdout + done.stderr
-    # Only the two prometheus-operator kinds are left to the CRD schemas below.
+    # Only the prometheus-operator kinds are left to the CRD schemas.
     unknown = [line for line in done.stdout.splitlines() if "Couldn't find schema" in line]
-    assert len(unknown) == 2
-    assert all("PrometheusRule" in line or "ServiceMonitor" in line for line in unknown)
+    expected = (
+        ["AlertmanagerConfig", "PrometheusRule"] if overlay == CLUSTER else ["ServiceMonitor"]
+    )
+    assert sorted(kind for line in unknown for kind in expected if kind in line) == expected
 
 
 def test_the_validator_rejects_an_unknown_field(
@@ -122,12 +173,16 @@ def crd_errors(document: dict[str, Any]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("kind", ["ServiceMonitor", "PrometheusRule"])
-def test_custom_resources_match_their_crd(example: list[dict[str, Any]], kind: str) -> None:
-    assert crd_errors(one(example, kind)) == []
+def test_custom_resources_match_their_crd(
+    example: list[dict[str, Any]], cluster: list[dict[str, Any]]
+) -> None:
+    assert crd_errors(one(example, "ServiceMonitor")) == []
+    assert crd_errors(one(cluster, "PrometheusRule")) == []
 
 
-def test_the_crd_check_rejects_what_the_api_server_would(example: list[dict[str, Any]]) -> None:
+def test_the_crd_check_rejects_what_the_api_server_would(
+    example: list[dict[str, Any]], cluster: list[dict[str, Any]]
+) -> None:
     monitor = copy.deepcopy(one(example, "ServiceMonitor"))
     monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
     monitor["spec"]["endpoints"][0]["portName"] = "metrics"
@@ -136,7 +191,7 @@ def test_the_crd_check_rejects_what_the_api_server_would(example: list[dict[str,
     assert any("spec.endpoints.0.interval" in e for e in errors)
     assert any("'portName' was unexpected" in e for e in errors)
     assert any("'selector' is a required property" in e for e in errors)
-    rule = copy.deepcopy(one(example, "PrometheusRule"))
+    rule = copy.deepcopy(one(cluster, "PrometheusRule"))
     rule["spec"]["groups"].append({"rules": [{"alert": "X"}]})
     errors = crd_errors(rule)
     assert any("'name' is a required property" in e for e in errors)
@@ -152,18 +207,11 @@ def alert_groups() -> Iterator[dict[str, Any]]:
 
 
 def test_the_prometheus_rule_holds_exactly_the_rules_of_alerts(
-    example: list[dict[str, Any]],
+    cluster: list[dict[str, Any]],
 ) -> None:
     groups = list(alert_groups())
     assert groups, "alerts/ has no rule groups"
-    assert one(example, "PrometheusRule")["spec"]["groups"] == groups
-
-
-def test_the_prometheus_rule_file_is_generated_not_edited() -> None:
-    assert generate_prometheusrule.OUTPUT.read_text() == generate_prometheusrule.render(), (
-        "k8s/base/prometheusrule.yaml differs from alerts/: "
-        "run python3 scripts/generate_prometheusrule.py"
-    )
+    assert one(cluster, "PrometheusRule")["spec"]["groups"] == groups
 
 
 def test_restricted_pod_security_and_a_read_only_root(example: list[dict[str, Any]]) -> None:
@@ -206,7 +254,7 @@ def test_site_identity_comes_through_the_downward_api(example: list[dict[str, An
 
 
 def test_the_configs_in_the_config_maps_are_valid(example: list[dict[str, Any]]) -> None:
-    for overlay in OVERLAYS:
+    for overlay in SITES:
         config_map = one(documents(overlay), "ConfigMap")
         config = parse_config(config_map["data"]["site-status.yaml"], default_registry())
         assert config.kubernetes.enabled
@@ -238,21 +286,6 @@ def test_service_monitor_service_and_pods_select_each_other(example: list[dict[s
     assert "metrics" in container_ports
     # The alerts select job="site-status": the job a ServiceMonitor gives is the Service's name.
     assert service["metadata"]["name"] == "site-status"
-
-
-def test_network_policy(example: list[dict[str, Any]]) -> None:
-    policy = one(example, "NetworkPolicy")["spec"]
-    template = one(example, "Deployment")["spec"]["template"]
-    assert policy["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
-    assert policy["policyTypes"] == ["Ingress", "Egress"]
-    (ingress,) = policy["ingress"]
-    assert ingress["ports"] == [{"port": "metrics", "protocol": "TCP"}]
-    assert ingress["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-    ]
-    egress_ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
-    assert {53, 3100, 443, 6443} <= egress_ports
-    assert {"to": [{"podSelector": {}}]} in policy["egress"]  # the namespace's own services
 
 
 def test_the_role_binding_binds_the_pods_service_account(example: list[dict[str, Any]]) -> None:

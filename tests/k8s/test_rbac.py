@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from exporter.kube import permissions
@@ -57,9 +58,16 @@ def test_the_drupal_exec_component_grants_only_exec() -> None:
     assert not granted(rules) & permissions.BASE
 
 
-def test_the_rendered_overlay_grants_nothing_else() -> None:
-    docs = documents(K8S / "overlays" / "example")
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [("example", permissions.BASE), ("example-drupal", permissions.ALL)],
+)
+def test_the_rendered_overlays_grant_nothing_else(
+    overlay: str, expected: set[Permission] | frozenset[Permission]
+) -> None:
+    """The plain example has no drupal probe, so no exec; the drupal example has both."""
+    docs = documents(K8S / "overlays" / overlay)
     kinds = {doc["kind"] for doc in docs}
     assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
     rules = [rule for doc in docs if doc["kind"] == "Role" for rule in doc["rules"]]
-    assert granted(rules) == permissions.ALL
+    assert granted(rules) == expected

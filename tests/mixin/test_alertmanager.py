@@ -15,7 +15,7 @@ from mixin.generate import REPO
 from tests.support.node_tools import alertmanagerconfig_errors
 
 CONFIG = REPO / "alerts" / "alertmanager.yml"
-CRD = REPO / "alerts" / "alertmanagerconfig.yaml"
+CRD = REPO / "k8s" / "cluster" / "alertmanagerconfig.yaml"
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,6 +48,10 @@ ROUTING = [
     (["tier=besteffort", "severity=critical", "alertname=SiteStatusSiteCritical"], "team-chat"),
     (["tier=besteffort", "severity=warning", "alertname=SiteStatusSiteDegraded"], "team-chat"),
     (["tier=unknown", "severity=critical", "alertname=SiteStatusExporterDown"], "team-chat"),
+    # The fleet alert routes like its tier.
+    (["tier=priprod", "severity=critical", "alertname=SiteStatusFleetCritical"], "pager"),
+    (["tier=flexprod", "severity=critical", "alertname=SiteStatusFleetCritical"], "pager"),
+    (["tier=besteffort", "severity=critical", "alertname=SiteStatusFleetCritical"], "team-chat"),
 ]
 
 
@@ -114,7 +118,7 @@ def test_time_intervals_per_tier(
 
 def test_alertmanagerconfig_is_valid_for_the_crd() -> None:
     document = yaml.safe_load(CRD.read_text())
-    assert document == alertmanager_config_crd()
+    assert document == alertmanager_config_crd("monitoring")
     assert alertmanagerconfig_errors([document]) == []
 
 
@@ -138,23 +142,27 @@ CRD_ROUTE_KEYS = {
 }
 
 
-def plain_route(route: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+def plain_route(route: dict[str, Any]) -> dict[str, Any]:
     """What the operator makes of an AlertmanagerConfig route (strict: unknown keys fail)."""
     out: dict[str, Any] = {}
     for key, value in route.items():
         assert key in CRD_ROUTE_KEYS, f"unknown route key {key}"
         if key == "matchers":
-            value = [f'{m["name"]}{m["matchType"]}"{m["value"]}"' for m in value]
+            value = [plain_matcher(m) for m in value]
         elif key == "routes":
             value = [plain_route(child) for child in value]
         out[CRD_ROUTE_KEYS[key]] = value
-    if namespace is not None:
-        out["matchers"] = [f'namespace="{namespace}"', *out.get("matchers", [])]
     return out
 
 
-def test_alertmanagerconfig_routes_like_the_plain_config(tmp_path: Path) -> None:
-    """Converted the way the operator does (namespace matcher on top), amtool routes it the same."""
+def plain_matcher(matcher: dict[str, str]) -> str:
+    return f'{matcher["name"]}{matcher["matchType"]}"{matcher["value"]}"'
+
+
+def test_alertmanagerconfig_routes_and_inhibits_like_the_plain_config(tmp_path: Path) -> None:
+    """Converted the way the operator does for the global config (no namespace matcher: the
+    Alertmanager's spec.alertmanagerConfiguration), amtool routes it the same, and its
+    inhibitions are the plain config's."""
     spec = alertmanager_config_crd()["spec"]
     receivers = [
         {
@@ -181,16 +189,24 @@ def test_alertmanagerconfig_routes_like_the_plain_config(tmp_path: Path) -> None
         }
         for interval in spec["muteTimeIntervals"]
     ]
+    inhibit_rules = [
+        {
+            "source_matchers": [plain_matcher(m) for m in rule["sourceMatch"]],
+            "target_matchers": [plain_matcher(m) for m in rule["targetMatch"]],
+            "equal": rule["equal"],
+        }
+        for rule in spec["inhibitRules"]
+    ]
+    assert inhibit_rules == alertmanager_config()["inhibit_rules"]
     config = {
-        "route": {"receiver": "team-chat", "routes": [plain_route(spec["route"], "site-status")]},
+        "route": plain_route(spec["route"]),
         "receivers": receivers,
         "time_intervals": intervals,
+        "inhibit_rules": inhibit_rules,
     }
     path = tmp_path / "converted.yml"
     path.write_text(yaml.safe_dump(config))
     assert amtool("check-config", str(path)).returncode == 0
     for labels, receiver in ROUTING:
-        result = amtool(
-            "config", "routes", "test", f"--config.file={path}", "namespace=site-status", *labels
-        )
+        result = amtool("config", "routes", "test", f"--config.file={path}", *labels)
         assert result.stdout.strip() == receiver, labels

@@ -46,5 +46,16 @@ def build(directory: Path) -> str:
     return done.stdout
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """kustomize writes YAML 1.2, where a bare ``=`` (an AlertmanagerConfig ``matchType``) is a
+    string; PyYAML reads YAML 1.1, where it is the ``value`` tag and cannot be constructed."""
+
+
+_Yaml12Loader.add_constructor(
+    "tag:yaml.org,2002:value",
+    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+)
+
+
 def documents(directory: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(build(directory)) if doc]
+    return [doc for doc in yaml.load_all(build(directory), Loader=_Yaml12Loader) if doc]

@@ -1,0 +1,162 @@
+"""k8s/new-site.py, the site factory's one step: an overlay per namespace, refused when wrong."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.config import parse_config
+from exporter.registry import default_registry
+from tests.support.kustomize import K8S, documents
+
+SCRIPT = K8S / "new-site.py"
+COMMON = [
+    "--environment",
+    "prod",
+    "--profile",
+    "os2web",
+    "--apiserver",
+    "10.0.0.5/32",
+    "--image",
+    "registry.example.org/site-status:0.2.0",
+]
+
+
+def new_site(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
+    )
+
+
+def written_by(overlay: Path) -> list[str]:
+    """The command in the header of an overlay's kustomization.yaml."""
+    first = (overlay / "kustomization.yaml").read_text().splitlines()[0]
+    command = first.removeprefix("# Written by: ")
+    return shlex.split(command)[2:]  # after "python3 k8s/new-site.py"
+
+
+def without_paths(document: dict[str, Any]) -> dict[str, Any]:
+    """The overlay with its relative paths to k8s/ reduced to what they point at."""
+    out = dict(document)
+    for key in ("resources", "components"):
+        if key in out:
+            out[key] = [
+                path.rsplit("/", 2)[-2:] if "components" in path else path.rsplit("/", 1)[-1]
+                for path in out[key]
+            ]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("example", "config"), [("example", "site-status.yaml"), ("example-drupal", "site-status.yaml")]
+)
+def test_the_example_overlays_are_what_the_script_writes(
+    example: str, config: str, tmp_path: Path
+) -> None:
+    committed = K8S / "overlays" / example
+    args = written_by(committed)
+    done = new_site(*args, "--config", str(committed / config), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    fresh = tmp_path / args[0]
+    for name in ("kustomization.yaml", "apiserver.yaml", "site-status.yaml"):
+        ours, theirs = (fresh / name).read_text(), (committed / name).read_text()
+        if name == "kustomization.yaml":
+            assert without_paths(yaml.safe_load(ours)) == without_paths(yaml.safe_load(theirs))
+        else:
+            assert ours == theirs, name
+
+
+def test_a_new_site_renders_with_its_namespace_labels_and_api_server(tmp_path: Path) -> None:
+    done = new_site("library", "--tier", "flexprod", *COMMON, "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    docs = documents(tmp_path / "library")
+    assert {d["metadata"]["namespace"] for d in docs} == {"library"}
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert labels["site-status.io/tier"] == "flexprod"
+    assert labels["site-status.io/environment"] == "prod"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "registry.example.org/site-status:0.2.0"
+    )
+    # Selectors carry only the app's own labels, never the site's.
+    assert deployment["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "site-status",
+        "app.kubernetes.io/component": "exporter",
+    }
+    (apiserver,) = [d for d in docs if d["metadata"]["name"] == "site-status-apiserver"]
+    assert apiserver["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.0.0.5/32"}}]
+    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    config = parse_config(config_map["data"]["site-status.yaml"], default_registry())
+    assert not config.kubernetes.discovery.ingresses
+    assert not [d for d in docs if d["metadata"]["name"] == "site-status-drupal-exec"]
+
+
+def test_probe_ingresses_turns_on_ingress_discovery_with_its_policy(tmp_path: Path) -> None:
+    done = new_site(
+        "shop", "--tier", "priprod", *COMMON, "--probe-ingresses", "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    docs = documents(tmp_path / "shop")
+    names = {d["metadata"]["name"] for d in docs if d["kind"] == "NetworkPolicy"}
+    assert "site-status-ingress-controller" in names
+    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    config = parse_config(config_map["data"]["site-status.yaml"], default_registry())
+    assert config.kubernetes.discovery.ingresses
+
+
+def drupal_config(tmp_path: Path, runner: str) -> Path:
+    path = tmp_path / "site.yaml"
+    probe: dict[str, Any] = {"name": "drupal", "kind": "drupal"}
+    if runner == "kubernetes":
+        probe["runner"] = {"type": "kubernetes", "selector": "app=drupal"}
+    path.write_text(yaml.safe_dump({"site": {"tier": "priprod"}, "probes": [probe]}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--drupal-exec"], "no drupal probe with runner: {type: kubernetes}"),
+        (["--config", "LOCAL", "--drupal-exec"], "no drupal probe with runner: {type: kubernetes}"),
+        (["--config", "EXEC"], "run drush through pods/exec: add --drupal-exec"),
+        (["--apiserver", "10.0.0.300/32"], "--apiserver"),
+        (["--environment", "prod env"], "not a valid label value"),
+    ],
+)
+def test_refuses_with_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
+    extra = [
+        str(drupal_config(tmp_path, "local" if a == "LOCAL" else "kubernetes"))
+        if a in ("LOCAL", "EXEC")
+        else a
+        for a in extra
+    ]
+    done = new_site("shop", "--tier", "priprod", *COMMON, *extra, "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "shop").exists()
+
+
+def test_refuses_a_bad_namespace_and_an_existing_overlay(tmp_path: Path) -> None:
+    done = new_site("Shop_1", "--tier", "priprod", *COMMON, "--out", str(tmp_path))
+    assert done.returncode == 2 and "not a DNS label" in done.stderr
+    assert new_site("shop", "--tier", "priprod", *COMMON, "--out", str(tmp_path)).returncode == 0
+    again = new_site("shop", "--tier", "priprod", *COMMON, "--out", str(tmp_path))
+    assert again.returncode == 2 and "exists" in again.stderr
+    forced = new_site("shop", "--tier", "priprod", *COMMON, "--out", str(tmp_path), "--force")
+    assert forced.returncode == 0
+
+
+def test_exec_with_a_drupal_probe_gets_the_component(tmp_path: Path) -> None:
+    config = drupal_config(tmp_path, "kubernetes")
+    args = ["shop", "--tier", "priprod", *COMMON, "--config", str(config), "--drupal-exec"]
+    done = new_site(*args, "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    docs = documents(tmp_path / "shop")
+    assert [d for d in docs if d["metadata"]["name"] == "site-status-drupal-exec"]
