@@ -46,6 +46,7 @@ from exporter.units import format_duration, format_size
 from exporter.user_regex import UserRegex, user_regex_search
 from probes import health, tls
 from probes.deadline import own_budget
+from probes.health.common import json_value
 
 if TYPE_CHECKING:
     import httpx
@@ -413,9 +414,9 @@ def body_checks(config: HttpProbe, text: str) -> list[tuple[Status, str]]:
 
 def json_field_failure(assertion: JsonField, text: str) -> str | None:
     try:
-        value: Any = json.loads(text)
-    except ValueError:
-        return f"{assertion.path}: body is not JSON"
+        value: Any = json_value(text)  # bounded: see MAX_JSON_VALUES
+    except ValueError as error:
+        return f"{assertion.path}: body is not JSON ({error})"
     for part in assertion.path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
