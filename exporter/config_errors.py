@@ -64,17 +64,26 @@ class ConfigError:
         return f"{self.path or '<config>'}{where}: {self.message}"
 
 
+#: Errors shown at most: a list of 100,000 wrong values needs no 100,000 lines.
+MAX_SHOWN_ERRORS = 100
+
+
 class ConfigInvalid(Exception):
     def __init__(self, source: str, errors: Sequence[ConfigError]) -> None:
         self.source = source
+        #: How many errors the config has; ``errors`` holds the first ``MAX_SHOWN_ERRORS``.
+        self.count = len(errors)
         self.errors = [
-            ConfigError(error.path, without_contents(error.message), error.line) for error in errors
+            ConfigError(error.path, without_contents(error.message), error.line)
+            for error in errors[:MAX_SHOWN_ERRORS]
         ]
         if len(self.errors) == 1:  # one line, for the errors that stop reading the file
             text = f"{source}: {self.errors[0]}"
         else:
             lines = "\n".join(f"  {error}" for error in self.errors)
-            text = f"{source}: {len(self.errors)} error(s)\n{lines}"
+            if self.count > len(self.errors):
+                lines += f"\n  ... and {self.count - len(self.errors)} more"
+            text = f"{source}: {self.count} error(s)\n{lines}"
         super().__init__(text)
 
     def summary(self) -> str:
@@ -83,4 +92,4 @@ class ConfigInvalid(Exception):
         where = first.path or "<config>"
         if first.line:
             where += f" (line {first.line})"
-        return f"{len(self.errors)} error(s) in the config, the first at {where}"
+        return f"{self.count} error(s) in the config, the first at {where}"

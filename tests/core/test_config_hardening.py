@@ -169,3 +169,15 @@ def test_keys_that_are_not_text(text: str, registry: KindRegistry) -> None:
     with pytest.raises(ConfigInvalid) as caught:
         parse_config(text, registry)
     assert caught.value.errors
+
+
+def test_thousands_of_errors_show_the_first_hundred(registry: KindRegistry) -> None:
+    text = "probes:\n" + "".join(f"  - {{name: p{i}, kind: load, x: 1}}\n" for i in range(3000))
+    with pytest.raises(ConfigInvalid) as caught:
+        parse_config(text, registry)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "<config>: 3000 error(s)"
+    assert len(lines) == 102 and lines[-1] == "  ... and 2900 more"
+    assert (
+        caught.value.summary() == "3000 error(s) in the config, the first at probes[0].x (line 2)"
+    )

@@ -10,10 +10,15 @@ from collections.abc import Iterator
 import pytest
 
 from exporter.config import ConfigInvalid, parse_config
+from exporter.kube.discovery import discovered_probes
+from exporter.kube.problem import DiscoveryProblem
+from exporter.kube.settings import DiscoverySettings
+from exporter.probe_api import ProbeConfig
 from exporter.registry import default_registry
 from exporter.status import Status
 from exporter.user_regex import UserRegexError, check_user_regex, user_regex_search
 from probes.http import KIND, HttpProbe
+from tests.kube.test_discovery import HTTP, service
 from tests.support.context import make_context
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 
@@ -99,3 +104,20 @@ def test_re2_syntax_people_use_is_accepted() -> None:
         check_user_regex(pattern)
     assert user_regex_search(r"(?i)status:\s*up", "Status:  UP")
     assert user_regex_search("héllo", "say héllo")
+
+
+def test_an_annotation_regex_is_compiled_by_re2() -> None:
+    settings = DiscoverySettings.model_validate({"allowed_annotations": ["regex"]})
+    annotated = {"site-status.io/probe": "true", "site-status.io/format": "regex"}
+
+    def discovered(pattern: str) -> ProbeConfig:
+        obj = service("web", **annotated, **{"site-status.io/regex": pattern})
+        (found,) = discovered_probes(HTTP, [obj], [], "shop", settings)
+        return found
+
+    refused = discovered(r"(up)\1")
+    assert isinstance(refused, DiscoveryProblem)
+    assert "invalid regular expression: invalid escape sequence" in refused.reason
+    accepted = discovered(CATASTROPHIC)
+    assert not isinstance(accepted, DiscoveryProblem)
+    assert accepted.regex == CATASTROPHIC  # type: ignore[attr-defined]
