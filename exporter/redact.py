@@ -138,7 +138,7 @@ def _redact_strings(value: Any, secrets: list[str]) -> Any:
 
 
 #: Secrets the probes read (passwords, tokens, header values), masked in every log line too.
-MAX_REMEMBERED_SECRETS = 10_000
+MAX_REMEMBERED_SECRETS = 1_000
 _remembered: set[str] = set()
 _remembered_lock = threading.Lock()
 
