@@ -276,7 +276,9 @@ def listed(answers: list[str], labels: Mapping[str, str]) -> str:
 
 
 def labelled(answer: str, labels: Mapping[str, str]) -> str:
-    text = repr(answer) if '"' in answer or " " in answer else answer
+    # TXT answers are any bytes: control characters (a newline) are shown escaped, on one line.
+    quoted = '"' in answer or " " in answer or not answer.isprintable()
+    text = repr(answer) if quoted else answer
     label = labels.get(answer)
     return f"{text} ({label})" if label else text
 

@@ -20,7 +20,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exporter.commands import CommandOutput
@@ -212,7 +212,11 @@ def rdatas(draw: st.DrawFn) -> tuple[str, list[dns.rdata.Rdata]]:
     return record_type, [dns.rdata.from_text(dns.rdataclass.IN, rdtype, t) for t in texts]
 
 
+NEWLINE_TXT = ("TXT", [dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, '"\\010"')])
+
+
 @given(rdatas(), st.sampled_from(["any", "exactly", "one_of"]))
+@example(NEWLINE_TXT, "any")  # found by this property: a TXT answer with a newline in it
 def test_any_answer_is_graded(answer: tuple[str, list[dns.rdata.Rdata]], expect: str) -> None:
     record_type, records = answer
     fields: dict[str, Any] = {"name": "d", "kind": "dns", "query": "x.test"}
