@@ -119,7 +119,43 @@ def dashboard(
     )
 
 
-def to_document(dashboard: db.Dashboard) -> dict[str, Any]:
-    """The dashboard as plain JSON data (what Grafana imports)."""
-    document: dict[str, Any] = json.loads(json.dumps(dashboard.build(), cls=JSONEncoder))
+#: Grafana's data source for a panel whose queries go to different data sources.
+MIXED = {"type": "datasource", "uid": "-- Mixed --"}
+
+
+class DashboardError(ValueError):
+    pass
+
+
+def panel_datasource(panel: dict[str, Any]) -> dict[str, Any]:
+    """The data source a panel must name: that of its queries, or Mixed if they differ.
+
+    Grafana 10.x and 11.0-11.2 (and later ones with the older dashboard engine) run a panel's
+    queries against the panel's data source, and with none against the *default* one,
+    ignoring each query's ``${datasource}`` / ``${loki_datasource}``: a Loki panel would query
+    Prometheus.
+    """
+    sources = {json.dumps(t["datasource"], sort_keys=True) for t in panel.get("targets", [])}
+    if not sources:
+        raise DashboardError(f"panel {panel.get('title')!r} has no query")
+    if len(sources) > 1:
+        return dict(MIXED)
+    source: dict[str, Any] = json.loads(sources.pop())
+    return source
+
+
+def with_panel_datasources(document: dict[str, Any]) -> dict[str, Any]:
+    """Every panel (rows' panels too) names the data source of its queries."""
+    for panel in document.get("panels", []):
+        children = panel.get("panels", [])
+        if panel.get("type") != "row":
+            panel["datasource"] = panel_datasource(panel)
+        for child in children:
+            child["datasource"] = panel_datasource(child)
     return document
+
+
+def to_document(dashboard: db.Dashboard) -> dict[str, Any]:
+    """The dashboard as plain JSON data (what Grafana imports), every panel's data source set."""
+    document: dict[str, Any] = json.loads(json.dumps(dashboard.build(), cls=JSONEncoder))
+    return with_panel_datasources(document)

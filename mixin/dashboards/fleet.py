@@ -27,6 +27,8 @@ from mixin.promql import PromQL
 from mixin.recording import availability_name, reliability_name
 
 FILTERS = ('environment=~"$environment"', 'tier=~"$tier"', 'profile=~"$profile"')
+#: The fleet's $profile filter on report lines (``| json`` flattens site.profile to this).
+PROFILE_FILTER = ' | site_profile=~"$profile"'
 
 
 def site_link(config: MixinConfig) -> db.DashboardLink:
@@ -300,8 +302,9 @@ def fleet_transitions_logql(config: MixinConfig) -> str:
             'report_type="transition"',
         )
     )
+    # The profile is in the line (site.profile), not a stream label: filter after parsing.
     return (
-        f"{{{selector}}} | json"
+        f"{{{selector}}} | json{PROFILE_FILTER}"
         ' | line_format "{{.site_name}} {{.probe_name}}: {{.previous_status}} -> {{.status}}:'
         ' {{.summary}}"'
     )
@@ -328,7 +331,8 @@ def changes_panel(config: MixinConfig) -> timeseries.Panel:
         .with_target(
             logql(
                 f"sum by (status) (count_over_time({{{selector}}}"
-                ' | json status="status" [$__interval]))'
+                f' | json status="status", site_profile="site.profile"{PROFILE_FILTER}'
+                " [$__interval]))"
             ).legend_format("{{status}}")
         )
     )

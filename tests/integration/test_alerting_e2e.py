@@ -269,6 +269,8 @@ def test_pages_priprod_waits_for_office_hours_mutes_maintenance_and_resolves(
         assert transitions and {"name", "kind"} <= transitions[0]["probe"].keys()
         assert {"previous_status", "status", "summary"} <= transitions[0].keys()
         assert transitions[0]["site"]["name"] == "shop"
+        # The fleet dashboard's $profile filter reads site.profile (`| json`: site_profile).
+        assert transitions[0]["site"]["profile"] == "os2web"
 
         # Recovery resolves the page.
         plain.route("/healthz", status=200, body="ok")

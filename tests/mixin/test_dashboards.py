@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mixin.dashboards.common import MIXED, DashboardError, panel_datasource
 from tests.mixin.dashboard_queries import dashboards, interpolate, panels, queries
 from tests.support.node_tools import logql_syntax_errors
 
@@ -44,6 +45,44 @@ def test_every_panel_has_title_unit_and_a_datasource_variable() -> None:
             if DATASOURCE_UIDS.get(source.get("type", "")) != source.get("uid"):
                 problems.append(f"{where}: query datasource {source} is not a variable")
     assert problems == []
+
+
+def test_every_panel_names_the_data_source_of_its_queries() -> None:
+    """Grafana 10.x and 11.0-11.2 run a panel's queries against the panel's data source (the
+    default one when the panel names none), whatever each query says."""
+    problems = []
+    for name, panel in all_panels():
+        where = f"{name}: {panel.get('title')}"
+        if panel.get("type") == "row":
+            continue
+        source = panel.get("datasource")
+        if not source:
+            problems.append(f"{where}: no panel data source")
+            continue
+        kinds = {t["datasource"]["type"] for t in panel.get("targets", [])}
+        if kinds != {source.get("type")} or DATASOURCE_UIDS[source["type"]] != source.get("uid"):
+            problems.append(f"{where}: panel data source {source}, queries {sorted(kinds)}")
+    assert problems == []
+    # Both kinds are there: the Loki panels name Loki, not Prometheus.
+    kinds = {panel["datasource"]["type"] for _, panel in all_panels()}
+    assert kinds == {"prometheus", "loki"}
+
+
+def test_the_panel_data_source_check_finds_a_panel_without_one() -> None:
+    loki = {"type": "loki", "uid": "${loki_datasource}"}
+    prom = {"type": "prometheus", "uid": "${datasource}"}
+    assert panel_datasource({"targets": [{"datasource": loki}]}) == loki
+    assert panel_datasource({"targets": [{"datasource": loki}, {"datasource": prom}]}) == MIXED
+    with pytest.raises(DashboardError):
+        panel_datasource({"title": "empty", "targets": []})
+
+
+def test_every_fleet_query_follows_every_filter() -> None:
+    """Prometheus and Loki panels alike: $environment, $tier and $profile."""
+    for query in queries():
+        if query.dashboard == "site-status-fleet.json":
+            for variable in ("$environment", "$tier", "$profile"):
+                assert variable in query.expr, (query.panel, variable, query.expr)
 
 
 def test_rates_use_rate_interval() -> None:
