@@ -47,6 +47,7 @@ import ssl
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,6 +159,7 @@ class LokiDouble:
         ingestion_rate_bytes: float = INGESTION_RATE_BYTES,
         ingestion_burst_bytes: float = INGESTION_BURST_BYTES,
         max_active_streams: int = MAX_ACTIVE_STREAMS,
+        port: int = 0,
     ) -> None:
         self.loki_version = loki_version
         self.limits = limits
@@ -182,7 +184,7 @@ class LokiDouble:
         self._newest: dict[tuple[tuple[str, str], ...], int] = {}
         self._forced: _Forced | None = None
         self._refused: tuple[str, int, str] | None = None
-        self._socket = _reserved_socket()
+        self._socket = _reserved_socket(port)
         self.port: int = self._socket.getsockname()[1]
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -270,6 +272,9 @@ class LokiDouble:
                 "requests": len(self.requests),
                 "accepted_requests": sum(1 for r in self.requests if r.status == 204),
                 "rate_limited_requests": sum(1 for r in self.requests if r.status == 429),
+                "peak_requests_per_second": max(
+                    Counter(int(r.at) for r in self.requests).values(), default=0
+                ),
                 "body_bytes": sum(r.body_bytes for r in self.requests),
                 "header_bytes": sum(_header_bytes(r.headers) for r in self.requests),
                 "line_bytes": sum(len(e.line.encode()) for e in self.entries),
@@ -614,12 +619,14 @@ def loki_double(**options: Any) -> Iterator[LokiDouble]:
 
 
 def main() -> None:
-    """``python -m tests.support.loki_double [--no-limits]``: serve on a free loopback port
-    (printed) until standard input closes; a benchmark runs it apart so its CPU is not counted
-    as ours. ``--no-limits``: no rate or stream limit (to measure the pusher alone)."""
+    """``python -m tests.support.loki_double [--no-limits] [--port N]``: serve on a free
+    loopback port (or N; printed) until standard input closes; a benchmark runs it apart so its
+    CPU is not counted as ours. ``--no-limits``: no rate or stream limit (the pusher alone)."""
     import sys
 
-    with loki_double(limits="--no-limits" not in sys.argv[1:]) as double:
+    arguments = sys.argv[1:]
+    port = int(arguments[arguments.index("--port") + 1]) if "--port" in arguments else 0
+    with loki_double(limits="--no-limits" not in arguments, port=port) as double:
         print(double.port, flush=True)
         sys.stdin.read()
 

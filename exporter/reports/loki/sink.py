@@ -259,6 +259,10 @@ class LokiSink:
         if outcome.kind == "retry":
             self.loki.retried += len(entries)
             self._last_failure = outcome.reason
+            if self.loki.failing_cause and outcome.cause != self.loki.failing_cause:
+                # A new cause starts its own backoff: after a long outage (delays at
+                # max_backoff), a Loki that is back but rate-limits is retried soon.
+                self.backoff.reset()
             if self.failures.failed(outcome.reason):
                 self.loki.failing_since = self.failures.since
             self.loki.failing_cause = outcome.cause or "unavailable"
