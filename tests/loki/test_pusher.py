@@ -47,6 +47,7 @@ async def test_reports_arrive_with_fixed_labels_and_increasing_timestamps(
     async with running(sink):
         await sink.submit(reports)
         await eventually(lambda: len(double.stored()) == len(reports))
+        await eventually(lambda: sink.spool.pending == 0)
     for entry in double.stored():
         assert set(entry.stream) <= set(LABEL_NAMES)
         assert entry.stream["job"] == "site-status"
@@ -125,6 +126,7 @@ async def test_refused_structured_metadata_falls_back_to_the_line_once(
             await eventually(lambda: len(strict.stored()) == 2)
             await sink.submit([transition("later", status=Status.OK)])
             await eventually(lambda: len(strict.stored()) == 3)
+            await eventually(lambda: sink.spool.pending == 0)
         assert stats.loki is not None
         assert stats.loki.dropped["bad_request"] == 0 and stats.loki.pushed == 3
         assert [r.status for r in strict.answered()] == [400, 204, 204]
