@@ -20,6 +20,7 @@ import argparse
 import ipaddress
 import os
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,19 +163,14 @@ def apiserver_patch(cidr: str) -> dict[str, Any]:
 
 
 def header(args: argparse.Namespace) -> str:
-    flags = [
-        args.namespace,
-        f"--tier {args.tier}",
-        f"--environment {args.environment}",
-        f"--profile {args.profile}",
-        f"--apiserver {args.apiserver}",
-        f"--image {args.image}",
-    ]
+    """The command that writes this overlay again (a test runs it and compares)."""
+    argv = [args.namespace, "--tier", args.tier, "--environment", args.environment]
+    argv += ["--profile", args.profile, "--apiserver", args.apiserver, "--image", args.image]
     if args.drupal_exec:
-        flags.append("--drupal-exec")
+        argv.append("--drupal-exec")
     if args.probe_ingresses:
-        flags.append("--probe-ingresses")
-    return f"# Written by: python3 k8s/new-site.py {' '.join(flags)}\n"
+        argv.append("--probe-ingresses")
+    return f"# Written by: python3 k8s/new-site.py {shlex.join(argv)}\n"
 
 
 def site_files(args: argparse.Namespace, config_text: str, overlay: Path) -> dict[str, str]:
