@@ -18,6 +18,7 @@ at most ``MAX_PER_ADDRESS`` slots, so attackers elsewhere cannot take a scraper'
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import logging
@@ -325,9 +326,15 @@ class HttpServer:
             if not self._admit(slot):
                 self._refuse(connection)
                 continue
-            threading.Thread(
-                target=self._serve, args=(slot,), name="site-status http conn", daemon=True
-            ).start()
+            # Not threading.Thread: its start() waits until the new thread has run, a GIL handoff
+            # per connection that queued a scraper behind every reconnecting attacker.
+            try:
+                _thread.start_new_thread(self._serve, (slot,))
+            except RuntimeError:  # no thread to be had (memory, limits): this one goes
+                log.warning("no thread for a new connection; closed it")
+                with self._lock:
+                    self._slots.pop(id(slot), None)
+                connection.close()
 
     def _admit(self, slot: _Slot) -> bool:
         """Give ``slot`` a place, taking one from a connection waiting on its client if none is
