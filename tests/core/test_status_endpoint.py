@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
@@ -23,6 +25,7 @@ from exporter.web.health import ExporterHealth, RunStats
 from exporter.web.httpd import HttpServer
 from exporter.web.metrics import Exposition, SelfMetrics
 from exporter.web.server import Endpoints, serve
+from exporter.web.status_doc import parse_query
 
 SITE = Site(name="example", environment="prod", tier="priprod", profile="os2web")
 MANY = 10_000
@@ -139,3 +142,14 @@ def test_many_clients_share_one_rendering(many: str) -> None:
     assert spent < one * renders + CLIENTS * REQUESTS_EACH * 0.03, (spent, one, took)
     filtered = get(many + "/status?status=critical&probe=probe-2,probe-3")[2]
     assert [p["name"] for p in json.loads(filtered)["probes"]] == ["probe-2"]
+
+
+@given(st.text(max_size=200))
+def test_any_query_is_a_filter_or_one_clear_error(query: str) -> None:
+    try:
+        parsed = parse_query(query)
+    except ValueError as error:
+        assert str(error).startswith("unknown status ")
+        assert "\n" not in str(error)
+    else:
+        assert parsed.statuses is None or parsed.statuses <= set(Status.__members__)
