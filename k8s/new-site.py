@@ -71,6 +71,25 @@ def exec_probes(config: Any) -> list[str]:
     ]
 
 
+def config_problem(text: str) -> str | None:
+    """The exporter's own verdict on the config (``site-status validate``), when the package
+    can be imported from this checkout or an install; None if valid or not importable."""
+    if str(K8S.parent) not in sys.path:
+        sys.path.append(str(K8S.parent))
+    try:
+        from exporter.config import parse_config
+        from exporter.config_errors import ConfigInvalid
+        from exporter.registry import default_registry
+    except ImportError:
+        return None
+    try:
+        parse_config(text, default_registry(), source="--config")
+    except ConfigInvalid as error:
+        first = error.errors[0] if error.errors else "invalid"
+        return f"{error.count} error(s), the first: {first}"
+    return None
+
+
 def check(args: argparse.Namespace, config_text: str) -> None:
     if not DNS_LABEL.match(args.namespace):
         raise SiteError(f"namespace {args.namespace!r} is not a DNS label (a-z, 0-9, -)")
@@ -86,6 +105,9 @@ def check(args: argparse.Namespace, config_text: str) -> None:
         config = yaml.safe_load(config_text)
     except yaml.YAMLError as error:
         raise SiteError(f"--config is not YAML: {error}") from None
+    problem = config_problem(config_text)
+    if problem is not None:
+        raise SiteError(f"--config is not a valid site-status config: {problem}")
     runs_exec = exec_probes(config)
     if args.drupal_exec and not runs_exec:
         raise SiteError(

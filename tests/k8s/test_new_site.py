@@ -126,14 +126,21 @@ def drupal_config(tmp_path: Path, runner: str) -> Path:
         (["--config", "LOCAL", "--drupal-exec"], "no drupal probe with runner: {type: kubernetes}"),
         (["--config", "EXEC"], "run drush through pods/exec: add --drupal-exec"),
         (["--apiserver", "10.0.0.300/32"], "--apiserver"),
+        (
+            ["--config", "TYPO"],
+            "not a valid site-status config: 1 error(s), the first: probes[0].colour",
+        ),
         (["--environment", "prod env"], "not a valid label value"),
     ],
 )
 def test_refuses_with_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("probes:\n  - {name: d, kind: disk, path: /, colour: red}\n")
+    files = {"TYPO": str(typo)}
     extra = [
         str(drupal_config(tmp_path, "local" if a == "LOCAL" else "kubernetes"))
         if a in ("LOCAL", "EXEC")
-        else a
+        else files.get(a, a)
         for a in extra
     ]
     done = new_site("shop", "--tier", "priprod", *COMMON, *extra, "--out", str(tmp_path))
