@@ -168,7 +168,9 @@ def normalized_rows(document: Any) -> tuple[list[Requirement], int]:
         if not isinstance(entry, dict):
             malformed += 1
             continue
-        requirement_id = unique_id(key or row_id(entry, number), seen)
+        # Keys are outside input too: one line of plain text ("\n" as a key is drush's JSON).
+        cleaned = plain_text(key, ID_CAP) if key is not None else ""
+        requirement_id = unique_id(cleaned or row_id(entry, number), seen)
         rows.append(requirement(requirement_id, entry))
     return rows, malformed
 

@@ -106,7 +106,7 @@ def test_drush_requirements_parse_or_say_there_are_none(stdout: bytes) -> None:
         assert row.sid in (-1, 0, 1, 2)
         assert len(row.title) <= TITLE_CAP and len(row.value) <= VALUE_CAP
         assert len(row.description) <= DESCRIPTION_CAP
-        assert "\n" not in row.title + row.value + row.description
+        assert "\n" not in row.id + row.title + row.value + row.description
 
 
 CONFIG = DrupalProbe.model_validate({"name": "site", "kind": "drupal"})
@@ -117,6 +117,7 @@ CONFIG = DrupalProbe.model_validate({"name": "site", "kind": "drupal"})
     st.binary(max_size=500) | st.text(max_size=300).map(str.encode),
     st.sampled_from([0, 1, 255]),
 )
+@example(b'{"\\n": {"sid": []}}', b"", 0)  # found by this property: a newline as a requirement id
 def test_any_drush_run_is_graded_in_one_short_line(stdout: bytes, stderr: bytes, code: int) -> None:
     output = CommandOutput(exit_code=code, stdout=stdout, stderr=stderr, duration=1.0)
     result = parsed_and_graded(CONFIG, output, 100.0, [], {})
