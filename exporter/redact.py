@@ -192,6 +192,12 @@ def redact_secret_assignments(text: str) -> str:
     return _SECRET_ASSIGNMENT.sub(_masked_value, text)
 
 
+def redact_known(text: str) -> str:
+    """Free text from anywhere (an exception's message): every secret a probe has read, in
+    every encoding, passwords in URLs and secret query values, and ``password=...``."""
+    return redact_secret_assignments(redact_urls_in(redact(text, remembered_secrets())))
+
+
 class RedactingFilter(logging.Filter):
     """A log filter for every handler: libraries log URLs (httpx logs each request), and an
     error message may quote what a probe sent."""

@@ -21,6 +21,7 @@ from anyio.abc import TaskGroup
 from exporter.config import SiteStatusConfig, Timing
 from exporter.context import ProbeRuntime, RunContext
 from exporter.probe_api import MetricFamily, ProbeConfig, Result
+from exporter.redact import redact_known
 from exporter.registry import KindRegistry
 from exporter.status import Status
 from exporter.store import ProbeSpec, ProbeState, ResultStore
@@ -71,10 +72,10 @@ class ProbeRunner:
         except Exception as error:  # a probe's failure is a result, never a crash
             self.stats.errors[probe.kind, "exception"] += 1
             log.debug("probe %s raised", probe.name, exc_info=True)
+            # The message may quote what the probe sent (a URL with its password, a header).
+            reason = redact_known(str(error)) or type(error).__name__
             result = Result(
-                Status.UNKNOWN,
-                f"probe error: {error}" if str(error) else f"probe error: {type(error).__name__}",
-                {"error": type(error).__name__},
+                Status.UNKNOWN, f"probe error: {reason}", {"error": type(error).__name__}
             )
         finally:
             self.stats.in_flight -= 1

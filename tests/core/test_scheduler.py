@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import textwrap
 from typing import Literal
 
@@ -17,6 +18,7 @@ from exporter.probe_api import (
     Sample,
     Status,
 )
+from exporter.redact import remember_secrets
 from exporter.registry import KindRegistry
 from exporter.scheduler import BATCH_MIN_INTERVAL, ProbeRunner, Scheduler
 from exporter.store import ProbeState, ResultStore
@@ -29,7 +31,7 @@ STARTS: dict[str, float] = {}
 
 class ScriptedProbe(ProbeConfig):
     kind: Literal["test"]
-    behaviour: Literal["ok", "raise", "sleep", "undeclared"] = "ok"
+    behaviour: Literal["ok", "raise", "leak", "sleep", "undeclared"] = "ok"
     seconds: float = 0.0
 
 
@@ -41,6 +43,12 @@ async def run_test_probe(config: ScriptedProbe, context: ProbeContext) -> Result
     try:
         if config.behaviour == "raise":
             raise RuntimeError("database is on fire")
+        if config.behaviour == "leak":
+            token = base64.b64encode(b"hunter2-token").decode()
+            raise RuntimeError(
+                f"GET https://app:pw-in-url@api.example/x?api_key=k3y-v4lue failed; "
+                f"sent Authorization: Bearer hunter2-token ({token}); password=plain-pw"
+            )
         await anyio.sleep(config.seconds)
         if config.behaviour == "undeclared":
             return Result(Status.OK, "x", {}, (Sample("site_status_nope", 1.0),))
@@ -69,6 +77,16 @@ async def test_exception_becomes_unknown_with_the_message() -> None:
     assert result.summary == "probe error: database is on fire"
     assert stats.errors["test", "exception"] == 1
     assert stats.runs["test", "unknown"] == 1
+
+
+async def test_an_exception_quoting_secrets_is_masked_in_the_summary() -> None:
+    remember_secrets(["hunter2-token"])  # as the http probe does with what it read
+    probe = config("probes: [{name: a, kind: test, behaviour: leak}]").probe("a")
+    result, _ = await runner().run(probe, timeout=1)
+    assert result.status is Status.UNKNOWN
+    for secret in ("hunter2-token", "aHVudGVyMi10b2tlbg==", "pw-in-url", "k3y-v4lue", "plain-pw"):
+        assert secret not in result.summary
+    assert result.summary.startswith("probe error: GET https://app:***@api.example/x?api_key=***")
 
 
 async def test_timeout_becomes_unknown() -> None:
