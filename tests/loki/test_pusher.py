@@ -160,6 +160,7 @@ async def test_400_drops_exactly_the_offending_batch_and_goes_on(
             await eventually(lambda: len(double.answered()) == 2)
             await sink.submit(after)
             await eventually(lambda: len(double.stored()) == 8)
+            await eventually(lambda: sink.spool.pending == 0)
     names = [entry.report()["probe"]["name"] for entry in double.stored()]
     assert names == [r["probe"]["name"] for r in before + after]
     rejected = double.answered()[1]

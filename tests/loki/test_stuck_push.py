@@ -134,3 +134,20 @@ async def test_a_partly_accepted_batch_is_counted_as_loki_counts_it(
     assert stats.loki is not None
     assert stats.loki.dropped["bad_request"] == 3
     assert stats.loki.pushed == 3  # two fresh transitions and the snapshot
+
+
+async def test_a_new_cause_restarts_the_backoff(double: LokiDouble, make_sink: SinkFactory) -> None:
+    """After a long outage the delays are at max_backoff; a Loki that is back but answers 429
+    is retried soon (then backed off again), not a max_backoff later."""
+    sink = make_sink(double.url, min_backoff="20ms", max_backoff="1s")
+    double.down()
+    async with running(sink):
+        await sink.submit([transition("waiting")])
+        await eventually(lambda: sink.backoff.failures >= 8)  # delays now 0.5-1 s
+        double.respond_with(429, times=2)
+        double.up()
+        await eventually(lambda: len(double.answered()) >= 3, timeout=15)
+        await eventually(lambda: double.stored())
+    first, second = double.answered()[:2]
+    assert (first.status, second.status) == (429, 429)
+    assert second.at - first.at < 0.4, "the 429 backoff starts again from min_backoff"
