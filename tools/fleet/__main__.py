@@ -1,4 +1,4 @@
-"""``python -m tools.fleet [--sites 200] [--compression 15] [--json FILE] [--plots DIR]``.
+"""``python -m tools.fleet [--sites 200] [--compression 10] [--json FILE] [--plots DIR]``.
 
 Prints the figures and PASS/FAIL against the targets. Exit code 0 when the run completed (even if
 a target failed), 1 when something broke (a program would not start, an exporter died early).
@@ -29,8 +29,8 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--compression",
         type=float,
-        default=15.0,
-        help="production timings are divided by this (default 15: 1 s stands for 15 s)",
+        default=10.0,
+        help="production timings are divided by this (default 10: 1 s stands for 10 s)",
     )
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--markdown", type=Path, help="write the figure tables to this file")

@@ -105,10 +105,15 @@ def cost(readings: Readings) -> dict[str, Any]:
         if n in readings.cpu_end and n in readings.cpu_start
     )
     all_runs = sum(readings.probe_runs.values())
+    endpoints = sum(2 if s.profile == "service" else 1 for s in plan.sites) / fleet_sites
+    ms_per_probe = 1000 * blackbox_cpu_window / max(1, readings.blackbox_probes)
     comparison = {
+        "http_endpoints_per_site": endpoints,
+        # The same probes at the production interval (1 per endpoint per minute).
+        "blackbox_production_cpu_s_per_site_hour": ms_per_probe / 1000 * endpoints * 60,
         "blackbox_cpu_s_per_site_hour": blackbox / fleet_sites,
         "blackbox_probes": readings.blackbox_probes,
-        "blackbox_cpu_ms_per_probe": 1000 * blackbox_cpu_window / max(1, readings.blackbox_probes),
+        "blackbox_cpu_ms_per_probe": ms_per_probe,
         "fleet_http_probe_runs": http_runs,
         "fleet_probe_runs": all_runs,
         "exporter_own_cpu_ms_per_probe_run": 1000 * exporter_cpu_window / max(1.0, all_runs),

@@ -21,7 +21,6 @@ PRODUCTION_EVALUATION_INTERVAL = 30.0
 PRODUCTION_SNAPSHOT_INTERVAL = 300.0
 PRODUCTION_RESEND_DELAY = 60.0
 PRODUCTION_DRUSH_CPU_SECONDS = 1.0
-SHARED_FRACTION = 0.4
 SHARED_DEPENDENCY = "db-shared"
 
 
@@ -37,7 +36,7 @@ class Site:
 
 def fleet(count: int) -> list[Site]:
     """``count`` sites: 30 % priprod, 40 % flexprod, 30 % besteffort; 3 in 4 Drupal sites;
-    exactly ``floor(0.4 * count)`` spread evenly over the fleet depend on the shared database."""
+    40 % (exactly, for a multiple of 5) spread over the fleet depend on the shared database."""
     tiers = (
         *("priprod", "flexprod", "besteffort", "priprod", "flexprod"),
         *("besteffort", "priprod", "flexprod", "besteffort", "flexprod"),
@@ -45,7 +44,9 @@ def fleet(count: int) -> list[Site]:
     sites = []
     for n in range(count):
         profile = "service" if n % 4 == 3 else "drupal"
-        shared = math.floor((n + 1) * SHARED_FRACTION) > math.floor(n * SHARED_FRACTION)
+        # 2 of every 5 consecutive sites, the pair shifting every 10 so that every tier and
+        # profile has its share.
+        shared = (n + n // 10) % 5 in (0, 2)
         tier = tiers[n % len(tiers)]
         warning = profile == "drupal" and tier == "besteffort" and n % 20 == 2
         prefix = "web" if profile == "drupal" else "api"

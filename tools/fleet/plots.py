@@ -92,27 +92,58 @@ def notifications_over_time(figures: dict[str, Any], path: Path) -> None:
 
 def cost_per_site(figures: dict[str, Any], path: Path) -> None:
     cost = figures["cost"]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    profiles = sorted({figures_site_profile(figures, name) for name in cost["per_site"]})
-    for profile in profiles:
-        rows = [
-            row
-            for name, row in cost["per_site"].items()
-            if figures_site_profile(figures, name) == profile
-        ]
-        left.hist([r["cpu_s_per_hour"] for r in rows], bins=30, alpha=0.6, label=profile)
-        right.hist([r["pss_mib"] for r in rows], bins=30, alpha=0.6, label=profile)
+    compression = figures["timing"]["compression"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.0))
+    # (label, exporter's own CPU, drush's CPU, colour)
+    bars: list[tuple[str, float, float, str]] = []
+    for profile, rows in cost["per_profile"].items():
+        total = rows["cpu_s_per_hour"]["median"]
+        drush = rows["drush_cpu_s_per_hour"]["median"]
+        bars.append((f"{profile}\nx{compression:g}", total - drush, drush, "#3274d9"))
     blackbox = cost["comparison"]["blackbox_cpu_s_per_site_hour"]
-    left.axvline(blackbox, color="black", linestyle="--", label="blackbox, HTTP only")
-    left.set_xlabel(
-        f"CPU seconds per site-hour, as run (x{figures['timing']['compression']:g} intervals)"
+    bars.append((f"blackbox\nHTTP only\nx{compression:g}", blackbox, 0.0, "#8f8f8f"))
+    for row in cost["calibration"].values():
+        total, drush = row["cpu_s_per_hour"], row["drush_cpu_s_per_hour"]
+        bars.append((f"{row['profile']}\nproduction", total - drush, drush, "#56a64b"))
+    blackbox = cost["comparison"]["blackbox_production_cpu_s_per_site_hour"]
+    bars.append(("blackbox\nHTTP only\nproduction", blackbox, 0.0, "#bdbdbd"))
+    positions = list(range(len(bars)))
+    left.bar(positions, [b[1] for b in bars], color=[b[3] for b in bars], label="exporter")
+    left.bar(
+        positions,
+        [b[2] for b in bars],
+        bottom=[b[1] for b in bars],
+        color=[b[3] for b in bars],
+        hatch="//",
+        alpha=0.5,
+        label="drush (hatched)",
     )
-    left.set_ylabel("sites")
+    left.set_xticks(positions, [b[0] for b in bars], fontsize=7)
+    for x, (_, own, drush, _) in zip(positions, bars, strict=True):
+        left.text(x, own + drush, f"{own + drush:.1f}", ha="center", va="bottom", fontsize=7)
     left.legend(fontsize=7)
+    left.set_ylabel("CPU seconds per site-hour (median)")
+    left.set_title("CPU", fontsize=9)
+    values = [row["pss_mib"] for row in cost["per_site"].values()]
+    low, high = min([*values, 31.0]), max([*values, 33.0])
+    bins = [low + (high - low) * k / 40 for k in range(41)]
+    for profile in sorted({figures_site_profile(figures, name) for name in cost["per_site"]}):
+        right.hist(
+            [
+                row["pss_mib"]
+                for name, row in cost["per_site"].items()
+                if figures_site_profile(figures, name) == profile
+            ],
+            bins=bins,
+            alpha=0.6,
+            label=profile,
+        )
     right.axvline(32, color="#e02f44", linestyle="--", label="target 32 MiB")
-    right.set_xlabel("PSS per exporter (MiB)")
+    right.set_xlabel("PSS per exporter at the end (MiB)")
+    right.set_ylabel("sites")
+    right.set_title("Memory", fontsize=9)
     right.legend(fontsize=7)
-    figure.suptitle("Cost per site")
+    figure.suptitle(f"Cost per site ({figures['run']['sites']} sites)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from tools.fleet.plan import (
 ALERTS_DIR = configs.REPO / "alerts"
 START_SPACING = 0.15  # seconds between two exporter starts: imports are CPU-bound
 READY_TIMEOUT = 600.0
+STOP_GRACE = 15.0  # the exporters' report flush at SIGTERM takes up to 5 s
 SELECTOR = '{job="site-status"}'
 
 
@@ -222,11 +224,21 @@ class Fleet:
         return {s.name: self.exporters[s.name] for s in self.plan.sites}
 
     def close(self) -> None:
-        if self.sinks is not None:
-            self.sinks.stop()
-        for child in reversed(self.children):
+        """SIGTERM to every program at once (each exporter flushes its reports to the Loki
+        double, which stops last), SIGKILL to what is still running after the grace."""
+        alive = [c for c in reversed(self.children) if c.alive()]
+        for child in alive:
+            with contextlib.suppress(OSError):
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for child in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for child in alive:
             with contextlib.suppress(Exception):
                 stop(child)
+        if self.sinks is not None:
+            self.sinks.stop()
 
 
 def measure_free_port() -> int:
