@@ -443,6 +443,7 @@ def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
             "exporters_started": len(plan.sites) + len(plan.calibration),
             "completed": readings.ended_at > 0,
             "unexpected_deaths": readings.unexpected_deaths,
+            "restarted_at_start": readings.restarted_at_start,
             "cpus": cpus,
             "setup_seconds": readings.setup_seconds,
             "day_seconds": readings.ended_at - readings.started_at,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +19,6 @@ from pathlib import Path
 from bench.bench_exporter import (
     BenchmarkBroken,
     Child,
-    free_port,
     site_status_argv,
     site_status_env,
     started_child,
@@ -29,6 +30,43 @@ NGINX = "/usr/sbin/nginx"
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"
 BLACKBOX = "prometheus-blackbox-exporter"
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+class Ports:
+    """Listening ports below the kernel's ephemeral range. A port the kernel hands out for
+    ``bind(0)`` can be taken by any outgoing connection before the child binds it (hundreds of
+    exporters and Prometheus connect all the time); ports below the range never are."""
+
+    def __init__(self) -> None:
+        low, _ = _ephemeral_range()
+        self.high = max(2000, low - 1)
+        self.next = random.randrange(max(1024, self.high - 12000), max(1025, self.high - 2000))
+
+    def take(self) -> int:
+        while self.next < self.high:
+            port, self.next = self.next, self.next + 1
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+        raise BenchmarkBroken("no free port below the ephemeral range")
+
+
+PORTS = Ports()
+
+
+def free_port() -> int:
+    return PORTS.take()
 
 
 def answers(port: int, path: str, timeout: float = 2.0) -> bool:

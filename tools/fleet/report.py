@@ -38,6 +38,8 @@ def text_lines(figures: dict[str, Any]) -> list[str]:
         f"calibration exporters), {run['cpus']} CPUs",
         *compression_lines(figures),
         f"fleet: {figures['fleet']}",
+        f"exporters restarted at start-up (port taken meanwhile): "
+        f"{run['restarted_at_start'] or 'none'}",
         f"setup {run['setup_seconds']:.0f} s, scripted day {run['day_seconds']:.0f} s; machine "
         f"{cost['machine_cpus_busy']:.2f} CPUs busy over the window, load {cost['load_average']}",
         "",

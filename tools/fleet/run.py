@@ -63,6 +63,7 @@ class Readings:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
     unexpected_deaths: list[str] = field(default_factory=list)
+    restarted_at_start: list[str] = field(default_factory=list)
     rule_groups: int = 0
     rules_loaded: int = 0
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -111,6 +112,7 @@ class Fleet:
         self.plan = Plan(members, self.timing, cast, the_day, calibration_sites())
         self.children: list[Child] = []
         self.exporters: dict[str, Child] = {}
+        self.restarted: list[str] = []
         self.sinks: processes.Sinks | None = None
 
     # --- start ------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ class Fleet:
         configs.write_shared_files(w)
         self.drush = configs.drush_wrapper(w / "drush")
         self.sinks = processes.started_sinks(w)
-        nginx_port = measure_free_port()
+        nginx_port = processes.free_port()
         self.nginx = self.keep(
             processes.started_nginx(w, configs.nginx_config(nginx_port, w / "state"), nginx_port)
         )
@@ -185,12 +187,29 @@ class Fleet:
 
     def start_exporters(self) -> None:
         for site in [*self.plan.sites, *self.plan.calibration]:
-            config = self.site_config(site, [])
-            log = self.workdir / "sites" / site.name / "exporter.log"
-            child = self.keep(processes.started_exporter(site.name, config, log))
-            self.exporters[site.name] = child
+            self.start_exporter(site)
             time.sleep(START_SPACING)
-        processes.wait_answering(list(self.exporters.values()), "/metrics", READY_TIMEOUT)
+        deadline = time.monotonic() + READY_TIMEOUT
+        waiting = dict(self.exporters)
+        while waiting:
+            for name, child in list(waiting.items()):
+                if not child.alive():  # once more, on another port; a second death is fatal
+                    if name in self.restarted:
+                        child.raise_if_dead()
+                    self.restarted.append(name)
+                    waiting[name] = self.start_exporter(self.plan.site(name))
+                elif processes.answers(child.port, "/metrics"):
+                    del waiting[name]
+            if waiting and time.monotonic() > deadline:
+                raise BenchmarkBroken(f"{len(waiting)} exporters not ready: {list(waiting)[:5]}")
+            time.sleep(0.5)
+
+    def start_exporter(self, site: Site) -> Child:
+        config = self.site_config(site, [])
+        log = self.workdir / "sites" / site.name / "exporter.log"
+        child = self.keep(processes.started_exporter(site.name, config, log))
+        self.exporters[site.name] = child
+        return child
 
     def write_targets(self) -> None:
         sd = self.workdir / "file_sd"
@@ -239,12 +258,6 @@ class Fleet:
                 stop(child)
         if self.sinks is not None:
             self.sinks.stop()
-
-
-def measure_free_port() -> int:
-    from bench.bench_exporter import free_port
-
-    return free_port()
 
 
 # --- the script ---------------------------------------------------------------------------------
@@ -396,6 +409,7 @@ def play(running: Fleet, log: Callable[[str], None]) -> Readings:
     rules = running.api.get("/api/v1/rules")["data"]["groups"]
     t0 = time.time()
     readings = Readings(plan, t0)
+    readings.restarted_at_start = list(running.restarted)
     readings.rule_groups = len(rules)
     readings.rules_loaded = sum(len(g["rules"]) for g in rules)
     declare_maintenance(running, t0)
