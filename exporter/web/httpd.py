@@ -461,14 +461,16 @@ class HttpServer:
 
 def _longest_waiting(slots: list[_Slot]) -> _Slot | None:
     """The slot to free: of the address holding the most connections, the one that has waited
-    longest on its client. Never one running its handler, nor one whose next request has
-    arrived (a scraper's new connection, about to be answered); None if there is no other."""
+    longest on its client; never one running its handler (None if all do). One whose next
+    request has arrived (a scraper's new connection, about to be answered) only when there is
+    no other."""
     held = Counter(s.address for s in slots)
     waiting = sorted(
         (s for s in slots if s.waiting_since is not None),
         key=lambda s: (-held[s.address], s.waiting_since or 0.0),
     )
-    return next((s for s in waiting if not _request_arrived(s.connection)), None)
+    idle = (s for s in waiting if not _request_arrived(s.connection))
+    return next(idle, waiting[0] if waiting else None)
 
 
 def _request_arrived(connection: socket.socket) -> bool:
