@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +17,8 @@ from exporter.reports.loki.streams import report_labels
 from exporter.reports.stats import ReportStats
 from exporter.web.metrics import SelfMetrics
 from tests.loki.conftest import SinkFactory, eventually, running, snapshot, transition
-from tests.support.loki_double import LokiDouble
+from tests.support.exporter_process import running_exporter, wait_until
+from tests.support.loki_double import LokiDouble, loki_double
 
 
 def failing_series(stats: ReportStats) -> dict[str, float]:
@@ -151,3 +155,44 @@ async def test_a_new_cause_restarts_the_backoff(double: LokiDouble, make_sink: S
     first, second = double.answered()[:2]
     assert (first.status, second.status) == (429, 429)
     assert second.at - first.at < 0.4, "the 429 backoff starts again from min_backoff"
+
+
+def test_the_running_exporter_shows_a_refused_push_on_healthz_and_metrics(
+    tmp_path: Path,
+) -> None:
+    """The real exporter against a Loki that wants a token it does not send: 401 on every
+    push, at once ``reports:loki`` warns and the series says ``refused``."""
+    target = tmp_path / "present"
+    target.write_text("x")
+    config = tmp_path / "config.yaml"
+    with loki_double(expected_authorization="Bearer right") as strict:
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                site: {{name: shop, environment: prod, tier: priprod}}
+                reports:
+                  loki:
+                    url: {strict.url}
+                    batch_max_wait: 100ms
+                    min_backoff: 100ms
+                    max_backoff: 200ms
+                    spool: {{directory: {tmp_path / "spool"}}}
+                probes:
+                  - {{name: here, kind: file, path: {target}, interval: 1s}}
+                """
+            )
+        )
+        with running_exporter(config, tmp_path) as exporter:
+
+            def loki_check() -> dict[str, Any] | None:
+                status, body = exporter.get("/healthz")
+                check: dict[str, Any] = json.loads(body)["checks"]["reports:loki"][0]
+                return check if status == 200 and check["status"] == "warn" else None
+
+            check = wait_until(loki_check, timeout=20)
+            assert "(refused): HTTP 401: unauthorized" in check["output"]
+            series = exporter.metrics()
+            assert series["site_status_report_push_failing", (("cause", "refused"),)] == 1.0
+            wait_until(lambda: len(strict.answered()) >= 5, timeout=20)
+            log = exporter.log_text()
+    assert log.count("Loki push failed") == 1, log
