@@ -67,7 +67,7 @@ def probes_at(promql: PromQL, code: int) -> str:
     return f'{{{{ range {query} | query | sortByLabel "probe" }}}}{each}'
 
 
-DRUPAL_KIND = 'kind="drupal"'
+DRUPAL_KIND = 'probe_kind="drupal"'
 
 
 def status_is(status: str) -> str:
@@ -75,15 +75,17 @@ def status_is(status: str) -> str:
 
 
 def loki_hint(config: MixinConfig, *matchers: str) -> str:
+    """The LogQL of the site's transition reports; ``matchers`` filter fields of the line
+    (status and kind are in the JSON line, not stream labels: docs/reports.md)."""
     labels = ", ".join(
         (
             config.loki_selector,
             'site="{{ $labels.site }}"',
             'environment="{{ $labels.environment }}"',
-            *matchers,
+            'report_type="transition"',
         )
     )
-    return f"{{{labels}}}"
+    return " | ".join((f"{{{labels}}}", "json", *matchers))
 
 
 def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:

@@ -22,6 +22,7 @@ from mixin.config import MixinConfig
 from tests.docs.snippets import DOCS, REPO, fenced_blocks, shown_in
 from tests.support.exporter_process import free_port, wait_until
 from tests.support.kustomize import documents
+from tests.support.node_tools import logql_syntax_errors
 
 ALERTS_DOC = DOCS / "alerts.md"
 PROMETHEUS_YML = DOCS / "prometheus" / "prometheus.yml"
@@ -242,3 +243,32 @@ def test_the_merge_recipe_keeps_both_configs_routing(tmp_path: Path) -> None:
     for labels, receiver in cases:
         routed = tool("amtool", "config", "routes", "test", f"--config.file={path}", *labels)
         assert routed.stdout.strip() == receiver, labels
+
+
+def alert_loki_queries() -> list[str]:
+    """The LogQL each alert's description tells the on-call person to run, for site shop."""
+    found = []
+    for group in yaml.safe_load((REPO / "alerts" / "site-status-alerts.rules.yml").read_text())[
+        "groups"
+    ]:
+        for rule in group["rules"]:
+            text = rule.get("annotations", {}).get("description", "")
+            query = re.search(r"in Loki: (\{.*\}[^.]*)\.", text)
+            if query:
+                found.append(
+                    query.group(1)
+                    .replace("{{ $labels.site }}", "shop")
+                    .replace("{{ $labels.environment }}", "prod")
+                )
+    return found
+
+
+def test_the_alerts_loki_queries_parse_and_filter_on_the_line() -> None:
+    """Status and kind are fields of the report line, not stream labels (docs/reports.md)."""
+    queries = alert_loki_queries()
+    assert len(queries) == 4
+    assert logql_syntax_errors(queries) == {}
+    for query in queries:
+        selector = query.split("}")[0]
+        assert re.findall(r"(\w+)=", selector) == ["job", "site", "environment", "report_type"]
+        assert re.search(r'\| json \| (status|probe_kind)="\w+"$', query), query

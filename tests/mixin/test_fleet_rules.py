@@ -124,7 +124,8 @@ def site_critical(name: str) -> dict[str, Any]:
             "description": (
                 "The site's rollup has been CRITICAL for 5m. Critical probes: . Read why in the "
                 "site detail dashboard (probe status timeline and latest reports) or in Loki: "
-                f'{{job="site-status", site="{name}", environment="prod", status="CRITICAL"}}.'
+                f'{{job="site-status", site="{name}", environment="prod", '
+                'report_type="transition"} | json | status="CRITICAL".'
             ),
             "runbook_url": f"{RUNBOOK}/SiteStatusSiteCritical.md",
             "dashboard_url": (
