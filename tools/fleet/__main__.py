@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -20,7 +21,7 @@ from types import FrameType
 
 from bench.bench_exporter import BenchmarkBroken
 from tools.fleet import analyse, plots, report
-from tools.fleet.run import play, running_fleet
+from tools.fleet.run import Readings, play, running_fleet
 
 
 def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -36,6 +37,14 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, help="write the figure tables to this file")
     parser.add_argument("--plots", type=Path, help="write the PNG plots into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument(
+        "--raw", type=Path, help="also write every reading to this file (pickle), for --from-raw"
+    )
+    parser.add_argument(
+        "--from-raw",
+        type=Path,
+        help="no run: compute the figures again from a --raw file of an earlier run",
+    )
     options = parser.parse_args(argv)
     if options.sites < 5:
         parser.error("--sites must be at least 5 (the day needs every tier twice)")
@@ -50,6 +59,10 @@ def raise_system_exit(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parsed_options(argv)
+    if options.from_raw:
+        with options.from_raw.open("rb") as file:
+            readings: Readings = pickle.load(file)  # our own file, written by --raw
+        return publish(readings, options)
     signal.signal(signal.SIGTERM, raise_system_exit)
     workdir = Path(tempfile.mkdtemp(prefix="site-status-fleet-"))
     began = time.monotonic()
@@ -71,6 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if not options.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    if options.raw:
+        with options.raw.open("wb") as file:
+            pickle.dump(readings, file)
+    return publish(readings, options)
+
+
+def publish(readings: Readings, options: argparse.Namespace) -> int:
     figures = analyse.figures_of(readings, os.cpu_count() or 0)
     print("\n".join(report.text_lines(figures)))
     if options.json:

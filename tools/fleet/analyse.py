@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import statistics
@@ -230,6 +231,43 @@ def labelled(alert: dict[str, Any], sites: set[str]) -> bool:
     return alert.get("labels", {}).get("site") in sites
 
 
+def started(note: Sent, default: float) -> float:
+    """When the notification's earliest alert started firing (its scene), epoch seconds."""
+    times = []
+    for alert in note.alerts:
+        text = alert.get("startsAt", "")
+        match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", text)
+        if match:
+            fraction = float(match[2] or 0)
+            zone = "+00:00" if match[3] == "Z" else match[3]
+            times.append(datetime.datetime.fromisoformat(match[1] + zone).timestamp() + fraction)
+    return min(times) if times else default
+
+
+def unattributed(readings: Readings) -> dict[str, int]:
+    """Notifications about nothing a scene did (e.g. the all-day WARNING sites), by receiver."""
+    plan = readings.plan
+    counts: dict[str, int] = {}
+    for note in sent(readings):
+        at = started(note, note.at)
+        scene = next(
+            (
+                sc
+                for sc in plan.day.scenes
+                if scene_window(readings, sc)[0] <= at < scene_window(readings, sc)[1]
+            ),
+            None,
+        )
+        members = set(scene.sites) if scene else set()
+        about = [a for a in note.alerts if any(mentions(a, s) for s in members)] or [
+            a for a in note.alerts if "site" not in a.get("labels", {})
+        ]
+        if scene is None or not about:
+            key = f"{note.receiver} {note.status}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def scene_window(readings: Readings, scene: Scene) -> tuple[float, float]:
     t0 = readings.started_at
     end = t0 + scene.end if scene is not readings.plan.day.scenes[-1] else readings.ended_at + 60
@@ -260,7 +298,7 @@ def incidents(readings: Readings) -> list[Incident]:
     out = []
     for scene in plan.day.scenes:
         start, end = scene_window(readings, scene)
-        inside = [n for n in notes if start <= n.at < end]
+        inside = [n for n in notes if start <= started(n, n.at) < end]
         members = set(scene.sites)
         incident = Incident(scene.name, scene.clock, scene.title, len(members), scene.expect)
         for note in inside:
@@ -392,7 +430,9 @@ def targets(figures: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     rows = [
         (
             f"{len(plan.sites)} sites run on one machine and the run completes",
-            figures["run"]["completed"] and not figures["run"]["unexpected_deaths"],
+            figures["run"]["completed"]
+            and not figures["run"]["unexpected_deaths"]
+            and not figures["run"]["errors"],
             f"{figures['run']['exporters_started']} exporters started, "
             f"{len(figures['run']['unexpected_deaths'])} died unexpectedly, "
             f"{figures['cost']['machine_cpus_busy']:.2f} of {figures['run']['cpus']} CPUs busy",
@@ -444,6 +484,7 @@ def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
             "completed": readings.ended_at > 0,
             "unexpected_deaths": readings.unexpected_deaths,
             "restarted_at_start": readings.restarted_at_start,
+            "errors": readings.errors,
             "cpus": cpus,
             "setup_seconds": readings.setup_seconds,
             "day_seconds": readings.ended_at - readings.started_at,
@@ -467,6 +508,7 @@ def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
         "dashboards": dashboards(readings),
         "incidents": [asdict(i) for i in incidents(readings)],
         "forbidden_pages": forbidden_pages(readings),
+        "unattributed_notifications": unattributed(readings),
         "notifications": notification_times(readings),
         "why": why(readings),
         "timeline": {k: v for k, v in readings.timeline.items()},

@@ -126,13 +126,18 @@ def roles(sites: list[Site]) -> Roles:
         return names[n % len(names)]
 
     maintenance_count = max(1, len(sites) // 40)
+    dies = pick(pri, 1)
+    # The night's priprod site must have a live exporter: never the one that died.
+    living = [name for name in pri if name != dies] or [
+        s.name for s in sites if s.tier == "priprod" and s.name != dies
+    ]
     return Roles(
         lone=pick(pri, 0),
         shared=tuple(s.name for s in sites if s.shared),
         maintenance=tuple(pick(pri, 3 + k) for k in range(maintenance_count)),
         flap=pick(flex, 0),
-        dies=pick(pri, 1),
-        night=(pick(pri, 2), pick(flex, 1), pick(best, 0)),
+        dies=dies,
+        night=(pick(living, 1), pick(flex, 1), pick(best, 0)),
     )
 
 

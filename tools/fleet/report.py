@@ -38,6 +38,7 @@ def text_lines(figures: dict[str, Any]) -> list[str]:
         f"calibration exporters), {run['cpus']} CPUs",
         *compression_lines(figures),
         f"fleet: {figures['fleet']}",
+        f"errors: {run['errors'] or 'none'}",
         f"exporters restarted at start-up (port taken meanwhile): "
         f"{run['restarted_at_start'] or 'none'}",
         f"setup {run['setup_seconds']:.0f} s, scripted day {run['day_seconds']:.0f} s; machine "
@@ -106,6 +107,10 @@ def text_lines(figures: dict[str, Any]) -> list[str]:
         if not_paged:
             lines.append(f"      not paged: {not_paged}")
     lines.append(f"  forbidden pages: {figures['forbidden_pages']}")
+    lines.append(
+        "  notifications about nothing a scene did: "
+        f"{figures['unattributed_notifications'] or 'none'}"
+    )
     why = figures["why"]
     lines += [
         "",
@@ -204,8 +209,10 @@ def markdown(figures: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for i in figures["incidents"]:
+        c = figures["timing"]["compression"]
         detection = "; ".join(
-            f"{tier}: {v['n']} paged, median {v['median']:.1f}, max {v['max']:.1f}"
+            f"{tier}: {v['n']} paged, median {v['median']:.1f} s, max {v['max']:.1f} s "
+            f"(x{c:g}: {v['max'] * c / 60:.1f} min)"
             for tier, v in i["detection"].items()
         )
         if i["not_paged"]:
@@ -218,7 +225,8 @@ def markdown(figures: dict[str, Any]) -> str:
     why = figures["why"]
     out += [
         "",
-        f"Forbidden pages: {figures['forbidden_pages']}.",
+        f"Forbidden pages: {figures['forbidden_pages']}. Notifications about nothing a scene did "
+        f"(by receiver and status): {figures['unattributed_notifications'] or 'none'}.",
         "",
         f"Why: {why['named_in_loki']} of {why['non_ok_probes']} non-OK probes at the end are named"
         f" with their status and summary in a report in the Loki stand-in "

@@ -64,6 +64,7 @@ class Readings:
     reports: list[dict[str, Any]] = field(default_factory=list)
     unexpected_deaths: list[str] = field(default_factory=list)
     restarted_at_start: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     rule_groups: int = 0
     rules_loaded: int = 0
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -348,7 +349,8 @@ def kill_one(running: Fleet, readings: Readings) -> None:
 def read_memory(running: Fleet, readings: Readings) -> None:
     for name, child in running.exporters.items():
         if child.alive():
-            readings.memory.setdefault(name, []).append(measure.memory(child.process.pid))
+            with contextlib.suppress(OSError, KeyError):
+                readings.memory.setdefault(name, []).append(measure.memory(child.process.pid))
 
 
 def other_children(running: Fleet) -> dict[str, Child]:
@@ -380,7 +382,8 @@ def window_end(running: Fleet, readings: Readings) -> None:
     readings.samples_appended = (readings.samples_appended[0], running.api.samples_appended())
     for name, child in {**running.exporters, **other_children(running)}.items():
         if child.alive():
-            readings.cpu_end[name] = measure.cpu(child.process.pid)
+            with contextlib.suppress(OSError):
+                readings.cpu_end[name] = measure.cpu(child.process.pid)
     assert running.sinks is not None
     readings.cpu_end["sinks"] = measure.cpu(running.sinks.process.pid)
     readings.load_average = _loadavg()
@@ -422,7 +425,7 @@ def play(running: Fleet, log: Callable[[str], None]) -> Readings:
                 alive_check = time.monotonic()
                 note_deaths(running, readings)
         log(f"{time.time() - t0:7.1f} s  {label}")
-        action()
+        guarded(label, action, readings, log)
     while time.time() < t0 + plan.day.length:
         time.sleep(0.5)
     note_deaths(running, readings)
@@ -455,7 +458,45 @@ def note_deaths(running: Fleet, readings: Readings) -> None:
 
 
 def final_readings(running: Fleet, readings: Readings, log: Callable[[str], None]) -> None:
-    api, plan = running.api, running.plan
+    """Each reading on its own: one that fails is logged and recorded, the others are taken."""
+    steps: list[tuple[str, Action]] = [
+        ("notifications and reports", lambda: read_sinks(running, readings)),
+        ("exporters' /status", lambda: read_statuses(running, readings)),
+        ("Prometheus", lambda: read_prometheus(running, readings)),
+        ("status timeline", lambda: read_timeline(running, readings)),
+        ("dashboard queries", lambda: read_dashboards(running, readings)),
+    ]
+    for label, step in steps:
+        log(label)
+        guarded(label, step, readings, log)
+
+
+def guarded(label: str, step: Action, readings: Readings, log: Callable[[str], None]) -> None:
+    try:
+        step()
+    except Exception as error:  # the run's other readings are still worth having
+        readings.errors.append(f"{label}: {error!r}")
+        log(f"{label} failed: {error!r}")
+
+
+def read_sinks(running: Fleet, readings: Readings) -> None:
+    assert running.sinks is not None
+    notifications = running.sinks.get("/fleet/notifications")
+    reports = running.sinks.get("/fleet/reports")
+    assert isinstance(notifications, list) and isinstance(reports, list)
+    readings.notifications = notifications
+    readings.reports = reports
+
+
+def read_statuses(running: Fleet, readings: Readings) -> None:
+    for name, child in running.fleet_children().items():
+        if child.alive():
+            with contextlib.suppress(OSError, ValueError):
+                readings.statuses[name] = status_of(child)
+
+
+def read_prometheus(running: Fleet, readings: Readings) -> None:
+    api = running.api
     readings.cardinality_end = measure.label_cardinalities(api, SELECTOR)
     readings.tsdb_status = api.get("/api/v1/status/tsdb")["data"]
     for row in api.query('count by (namespace) ({job="site-status"})'):
@@ -466,10 +507,9 @@ def final_readings(running: Fleet, readings: Readings, log: Callable[[str], None
     ):
         readings.probe_runs[row["metric"]["kind"]] = float(row["value"][1])
     readings.blackbox_probes = api.scalar(f'sum(count_over_time(up{{job="blackbox"}}[{span}s]))')
-    for name, child in running.fleet_children().items():
-        if child.alive():
-            with contextlib.suppress(OSError, ValueError):
-                readings.statuses[name] = status_of(child)
+
+
+def read_timeline(running: Fleet, readings: Readings) -> None:
     step = running.timing.scrape_interval
     start, end = readings.started_at, readings.ended_at
     queries = {
@@ -482,23 +522,25 @@ def final_readings(running: Fleet, readings: Readings, log: Callable[[str], None
         "alerts firing": 'count(ALERTS{alertstate="firing"})',
     }
     for label, expr in queries.items():
-        result = api.query_range(f"({expr}) or vector(0)", start, end, step)
+        result = running.api.query_range(f"({expr}) or vector(0)", start, end, step)
         readings.timeline[label] = [(float(t), float(v)) for t, v in result[0]["values"]]
-    log("dashboard queries")
+
+
+def read_dashboards(running: Fleet, readings: Readings) -> None:
+    plan = running.plan
     shared_drupal = next(
         (s.name for s in plan.sites if s.shared and s.profile == "drupal"), plan.sites[0].name
     )
     service = next((s.name for s in plan.sites if s.profile == "service"), plan.sites[0].name)
     choices = list(dict.fromkeys([plan.cast.lone, shared_drupal, service]))
     readings.dashboard = measure.dashboard_timings(
-        api, start, end, running.timing.scrape_interval, choices, repetitions=5
+        running.api,
+        readings.started_at,
+        readings.ended_at,
+        running.timing.scrape_interval,
+        choices,
+        repetitions=5,
     )
-    assert running.sinks is not None
-    notifications = running.sinks.get("/fleet/notifications")
-    reports = running.sinks.get("/fleet/reports")
-    assert isinstance(notifications, list) and isinstance(reports, list)
-    readings.notifications = notifications
-    readings.reports = reports
 
 
 def status_of(child: Child) -> list[dict[str, Any]]:
