@@ -123,7 +123,7 @@ async def test_a_410_in_the_middle_of_a_watch_makes_it_list_again(
     reflector = Reflector(client, SERVICES, lambda: None)
     async with anyio.create_task_group() as group:
         group.start_soon(reflector.run)
-        await wait_for(lambda: reflector.synced)
+        await wait_for(lambda: reflector.synced and api.open_watches == 1)
         api.expire_watches()  # ERROR event, Status 410, in the open stream
         api.put("", "services", service("c"))  # only a new list can show it now
         await wait_for(lambda: "c" in reflector.objects)

@@ -103,6 +103,7 @@ def test_discovery_events_and_maintenance(tmp_path: Path, backend: MisbehavingSe
             api.delete("", "services", "bad")
 
             # A 410 Gone in the middle of the watch: the exporter lists again and goes on.
+            wait_until(lambda: api.open_watches == 1, timeout=10)
             api.expire_watches()
             api.put("", "services", web_service(backend.port, "/broken"))
             wait_until(lambda: status_of(exporter, "service/web", "http") == 2, timeout=10)

@@ -170,6 +170,8 @@ class KubeApiDouble:
     rules: list[Rule] = field(init=False)
     requests: list[SeenRequest] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: Watches streaming now (``expire_watches`` ends only these).
+    open_watches: int = 0
 
     def __post_init__(self) -> None:
         self.rules = load_rules(self.roles)
@@ -599,6 +601,8 @@ class _Handler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + timeout
         sent = since
         next_bookmark = self._next_bookmark(deadline)
+        with api._cond:
+            api.open_watches += 1  # its epoch is read: an expiry from now on ends it
         try:
             while True:
                 with api._cond:
@@ -640,6 +644,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(None)
         except OSError:
             pass  # the client went away
+        finally:
+            with api._cond:
+                api.open_watches -= 1
 
     def _next_bookmark(self, deadline: float) -> float:
         """As the cacher's ``nextBookmarkTime``: every bookmark_interval, and 2 s before the
