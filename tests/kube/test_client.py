@@ -331,3 +331,17 @@ async def test_a_malformed_watch_event_is_an_error_the_reflector_survives(
                 group.cancel_scope.cancel()
         finally:
             await kube.aclose()
+
+
+async def test_the_double_sends_bookmarks_as_the_watch_cache(
+    api: KubeApiDouble, client: KubeClient
+) -> None:
+    """About once a minute, and once 2 s before the watch's deadline: a 3 s watch of an idle
+    resource gets one bookmark, near its end (not one every half second)."""
+    listed = (await client.list(SERVICES))["metadata"]["resourceVersion"]
+    started = anyio.current_time()
+    seen = []
+    async for event in client.watch(SERVICES, listed, timeout_seconds=3):
+        seen.append((event.type, anyio.current_time() - started))
+    assert [kind for kind, _ in seen] == ["BOOKMARK"]
+    assert 0.8 <= seen[0][1] <= 2.5
