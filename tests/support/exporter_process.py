@@ -109,11 +109,12 @@ def wait_until(condition: Any, timeout: float, interval: float = 0.05) -> Any:
         time.sleep(interval)
 
 
-@contextlib.contextmanager
-def running_exporter(config: Path, workdir: Path) -> Iterator[RunningExporter]:
-    """``site-status run`` on a free loopback port; killed in teardown if still running."""
+#: Another process may take the free port between free_port() and the exporter's bind.
+PORT_ATTEMPTS = 3
+
+
+def _start_exporter(config: Path, log: Path) -> RunningExporter:
     port = free_port()
-    log = workdir / "exporter.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
@@ -131,20 +132,51 @@ def running_exporter(config: Path, workdir: Path) -> Iterator[RunningExporter]:
             stderr=subprocess.STDOUT,
             env=command_env(),
         )
-    exporter = RunningExporter(process, f"http://127.0.0.1:{port}", log)
+    return RunningExporter(process, f"http://127.0.0.1:{port}", log)
+
+
+class PortTaken(Exception):
+    pass
+
+
+def _wait_ready(exporter: RunningExporter) -> None:
+    def ready() -> bool:
+        if exporter.process.poll() is not None:
+            text = exporter.log_text()
+            if "Address already in use" in text:
+                raise PortTaken(text)
+            raise AssertionError(f"exporter exited early:\n{text}")
+        with contextlib.suppress(OSError):
+            return exporter.get("/healthz", timeout=1)[0] == 200
+        return False
+
+    wait_until(ready, timeout=20)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def running_exporter(config: Path, workdir: Path) -> Iterator[RunningExporter]:
+    """``site-status run`` on a free loopback port; killed in teardown if still running."""
+    log = workdir / "exporter.log"
+    for attempt in range(PORT_ATTEMPTS):
+        exporter = _start_exporter(config, log)
+        try:
+            _wait_ready(exporter)
+            break
+        except PortTaken:
+            _stop(exporter.process)
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
+        except BaseException:
+            _stop(exporter.process)
+            raise
     try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"exporter exited early:\n{exporter.log_text()}")
-            with contextlib.suppress(OSError):
-                return exporter.get("/healthz", timeout=1)[0] == 200
-            return False
-
-        wait_until(ready, timeout=20)
         yield exporter
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
+        _stop(exporter.process)
