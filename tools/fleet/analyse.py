@@ -130,6 +130,7 @@ def cost(readings: Readings) -> dict[str, Any]:
         "machine_cpus_busy": busy / window if window else float("nan"),
         "load_average": readings.load_average,
         "prometheus_rss_mib": readings.prometheus_rss_mib,
+        "pss_breakdown": getattr(readings, "pss_breakdown", {}),
     }
 
 

@@ -61,6 +61,30 @@ def memory(pid: int) -> Memory:
     return Memory(values["Pss"], values["Rss"])
 
 
+def pss_by_mapping(pid: int) -> dict[str, float]:
+    """PSS (MiB) of one process by what is mapped: the Python heap and other anonymous memory,
+    the interpreter and extension modules, other shared libraries, other files."""
+    totals: dict[str, float] = {}
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        first = line.split(maxsplit=5)
+        if len(first) >= 5 and "-" in first[0] and ":" not in first[0]:
+            path = first[5].strip() if len(first) > 5 else ""
+            if not path or path.startswith("["):
+                kind = "anonymous (heap, stacks)"
+            elif "python" in path or path.endswith(
+                (".cpython-311-x86_64-linux-gnu.so", ".abi3.so")
+            ):
+                kind = "Python interpreter and extension modules"
+            elif ".so" in path:
+                kind = "other shared libraries"
+            else:
+                kind = "other files"
+        elif line.startswith("Pss:"):
+            totals[kind] = totals.get(kind, 0.0) + int(line.split()[1]) / 1024
+    return totals
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine spent outside idle and iowait (all CPUs), from /proc/stat."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]

@@ -61,6 +61,11 @@ def text_lines(figures: dict[str, Any]) -> list[str]:
             f"{row['drush_cpu_s_per_hour']:.1f})  PSS {row['pss_mib']:.1f} MiB  "
             f"RSS {row['rss_mib']:.1f} MiB"
         )
+    for name, parts in cost.get("pss_breakdown", {}).items():
+        lines.append(
+            f"  PSS of {name} by mapping: "
+            + ", ".join(f"{k} {v:.1f} MiB" for k, v in sorted(parts.items(), key=lambda p: -p[1]))
+        )
     comparison = cost["comparison"]
     lines += [
         f"  blackbox_exporter, the same HTTP endpoints at the same interval: "
@@ -166,6 +171,13 @@ def markdown(figures: dict[str, Any]) -> str:
         f"site-hour, {comparison['blackbox_cpu_ms_per_probe']:.2f} ms per probe. site-status: "
         f"{comparison['exporter_own_cpu_ms_per_probe_run']:.2f} ms of its own CPU per probe run "
         "(all kinds; drush not included).",
+        "",
+        *[
+            f"PSS of `{name}` by mapping: "
+            + ", ".join(f"{k} {v:.1f} MiB" for k, v in sorted(parts.items(), key=lambda p: -p[1]))
+            + "."
+            for name, parts in cost.get("pss_breakdown", {}).items()
+        ],
         "",
         "| program | CPUs over the window |",
         "|---|---|",

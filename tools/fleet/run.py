@@ -65,6 +65,7 @@ class Readings:
     unexpected_deaths: list[str] = field(default_factory=list)
     restarted_at_start: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    pss_breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
     rule_groups: int = 0
     rules_loaded: int = 0
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -375,6 +376,16 @@ def window_start(running: Fleet, readings: Readings) -> None:
     readings.cardinality_start = measure.label_cardinalities(running.api, SELECTOR)
 
 
+def read_pss_breakdown(running: Fleet, readings: Readings) -> None:
+    """Where one Drupal and one service exporter's PSS goes."""
+    drupal = next(s for s in running.plan.sites if s.profile == "drupal" and s.name != "web-006")
+    service = next((s for s in running.plan.sites if s.profile == "service"), drupal)
+    for site in (drupal, service):
+        child = running.exporters[site.name]
+        if child.alive():
+            readings.pss_breakdown[site.name] = measure.pss_by_mapping(child.process.pid)
+
+
 def window_end(running: Fleet, readings: Readings) -> None:
     now = time.time()
     readings.window = (readings.window[0], now)
@@ -461,6 +472,7 @@ def final_readings(running: Fleet, readings: Readings, log: Callable[[str], None
     """Each reading on its own: one that fails is logged and recorded, the others are taken."""
     steps: list[tuple[str, Action]] = [
         ("notifications and reports", lambda: read_sinks(running, readings)),
+        ("PSS by mapping", lambda: read_pss_breakdown(running, readings)),
         ("exporters' /status", lambda: read_statuses(running, readings)),
         ("Prometheus", lambda: read_prometheus(running, readings)),
         ("status timeline", lambda: read_timeline(running, readings)),
