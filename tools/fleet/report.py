@@ -120,7 +120,9 @@ def text_lines(figures: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"why: {why['named_in_loki']} of {why['non_ok_probes']} non-OK probes at the end named "
-        f"with their summary in the Loki stand-in ({why['reports_in_loki']} reports stored)",
+        f"with their status in the Loki stand-in, {why['same_summary_in_loki']} with the very "
+        f"summary /status shows now (the others' summary carries a live value: "
+        f"{why['summary_moved_on_kinds'] or 'none'}); {why['reports_in_loki']} reports stored",
     ]
     for row in why["missing"][:5]:
         lines.append(f"  missing: {row}")
@@ -241,8 +243,10 @@ def markdown(figures: dict[str, Any]) -> str:
         f"(by receiver and status): {figures['unattributed_notifications'] or 'none'}.",
         "",
         f"Why: {why['named_in_loki']} of {why['non_ok_probes']} non-OK probes at the end are named"
-        f" with their status and summary in a report in the Loki stand-in "
-        f"({why['reports_in_loki']} reports stored). Examples:",
+        f" with their status in a report in the Loki stand-in, {why['same_summary_in_loki']} with"
+        " the very summary `/status` shows at the end (the others' summary carries a live value "
+        f"that moved on since the last report: {why['summary_moved_on_kinds'] or 'none'}); "
+        f"{why['reports_in_loki']} reports stored. Examples:",
         "",
         "| site | probe | status | summary |",
         "|---|---|---|---|",
