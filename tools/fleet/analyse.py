@@ -427,7 +427,7 @@ def why(readings: Readings) -> dict[str, Any]:
         "summary_moved_on": other_summary[:5],
         "summary_moved_on_kinds": sorted({r["probe"] for r in other_summary}),
         "missing": missing,
-        "examples": checked[:8],
+        "examples": sorted(checked, key=lambda row: row["probe"] == "load")[:8],
         "reports_in_loki": len(readings.reports),
     }
 

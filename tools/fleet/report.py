@@ -168,9 +168,13 @@ def markdown(figures: dict[str, Any]) -> str:
     comparison = cost["comparison"]
     out += [
         "",
-        f"blackbox_exporter probing the same {comparison['blackbox_probes']:.0f} HTTP endpoints "
-        f"at the same interval: {comparison['blackbox_cpu_s_per_site_hour']:.2f} CPU s per "
-        f"site-hour, {comparison['blackbox_cpu_ms_per_probe']:.2f} ms per probe. site-status: "
+        "blackbox_exporter probing the same HTTP endpoints "
+        f"({comparison['http_endpoints_per_site']:.2f} per site) at the same interval "
+        f"({comparison['blackbox_probes']:.0f} probes): "
+        f"{comparison['blackbox_cpu_s_per_site_hour']:.2f} CPU s per site-hour as run, "
+        f"{comparison['blackbox_cpu_ms_per_probe']:.2f} ms per probe, so "
+        f"{comparison['blackbox_production_cpu_s_per_site_hour']:.2f} CPU s per site-hour at "
+        "production intervals. site-status: "
         f"{comparison['exporter_own_cpu_ms_per_probe_run']:.2f} ms of its own CPU per probe run "
         "(all kinds; drush not included).",
         "",
