@@ -17,7 +17,7 @@ from exporter.app import Exporter, ListenError
 from exporter.check_output import status_line, status_table, terminal_of
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
-from exporter.gate import command as gate_command
+from exporter.gate.arguments import add_parser as add_gate_parser
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="Kubernetes through this kubeconfig context (turns kubernetes.enabled on)",
         )
     with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
-    gate_command.add_parser(commands)
+    add_gate_parser(commands)
     return parser
 
 
@@ -82,7 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.command == "gate":
-        return gate_command.run(args)
+        # The HTTP client and the gate's sources load only for the gate.
+        from exporter.gate.command import run as run_gate
+
+        return run_gate(args)
     registry = default_registry()
     command = {"run": _run, "check": _check, "validate": _validate}[args.command]
     return command(args, registry)

@@ -1,0 +1,82 @@
+"""The ``gate`` subcommand's options (no HTTP client imported: ``run``/``check`` load this too)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from exporter.gate.windows import WindowSpecError, parse_window
+from exporter.maintenance import WeeklyWindow
+from exporter.units import parse_duration
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _window(text: str) -> list[WeeklyWindow]:
+    try:
+        return parse_window(text)
+    except WindowSpecError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--window {text!r}: ")) from None
+
+
+def add_parser(commands: Any) -> None:
+    gate = commands.add_parser(
+        "gate",
+        help="pass (0) when every site is at most --max-status, else fail (1); for pipelines",
+        description=(
+            "Is it safe to roll out, and did the rollout hold? Exit 0 pass, 1 fail, "
+            "2 usage or config error, 3 unknown (cannot reach the source)."
+        ),
+    )
+    source = gate.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--url", action="append", metavar="URL", help="an exporter (reads URL/status); repeatable"
+    )
+    source.add_argument("--prometheus", metavar="URL", help="many sites through Prometheus")
+    gate.add_argument(
+        "--match",
+        default="",
+        metavar="MATCHERS",
+        help="with --prometheus: label matchers on site_status_site_info, "
+        'e.g. \'tier="priprod", environment="prod"\'',
+    )
+    gate.add_argument("--max-status", choices=["ok", "warning"], default="ok")
+    gate.add_argument(
+        "--allow-missing", action="store_true", help="a site with no data does not fail the gate"
+    )
+    gate.add_argument(
+        "--fail-in-maintenance",
+        action="store_true",
+        help="a site in a maintenance window fails like any other (default: reported, excused)",
+    )
+    gate.add_argument(
+        "--watch", type=_duration, metavar="DURATION", help="keep watching this long (e.g. 1h)"
+    )
+    gate.add_argument(
+        "--grace",
+        type=_duration,
+        metavar="DURATION",
+        help="with --watch: a degradation fails once it lasts this long "
+        "(default: one interval of the failing probe; 60s through Prometheus)",
+    )
+    gate.add_argument("--poll", type=_duration, default=5.0, metavar="DURATION")
+    gate.add_argument(
+        "--window",
+        type=_window,
+        action="append",
+        metavar="SPEC",
+        help="deploy window, e.g. 'mon-thu 10:00-15:00 Europe/Oslo'; repeatable; "
+        "outside every window the gate fails",
+    )
+    gate.add_argument(
+        "--lookback",
+        default="1h",
+        help="with --prometheus: a site seen this recently but with no data now is missing",
+    )
+    gate.add_argument("--timeout", type=_duration, default=10.0, metavar="DURATION")
+    gate.add_argument("--format", choices=["text", "json"], default="text")
