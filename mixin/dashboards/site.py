@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from grafana_foundation_sdk.builders import common as common_builders
@@ -26,6 +27,30 @@ from mixin.promql import PromQL
 from mixin.recording import availability_name, reliability_name
 
 SITE = ('site="$site"', 'environment="$environment"')
+#: The chosen site's exporter(s), from the hidden $instance variable (Grafana's All: a regex of
+#: every instance of the site, each escaped).
+INSTANCE = 'instance=~"$instance"'
+
+
+@dataclass(frozen=True)
+class SiteScoped(PromQL):
+    """Every selector also names the site's exporter(s), so Prometheus loads only that site's
+    series: the join on ``site_info{site="$site"}`` alone comes after it loaded the whole
+    fleet's (842 ms p50 for "Probe runs" at 200 sites, docs/fleet.md). The join stays: it adds
+    the site labels and keeps only the site if the regex ever matched more."""
+
+    def metric(self, name: str, *matchers: str) -> str:
+        return super().metric(name, INSTANCE, *matchers)
+
+
+def instance_variable(q: PromQL) -> Any:
+    return (
+        label_variable("instance", q.info(*SITE), "instance", multi=False, title="Exporter")
+        .multi(True)
+        .include_all(True)
+        .hide(model.VariableHide.HIDE_VARIABLE)
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
 
 
 def site_reports_logql(config: MixinConfig) -> str:
@@ -48,6 +73,7 @@ def site_dashboard(config: MixinConfig) -> dict[str, Any]:
         label_variable(
             "site", q.info('environment="$environment"'), "site", multi=False, title="Site"
         ),
+        instance_variable(q),
     ]
     builder = dashboard(
         "Site status: site detail",
@@ -66,7 +92,7 @@ def on_site(q: PromQL, expr: str) -> str:
 
 
 def panels(config: MixinConfig) -> list[Any]:
-    q = PromQL(config)
+    q = SiteScoped(config)
     return [
         status_panel(q),
         ratio_panel(config, "Availability", availability_name),

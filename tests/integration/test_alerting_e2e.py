@@ -40,7 +40,7 @@ import yaml
 from mixin.alertmanager import AlertmanagerSettings, alertmanager_config
 from mixin.config import MixinConfig
 from mixin.rules import rule_files
-from tests.mixin.dashboard_queries import dashboards, interpolate, panels
+from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
 from tests.support.exporter_process import REPO, RunningExporter, running_exporter, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 from tests.support.loki_double import loki_double
@@ -428,6 +428,10 @@ def check_dashboard_queries(prometheus: Prometheus, exporters: dict[str, Running
         for variable in document["templating"]["list"]:
             if variable["type"] == "query":
                 check_variable_query(prometheus, variable["query"]["query"], choices[name][0])
+                for values in choices[name]:
+                    if variable["name"] not in values:  # derived (hidden) variables: All
+                        found = variable_values(prometheus, variable["query"]["query"], values)
+                        values[variable["name"]] = all_of(found)
         for panel in panels(document):
             for target in panel.get("targets", []):
                 if target["datasource"]["type"] != "prometheus":
@@ -443,7 +447,11 @@ def check_dashboard_queries(prometheus: Prometheus, exporters: dict[str, Running
 
 
 def check_variable_query(prometheus: Prometheus, query: str, values: dict[str, str]) -> None:
+    assert variable_values(prometheus, query, values), query
+
+
+def variable_values(prometheus: Prometheus, query: str, values: dict[str, str]) -> list[str]:
     match = re.fullmatch(r"label_values\((.+), (\w+)\)", query)
     assert match, query
     selector, label = match.groups()
-    assert prometheus.label_values(label, interpolate(selector, values)), query
+    return prometheus.label_values(label, interpolate(selector, values))

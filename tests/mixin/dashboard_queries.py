@@ -58,3 +58,15 @@ def interpolate(expr: str, values: dict[str, str], rate_interval: str = "1m") ->
         return merged[name]
 
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", replace, expr)
+
+
+def all_of(values: list[str]) -> str:
+    """Grafana's value of a multi-value variable set to All (no custom all value) in a PromQL
+    regex matcher: every option, regex-escaped, joined as an alternation (its
+    prometheusSpecialRegexEscape: each special character gets a backslash, written ``\\\\``
+    inside the PromQL string)."""
+    escaped = [
+        re.sub(r"[$^*{}\[\]'+?.()|]", lambda m: "\\\\" + m.group(0), v.replace("\\", "\\\\\\\\"))
+        for v in values
+    ]
+    return escaped[0] if len(escaped) == 1 else f"({'|'.join(escaped)})"
