@@ -14,7 +14,6 @@ import anyio
 
 from exporter import __version__
 from exporter.app import Exporter, ListenError
-from exporter.check_output import status_line, status_table, terminal_of
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
 from exporter.gate.arguments import add_parser as add_gate_parser
@@ -178,6 +177,9 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
         }
         print(json.dumps(document, indent=1, default=str))
     else:
+        # The table's code is only for ``check``: not in the memory of a running exporter.
+        from exporter.check_output import status_line, status_table, terminal_of
+
         terminal = terminal_of(sys.stdout)
         print(status_line(rollup, views, terminal))
         print(status_table(views, terminal))

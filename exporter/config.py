@@ -6,7 +6,6 @@ the file, its line. Validation collects all errors of a document at once.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import socket
@@ -430,6 +429,8 @@ def _suggestion(loc: tuple[Any, ...], model: type[BaseModel], data: Mapping[str,
     key = loc[-1] if loc else None
     if not isinstance(key, str) or shown_key(key) != key:
         return ""
+    import difflib  # only to word a config error: not in the memory of a running exporter
+
     close = difflib.get_close_matches(key, known_keys(model, loc[:-1], data), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 

@@ -141,3 +141,22 @@ def test_short_loki_benchmark_reports_its_figures() -> None:
     assert day["snapshots"] == 288
     assert day["wire_bytes"] > day["body_bytes"] > 0
     assert len(figures["loadavg"]) == 3
+
+
+PSS_SCRIPT = REPO / "bench" / "bench_pss.py"
+
+
+def test_short_pss_benchmark_reports_the_memory_of_a_working_drupal_site_exporter() -> None:
+    done = script_run(PSS_SCRIPT, "--duration", "8", "--json", timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "PSS" in done.stdout and "Drupal profile" in done.stdout
+    figures = json_figures(done.stdout)
+    # The fleet's Drupal-site probes, each run and OK (drupal through the drush stand-in); the
+    # load probe may warn on this shared machine, but has run (not UNKNOWN).
+    statuses = figures["probe_status"]
+    assert statuses.pop("load") in (0, 1)
+    assert statuses == dict.fromkeys(("healthz", "cron", "data-disk", "root-mount", "drupal"), 0)
+    assert 0 < figures["private_dirty_mib"] <= figures["private_mib"] <= figures["rss_mib"]
+    assert 0 < figures["pss_mib"] <= figures["rss_mib"]
+    heap = figures["pss_by_mapping_mib"]["anonymous (heap, stacks)"]
+    assert 0 < heap < figures["pss_mib"]
