@@ -9,8 +9,8 @@ samples (``stats=all``: a count, not a timing).
 
 from __future__ import annotations
 
+import json
 import re
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -19,102 +19,21 @@ from typing import Any
 import pytest
 
 from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
-from tests.support.monitoring import Prometheus, http_json, running_prometheus
+from tests.support.monitoring import Prometheus, http_json
+from tests.support.synthetic_fleet import instance, site, synthetic_fleet
+from tests.test_bench_smoke import REPO, script_run
 
 SITES = 200
 CHOSEN = 7
 STEP = 30  # seconds between samples
-HOURS = 1
 INSTANCE_MATCHER = ', instance=~"$instance"'
-
-#: Per series family: its sample type, and the label sets of one exporter's series (after job
-#: and instance). Names and labels as the panels read them (exporter/web/metrics.py).
-PROBES = (("healthz", "http"), ("drupal", "drupal"), ("disk", "filesystem"), ("load", "load"))
-FAMILIES: dict[str, tuple[str, list[dict[str, str]]]] = {
-    "site_status_site_status": ("gauge", [{}]),
-    "site_status_maintenance": ("gauge", [{}]),
-    "site_status_probe_status": ("gauge", [{"probe": p, "kind": k} for p, k in PROBES]),
-    "site_status_probe_runs": (
-        "counter",
-        [{"kind": k, "status": s} for _, k in PROBES for s in ("ok", "critical")],
-    ),
-    "site_status_drupal_requirement_severity": (
-        "gauge",
-        [{"probe": "drupal", "requirement": r} for r in ("cron", "update_status")],
-    ),
-    "site_status_drupal_info": (
-        "gauge",
-        [{"probe": "drupal", "drupal_version": "10.3.1", "php_version": "8.3.9"}],
-    ),
-    "site_status_disk_available_bytes": ("gauge", [{"probe": "disk", "mountpoint": "/"}]),
-    "site_status_disk_size_bytes": ("gauge", [{"probe": "disk", "mountpoint": "/"}]),
-    "site_status_disk_inodes_free": ("gauge", [{"probe": "disk", "mountpoint": "/"}]),
-    "site_status_disk_inodes": ("gauge", [{"probe": "disk", "mountpoint": "/"}]),
-    "site_status_mount_status": ("gauge", [{"probe": "disk", "mountpoint": "/srv"}]),
-    "site_status_http_duration_seconds": (
-        "gauge",
-        [{"probe": "healthz", "phase": p} for p in ("connect", "tls", "wait", "body")],
-    ),
-    "site_status_tls_cert_expiry_timestamp_seconds": ("gauge", [{"probe": "healthz"}]),
-    "site_status_load_average": (
-        "gauge",
-        [{"probe": "load", "window": w} for w in ("1m", "5m", "15m")],
-    ),
-    "site_status_load_cpus": ("gauge", [{"probe": "load"}]),
-    "site_status_reports_pushed": ("counter", [{}]),
-    "site_status_reports_retried": ("counter", [{}]),
-    "site_status_reports_dropped": ("counter", [{"reason": r} for r in ("full", "rejected")]),
-    "site_status_reports_queued": ("gauge", [{}]),
-}
-
-
-def site(i: int) -> str:
-    return f"site-{i:03d}"
-
-
-def instance(i: int) -> str:
-    return f"{site(i)}.example:9400"  # the dot must be escaped in $instance
-
-
-def labels_text(labels: dict[str, str]) -> str:
-    return ",".join(f'{k}="{v}"' for k, v in labels.items())
-
-
-def openmetrics(end: int) -> Iterator[str]:
-    times = range(end - HOURS * 3600, end + 1, STEP)
-    targets = [{"job": "site-status", "instance": instance(i)} for i in range(SITES)]
-    yield "# TYPE site_status_site_info gauge\n"
-    for i, target in enumerate(targets):
-        info = {**target, "site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
-        yield from (f"site_status_site_info{{{labels_text(info)}}} 1 {t}\n" for t in times)
-    for name, (kind, label_sets) in FAMILIES.items():
-        yield f"# TYPE {name} {kind}\n"
-        sample = f"{name}_total" if kind == "counter" else name
-        for i, target in enumerate(targets):
-            for n, extra in enumerate(label_sets):
-                selector = labels_text({**target, **extra})
-                for t in times:
-                    # Counters rise steadily (a rate per site); gauges vary by site.
-                    value = (t - times[0]) * (i + n + 1) / 100 if kind == "counter" else i + n + 1
-                    yield f"{sample}{{{selector}}} {value} {t}\n"
-    yield "# EOF\n"
 
 
 @pytest.fixture(scope="module")
 def fleet_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, int]]:
-    workdir = tmp_path_factory.mktemp("fleet-tsdb")
     end = int(time.time()) // STEP * STEP - 600
-    source = workdir / "fleet.om"
-    with source.open("w") as out:
-        out.writelines(openmetrics(end))
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), "prometheus-data"],
-        cwd=workdir,
-        check=True,
-        capture_output=True,
-    )
-    source.unlink()
-    with running_prometheus(workdir, [], [], "127.0.0.1:9", "1h") as prometheus:
+    workdir = tmp_path_factory.mktemp("fleet-tsdb")
+    with synthetic_fleet(workdir, SITES, end - 3600, end, STEP) as prometheus:
         yield prometheus, end
 
 
@@ -173,3 +92,17 @@ def test_every_site_query_loads_only_the_chosen_sites_series(
         print(f"{title}: {old_samples} -> {new_samples} samples")
         compared += 1
     assert compared >= 15
+
+
+def test_the_benchmark_reports_before_and_after_for_every_scoped_query() -> None:
+    done = script_run(
+        REPO / "bench" / "bench_site_dashboard.py",
+        *("--sites", "20", "--range", "600", "--scrape", "15", "--runs", "1", "--json"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout)
+    scoped = [e for _, e in site_queries() if INSTANCE_MATCHER in e]
+    assert len(rows) == len(scoped)
+    for row in rows:
+        assert row["after_samples"] * 5 <= row["before_samples"], row
+        assert row["before_p50_ms"] > 0 and row["after_p50_ms"] > 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.mixin.dashboard_queries import dashboards, interpolate, panels
+from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
 
 _CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 _SAMPLES_APPENDED = re.compile(
@@ -238,6 +238,8 @@ def dashboard_timings(
                     latency, document_ = api.timed(f"/api/v1/label/{label}/values", pairs)
                     timing.latencies_ms.append(1000 * latency)
                     timing.series = len(document_["data"])
+                if variable["name"] not in values:  # a derived (hidden) variable: on All
+                    values[variable["name"]] = all_of(document_["data"])
             timings.append(timing)
         for panel in panels(document):
             for target in panel.get("targets", []):
