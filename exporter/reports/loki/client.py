@@ -147,7 +147,9 @@ class LokiClient:
         if self._client is None:
             import httpx
 
-            verify: ssl.SSLContext | bool = True
+            # A plain http:// push never does TLS (one URL, redirects not followed): httpx's
+            # default context would load its CA bundle for nothing (1 MiB of each exporter).
+            verify: ssl.SSLContext | bool = False
             if self.url.startswith("https:"):
                 verify = await self.blocking.call(
                     self._ssl_context, resource=None, timeout=LOCAL_FILE_TIMEOUT
