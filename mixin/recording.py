@@ -27,6 +27,9 @@ UP = "site_status_site:up"
 MAINTENANCE_KNOWN = "site_status_site:maintenance_known"
 UP_OUTSIDE_MAINTENANCE = "site_status_site:up_outside_maintenance"
 MAINTENANCE = "site_status_site:maintenance"
+#: 1 while a probe is not OK, 0 while OK, with the site's labels: "worst probes over a range"
+#: reads it with a plain avg_over_time (a subquery over every probe of a fleet costs 0.5 s).
+PROBE_NOT_OK = "site_status_probe:not_ok"
 
 
 def availability_name(window: str) -> str:
@@ -47,8 +50,10 @@ def state_rules(config: MixinConfig) -> list[dict[str, Any]]:
         return f"{q.with_site(expr)}\n{scraped}"
 
     known = f"{status} != bool 3"
+    probe_status = q.metric("site_status_probe_status")
     return [
         {"record": MAINTENANCE, "expr": q.with_site(in_window)},
+        {"record": PROBE_NOT_OK, "expr": q.with_site(f"{probe_status} > bool 0")},
         {"record": KNOWN, "expr": sampled(known)},
         {"record": UP, "expr": sampled(f"{status} <= bool 1")},
         {"record": MAINTENANCE_KNOWN, "expr": sampled(f"({in_window} == bool 1) * ({known})")},

@@ -24,7 +24,7 @@ from mixin.dashboards.common import (
     value_mappings,
 )
 from mixin.promql import PromQL
-from mixin.recording import availability_name, reliability_name
+from mixin.recording import PROBE_NOT_OK, availability_name, reliability_name
 
 FILTERS = ('environment=~"$environment"', 'tier=~"$tier"', 'profile=~"$profile"')
 #: The fleet's $profile filter on report lines (``| json`` flattens site.profile to this).
@@ -206,9 +206,9 @@ def organize_probe_columns() -> model.DataTransformerConfig:
 
 
 def worst_probes_panel(config: MixinConfig) -> table.Panel:
-    q = PromQL(config)
-    not_ok = f"({q.metric('site_status_probe_status')} > bool 0)"
-    expr = q.with_site(f"topk(15, avg_over_time({not_ok}[$__range:$__interval]))", *FILTERS)
+    # The recording rule carries the site's labels: the filters select before topk, and no
+    # subquery re-evaluates every probe of the fleet at every step.
+    expr = f"topk(15, avg_over_time({PROBE_NOT_OK}{{{', '.join(FILTERS)}}}[$__range]))"
     return (
         table.Panel()
         .title("Worst probes over the time range")
