@@ -46,6 +46,7 @@ from exporter.units import format_duration, format_size
 from exporter.user_regex import UserRegex, user_regex_search
 from probes import health, tls
 from probes.deadline import own_budget
+from probes.health import HealthFormat
 from probes.health.common import json_value
 
 if TYPE_CHECKING:
@@ -70,24 +71,6 @@ COMPONENTS_OMITTED = MetricFamily(
 BODY_BYTES = MetricFamily("site_status_http_body_bytes", "Bytes of the body read (up to the cap).")
 
 SUMMARY_TEXT_CAP = 200
-
-
-#: ``probes.health.FORMATS``, spelled out for the config schema (a test keeps them equal).
-HealthFormat = Literal[
-    "auto",
-    "health+json",
-    "spring",
-    "microprofile",
-    "aspnet",
-    "nestjs",
-    "elasticsearch",
-    "dropwizard",
-    "consul",
-    "gitlab",
-    "k8s",
-    "status-code",
-    "regex",
-]
 
 
 class BasicAuth(BaseModel):

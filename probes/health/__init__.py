@@ -18,6 +18,7 @@ text (markup is not interpreted), flattened to one line and capped.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Literal, get_args
 
 from exporter.status import Status
 from probes.health import detect, k8s, regex, status_code
@@ -39,12 +40,14 @@ __all__ = [
     "MAX_COMPONENTS",
     "OUTPUT_CAP",
     "Component",
+    "HealthFormat",
     "Options",
     "Verdict",
     "grade_body",
 ]
 
-FORMATS = (
+#: Every format's name, for the config schema; ``FORMATS`` is the same as a tuple.
+HealthFormat = Literal[
     "auto",
     "health+json",
     "spring",
@@ -58,7 +61,8 @@ FORMATS = (
     "k8s",
     "status-code",
     "regex",
-)
+]
+FORMATS: tuple[str, ...] = get_args(HealthFormat)
 
 
 def grade_body(

@@ -9,8 +9,7 @@ from typing import Any, get_args
 import pytest
 
 from exporter.status import Status
-from probes.health import FORMATS, Component, grade_body
-from probes.http import HealthFormat
+from probes.health import FORMATS, Component, HealthFormat, grade_body
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -20,8 +19,12 @@ def dumps(document: Any) -> bytes:
     return json.dumps(document).encode()
 
 
-def test_the_config_schema_lists_every_format() -> None:
-    assert get_args(HealthFormat) == FORMATS
+def test_every_format_the_config_accepts_has_a_grader() -> None:
+    assert set(get_args(HealthFormat)) == set(FORMATS)
+    for fmt in FORMATS:
+        verdict = grade_body(fmt, 200, TEXT, b"ok", regex="ok")
+        assert "unknown healthz format" not in verdict.summary, fmt
+        assert verdict.format == fmt or fmt == "auto"
 
 
 # --- Spring custom statuses and status_map --------------------------------------------------
