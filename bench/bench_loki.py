@@ -101,11 +101,14 @@ def site_snapshot(probes: int = 10) -> Report:
 
 
 class DoubleProcess:
-    def __init__(self) -> None:
+    """The Loki double in a child process (``options``: its command line, e.g. a port)."""
+
+    def __init__(self, *options: str, timeout: float = 10) -> None:
+        self.timeout = timeout
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.loki_double", "--no-limits"],
+            [sys.executable, "-m", "tests.support.loki_double", *options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -116,14 +119,14 @@ class DoubleProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stats(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + "/double/stats", timeout=10) as response:
+        with urllib.request.urlopen(self.url + "/double/stats", timeout=self.timeout) as response:
             document: dict[str, int] = json.loads(response.read())
             return document
 
     def close(self) -> None:
         if self.process.stdin is not None:
             self.process.stdin.close()
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=self.timeout)
 
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
@@ -214,7 +217,7 @@ def per_day(
 
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = options(argv)
-    double = DoubleProcess()
+    double = DoubleProcess("--no-limits")
     try:
         with tempfile.TemporaryDirectory(prefix="bench-loki-") as workdir:
             root = Path(workdir)

@@ -20,13 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +31,7 @@ from typing import Any
 import anyio
 
 from bench.bench_exporter import machine_description
-from bench.bench_loki import http_transition, site_snapshot
+from bench.bench_loki import DoubleProcess, http_transition, site_snapshot
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings, Site
 from exporter.reports.loki.sink import LokiSink
@@ -66,34 +63,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-class LimitedLoki:
-    """The double with Loki's default limits, in a child process, on a chosen port."""
-
-    def __init__(self, port: int) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.loki_double", "--port", str(port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.port = int(self.process.stdout.readline())
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stats(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + "/double/stats", timeout=30) as response:
-            document: dict[str, int] = json.loads(response.read())
-            return document
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def backlog(site: Site, hours: float, transitions_per_hour: float) -> list[Report]:
@@ -142,12 +111,12 @@ async def drain(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         if not args.fresh_backoff:  # as after a long outage: delays drawn at max_backoff
             sink.backoff.failures = 64
         sinks.append(sink)
-    loki: LimitedLoki | None = None
+    loki: DoubleProcess | None = None
     async with anyio.create_task_group() as task_group:
         for sink in sinks:
             task_group.start_soon(sink.run)
         await anyio.sleep(args.outage)
-        loki = LimitedLoki(port)
+        loki = DoubleProcess("--port", str(port), timeout=30)  # with Loki's default limits
         up = time.monotonic()
         deadline = up + args.timeout
         # Polling on purpose: the sinks have no "drained" event outside a flush.

@@ -77,6 +77,23 @@ class RunningExporter:
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
+    def stop_serving(self, timeout: float) -> float:
+        """SIGTERM, then the seconds until the port is closed and the log says it stopped
+        (fails after ``timeout``); the process itself may still wait on a stuck thread."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self.signal(signal.SIGTERM)
+        stopping = time.monotonic()
+
+        def stopped() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            except OSError:
+                return "msg=stopped" in self.log_text()
+            return False
+
+        wait_until(stopped, timeout=timeout)
+        return time.monotonic() - stopping
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
