@@ -17,7 +17,7 @@ from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
 from exporter.reports.service import Reporting
 from exporter.reports.stats import ReportStats
-from exporter.scheduler import ProbeRunner, Scheduler
+from exporter.scheduler import ProbeRunner, Scheduler, probe_spec
 from exporter.store import ProbeState, ResultStore
 from exporter.web.health import ExporterHealth, RunStats
 from exporter.web.httpd import HttpServer
@@ -55,6 +55,8 @@ class Exporter:
         self.config_path = config_path
         self.listen = listen or config.exporter.listen
         self.store = ResultStore()
+        # Listed from the first request on ("no result yet"), not only once the scheduler runs.
+        self.store.configure(probe_spec(probe, config.timing(probe)) for probe in config.probes)
         self.blocking = BlockingRunner()
         self.health = ExporterHealth()
         self.stats = RunStats()

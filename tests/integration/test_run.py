@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -9,12 +10,14 @@ import sys
 import textwrap
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.support.exporter_process import (
     command_env,
     free_port,
     parse_series,
     running_exporter,
+    start_exporter,
     wait_until,
 )
 from tests.support.reports import validate_report
@@ -141,3 +144,29 @@ def test_run_without_config_serves_the_embedded_default(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_status_lists_every_configured_probe_from_the_first_answer(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        textwrap.dedent(f"""
+        reports: {{file: {tmp_path / "reports.jsonl"}}}
+        defaults: {{interval: 1h, jitter: 30m}}
+        probes:
+          - {{name: a, kind: file, path: {config}}}
+          - {{name: b, kind: file, path: {config}}}
+        """)
+    )
+    exporter = start_exporter(config, tmp_path / "exporter.log")
+    try:
+        # The very first answer /status gives, polled from the process' start.
+        def first_answer() -> dict[str, Any] | None:
+            with contextlib.suppress(OSError):
+                return exporter.status()
+            return None
+
+        document = wait_until(first_answer, timeout=20, interval=0.002)
+    finally:
+        exporter.process.kill()
+        exporter.process.wait(timeout=5)
+    assert sorted(p["name"] for p in document["probes"]) == ["a", "b"]

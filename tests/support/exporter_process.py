@@ -130,7 +130,7 @@ def wait_until(condition: Any, timeout: float, interval: float = 0.05) -> Any:
 PORT_ATTEMPTS = 3
 
 
-def _start_exporter(config: Path, log: Path) -> RunningExporter:
+def start_exporter(config: Path, log: Path) -> RunningExporter:
     port = free_port()
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -182,7 +182,7 @@ def running_exporter(config: Path, workdir: Path) -> Iterator[RunningExporter]:
     """``site-status run`` on a free loopback port; killed in teardown if still running."""
     log = workdir / "exporter.log"
     for attempt in range(PORT_ATTEMPTS):
-        exporter = _start_exporter(config, log)
+        exporter = start_exporter(config, log)
         try:
             _wait_ready(exporter)
             break
