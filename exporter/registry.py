@@ -18,8 +18,19 @@ from exporter.probe_api import MetricFamily, ProbeKind
 
 ENTRY_POINT_GROUP = "site_status.probes"
 METRIC_PREFIX = "site_status_"
-#: Built-in kinds: the module ``probes.<name>`` holds ``KIND``.
-BUILTIN_KIND_NAMES = ("disk", "dns", "drupal", "file", "http", "load", "mount", "tcp")
+#: Built-in kinds by name: the module that holds each one's ``KIND`` (a family of kinds with
+#: helper modules is a package whose entry module is ``probe``).
+BUILTIN_KIND_MODULES = {
+    "disk": "probes.disk",
+    "dns": "probes.dns",
+    "drupal": "probes.drupal",
+    "file": "probes.file",
+    "http": "probes.http.probe",
+    "load": "probes.load",
+    "mount": "probes.mount",
+    "tcp": "probes.tcp",
+}
+BUILTIN_KIND_NAMES = tuple(BUILTIN_KIND_MODULES)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +121,7 @@ def _check_family(kind: str, family: MetricFamily, known: MetricFamily | None) -
 
 def _builtin(name: str) -> Callable[[], AnyKind]:
     def load() -> AnyKind:
-        kind: AnyKind = importlib.import_module(f"probes.{name}").KIND
+        kind: AnyKind = importlib.import_module(BUILTIN_KIND_MODULES[name]).KIND
         return kind
 
     return load

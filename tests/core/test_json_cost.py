@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from probes.health import FORMATS
-from probes.health.common import MAX_JSON_VALUES
-from probes.http import Exchange, HttpProbe, graded
+from probes.http.health import FORMATS
+from probes.http.health.common import MAX_JSON_VALUES
+from probes.http.probe import Exchange, HttpProbe, graded
 
 MiB = 1024 * 1024
 #: The event loop may be held at most this long by one answer (issue 13: about 50 ms).

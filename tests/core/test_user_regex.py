@@ -17,7 +17,7 @@ from exporter.probe_api import ProbeConfig
 from exporter.registry import default_registry
 from exporter.status import Status
 from exporter.user_regex import UserRegexError, check_user_regex, user_regex_search
-from probes.http import KIND, HttpProbe
+from probes.http.probe import KIND, HttpProbe
 from tests.kube.test_discovery import HTTP, service
 from tests.support.context import make_context
 from tests.support.http_server import MisbehavingServer, misbehaving_server

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from exporter.status import Status
-from probes.health import (
+from probes.http.health import (
     FORMATS,
     MAX_COMPONENTS,
     OUTPUT_CAP,

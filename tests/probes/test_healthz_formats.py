@@ -9,7 +9,7 @@ from typing import Any, get_args
 import pytest
 
 from exporter.status import Status
-from probes.health import FORMATS, Component, HealthFormat, grade_body
+from probes.http.health import FORMATS, Component, HealthFormat, grade_body
 
 JSON = "application/json"
 TEXT = "text/plain"

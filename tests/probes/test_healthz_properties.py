@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporter.status import Status
-from probes.health import FORMATS, Component, Verdict, grade_body
+from probes.http.health import FORMATS, Component, Verdict, grade_body
 
 WORDS = [
     "UP", "DOWN", "OUT_OF_SERVICE", "UNKNOWN", "FATAL", "pass", "warn", "fail", "ok", "error",

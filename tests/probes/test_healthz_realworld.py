@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from exporter.status import Status
-from probes.http import KIND, HttpProbe
+from probes.http.probe import KIND, HttpProbe
 from tests.support.context import make_context
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 

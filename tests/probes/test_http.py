@@ -17,7 +17,7 @@ import trustme
 from exporter.context import ProbeRuntime
 from exporter.probe_api import Result
 from exporter.status import Status
-from probes.http import KIND, HttpProbe
+from probes.http.probe import KIND, HttpProbe
 from tests.support.context import make_context
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 

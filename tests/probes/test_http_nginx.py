@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exporter.status import Status
-from probes.http import KIND, HttpProbe
+from probes.http.probe import KIND, HttpProbe
 from tests.support.context import make_context
 from tests.support.nginx import running_nginx
 

@@ -1,4 +1,4 @@
-"""The http probe's asyncio transport (``probes.http_transport``) against a raw loopback server:
+"""The http probe's asyncio transport (``probes.http.transport``) against a raw loopback server:
 kept-alive connections are reused, and one the server closed or wrote to out of turn is not."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import httpx
 import pytest
 import trustme
 
-from probes.http import error_chain
-from probes.http_transport import READ_HIGH_WATER, AsyncioBackend, ProbeTransport
+from probes.http.probe import error_chain
+from probes.http.transport import READ_HIGH_WATER, AsyncioBackend, ProbeTransport
 
 HUGE = 8 * 1024 * 1024
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from exporter.status import Status
-from probes.health.common import (
+from probes.http.health.common import (
     NAME_CAP,
     Component,
     Verdict,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from exporter.status import Status, worst
-from probes.health.common import (
+from probes.http.health.common import (
     NAME_CAP,
     Component,
     Options,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from exporter.status import Status
-from probes.health.common import (
+from probes.http.health.common import (
     NAME_CAP,
     Component,
     Options,

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Literal, get_args
 
 from exporter.status import Status
-from probes.health import detect, k8s, regex, status_code
-from probes.health.common import (
+from probes.http.health import detect, k8s, regex, status_code
+from probes.http.health.common import (
     MAX_COMPONENTS,
     OUTPUT_CAP,
     Component,

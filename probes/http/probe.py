@@ -1,6 +1,6 @@
 """The ``http`` probe kind: a healthz endpoint answers, answers correctly, and will keep answering.
 
-The body is graded in the format the endpoint speaks (``probes.health``); status code, body
+The body is graded in the format the endpoint speaks (``probes.http.health``); status code, body
 patterns, a JSON field, latency and the TLS certificate's remaining days are checked on top.
 One ``httpx.AsyncClient`` per distinct TLS setting is shared by every run (a new client costs
 about 20 ms of CPU for its SSL context). httpx is imported only when an http probe runs.
@@ -44,10 +44,11 @@ from exporter.status import Status, worst
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
 from exporter.user_regex import UserRegex, user_regex_search
-from probes import health, tls
+from probes import tls
 from probes.deadline import own_budget
-from probes.health import HealthFormat
-from probes.health.common import json_value
+from probes.http import health
+from probes.http.health import HealthFormat
+from probes.http.health.common import json_value
 
 if TYPE_CHECKING:
     import httpx
@@ -229,7 +230,7 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
     def make() -> httpx.AsyncClient:
         import httpx
 
-        from probes.http_transport import ProbeTransport
+        from probes.http.transport import ProbeTransport
 
         ssl_context = tls.make_ssl_context(
             config.verify, config.ca_file, config.client_cert, config.client_key

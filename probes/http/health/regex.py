@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exporter.status import Status
 from exporter.user_regex import UserRegexError, compile_user_regex
-from probes.health.common import Verdict, one_line, unparsed
+from probes.http.health.common import Verdict, one_line, unparsed
 
 NAME = "regex"
 

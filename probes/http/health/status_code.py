@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.status import Status
-from probes.health.common import Verdict, unparsed
+from probes.http.health.common import Verdict, unparsed
 
 NAME = "status-code"
 

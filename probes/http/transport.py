@@ -7,7 +7,7 @@ kept-alive request's CPU in a tight loop. Here a connection is an ``asyncio.Prot
 transport reads as data arrives, so "has the server closed or written out of turn?" is a look
 at our own buffer, and a read is one future.
 
-Timeouts: the probe bounds the whole exchange with one cancel scope (``probes.http``); the
+Timeouts: the probe bounds the whole exchange with one cancel scope (``probes.http.probe``); the
 per-operation timeouts httpcore passes are honoured too when set.
 """
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from exporter.status import Status
-from probes.health import (
+from probes.http.health import (
     aspnet,
     consul,
     dropwizard,
@@ -21,7 +21,7 @@ from probes.health import (
     spring,
     status_code,
 )
-from probes.health.common import (
+from probes.http.health.common import (
     Options,
     Verdict,
     is_json_media,
