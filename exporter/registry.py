@@ -23,7 +23,7 @@ METRIC_PREFIX = "site_status_"
 BUILTIN_KIND_MODULES = {
     "disk": "probes.disk",
     "dns": "probes.dns",
-    "drupal": "probes.drupal",
+    "drupal": "probes.drupal.probe",
     "file": "probes.file",
     "http": "probes.http.probe",
     "load": "probes.load",

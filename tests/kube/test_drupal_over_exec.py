@@ -10,7 +10,7 @@ from exporter.kube import permissions
 from exporter.kube.client import CLIENT_KEY, KubeClient
 from exporter.kube.permissions import Permission
 from exporter.status import Status
-from probes.drupal import DrupalProbe, run
+from probes.drupal.probe import DrupalProbe, run
 from tests.kube.conftest import client_for
 from tests.support.context import make_context
 from tests.support.kube_api import BASE_ROLE, KubeApiDouble

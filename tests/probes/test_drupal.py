@@ -18,7 +18,7 @@ from exporter.context import ProbeRuntime
 from exporter.probe_api import ProbeContext, Result
 from exporter.registry import default_registry
 from exporter.status import Status
-from probes.drupal import DrupalProbe, run
+from probes.drupal.probe import DrupalProbe, run
 from tests.support.context import make_context
 from tests.support.fuse_mounts import FuseMounts
 from tests.support.processes import alive_in_group, process_state

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from exporter.status import Status
-from probes.drupal_grading import grade, summary_of
-from probes.drush_requirements import (
+from probes.drupal.drush_requirements import (
     NoRequirementsJson,
     Requirement,
     parse_requirements,
     plain_text,
     sid_of,
 )
-from probes.drush_status import StatusCache, status_fields
+from probes.drupal.drush_status import StatusCache, status_fields
+from probes.drupal.grading import grade, summary_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "drush"
 

@@ -30,7 +30,7 @@ from exporter.probe_api import ProbeConfig, Status
 from exporter.registry import default_registry
 from exporter.scheduler import ProbeRunner
 from exporter.web.health import RunStats
-from probes import drupal
+from probes.drupal import probe as drupal
 
 T = TypeVar("T")
 DRUSH = str(Path(__file__).parent.parent / "support" / "drush")

@@ -27,16 +27,16 @@ from exporter.commands import CommandOutput
 from exporter.mounts import MountTable, parse_mountinfo, parse_mountinfo_line
 from exporter.status import Status
 from probes import dns as dns_probe
-from probes.drupal import DrupalProbe, parsed_and_graded
-from probes.drupal_text import first_error_line
-from probes.drush_requirements import (
+from probes.drupal.drush_requirements import (
     DESCRIPTION_CAP,
     TITLE_CAP,
     VALUE_CAP,
     NoRequirementsJson,
     parse_requirements,
 )
-from probes.drush_status import NoStatusJson, status_fields
+from probes.drupal.drush_status import NoStatusJson, status_fields
+from probes.drupal.probe import DrupalProbe, parsed_and_graded
+from probes.drupal.text import first_error_line
 from tests.support.context import make_context
 
 # --- drush output ------------------------------------------------------------------------------

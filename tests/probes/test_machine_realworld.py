@@ -21,7 +21,8 @@ import yaml
 
 from exporter.mounts import MountTable
 from exporter.status import Status
-from probes import disk, drupal, mount
+from probes import disk, mount
+from probes.drupal import probe as drupal
 from tests.support.context import make_context
 
 REALWORLD = Path(__file__).parent.parent / "fixtures" / "realworld"

@@ -20,7 +20,7 @@ from exporter.redact import (
     redact_urls_in,
     url_secrets,
 )
-from probes.drush_requirements import plain_text
+from probes.drupal.drush_requirements import plain_text
 
 SUMMARY_CAP = 300
 TAIL_LINES = 10

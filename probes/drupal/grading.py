@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.status import Status
-from probes.drush_requirements import (
+from probes.drupal.drush_requirements import (
     ERROR,
     SEVERITY_NAMES,
     SID_OF_NAME,

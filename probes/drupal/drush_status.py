@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.redact import redact_urls_in
-from probes.drush_requirements import MAX_JSON_CANDIDATES, decoded, plain_text
+from probes.drupal.drush_requirements import MAX_JSON_CANDIDATES, decoded, plain_text
 
 #: The keys kept; everything else (paths, database settings) is dropped.
 KEPT_FIELDS = ("drupal-version", "php-version", "drush-version", "bootstrap", "db-status")

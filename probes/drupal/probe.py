@@ -38,16 +38,16 @@ from exporter.probe_api import (
 )
 from exporter.status import Status
 from exporter.units import format_duration, format_size
-from probes import drupal_text
 from probes.deadline import blocking_within
-from probes.drupal_grading import Grade, SeverityOverride, grade, problem_details, summary_of
-from probes.drush_requirements import (
+from probes.drupal import text as drupal_text
+from probes.drupal.drush_requirements import (
     SEVERITY_NAMES,
     NoRequirementsJson,
     Requirements,
     parse_requirements,
 )
-from probes.drush_status import NoStatusJson, StatusCache, status_fields
+from probes.drupal.drush_status import NoStatusJson, StatusCache, status_fields
+from probes.drupal.grading import Grade, SeverityOverride, grade, problem_details, summary_of
 
 if TYPE_CHECKING:
     import subprocess
