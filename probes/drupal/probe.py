@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exporter.blocking import BlockingTimeout
-from exporter.commands import (
+from exporter.command_runners import (
     DEFAULT_MAX_OUTPUT_BYTES,
     CommandOutput,
     CommandRunner,
@@ -52,7 +52,7 @@ from probes.drupal.grading import Grade, SeverityOverride, grade, problem_detail
 if TYPE_CHECKING:
     import subprocess
 
-    from exporter.commands.local import Spawn
+    from exporter.command_runners.local import Spawn
 
 REQUIREMENT_SEVERITY = MetricFamily(
     "site_status_drupal_requirement_severity",
@@ -75,7 +75,7 @@ INFO = MetricFamily(
 COMMAND_MARGIN = 1.5
 #: ``drush status`` is not started with less time left than this (it waits for the next run).
 MIN_STATUS_BUDGET = 1.0
-#: ``exporter.commands.kubernetes.kubernetes_runner``: (selector, container, context).
+#: ``exporter.command_runners.pod_exec.kubernetes_runner``: (selector, container, context).
 KubernetesRunnerFactory = Callable[[str, "str | None", ProbeContext], CommandRunner]
 
 
@@ -163,7 +163,7 @@ def command_runner(config: DrupalProbe, context: ProbeContext) -> CommandRunner 
     """The configured runner, or why there is none."""
     runner = config.runner
     if isinstance(runner, LocalRunnerConfig):
-        from exporter.commands.local import LocalRunner
+        from exporter.command_runners.local import LocalRunner
 
         async def offload(start: Spawn) -> subprocess.Popen[bytes]:
             # chdir into a Drupal root on a hung mount never returns: start in a worker thread.
@@ -175,7 +175,7 @@ def command_runner(config: DrupalProbe, context: ProbeContext) -> CommandRunner 
         return LocalRunner(offload)
     try:
         # Imported by name: only configs with this runner pay for the Kubernetes client.
-        module = importlib.import_module("exporter.commands.kubernetes")
+        module = importlib.import_module("exporter.command_runners.pod_exec")
     except ImportError as error:
         return f"runner type kubernetes is not available in this installation: {error}"
     make: KubernetesRunnerFactory = module.kubernetes_runner

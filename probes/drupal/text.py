@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from exporter.commands import CommandOutput
+from exporter.command_runners import CommandOutput
 from exporter.redact import (
     MASK,
     SECRET_PARAMETERS,

@@ -10,8 +10,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from exporter.commands import CommandSpec, CommandUnavailable
-from exporter.commands.local import CLEANUP_GRACE, LocalRunner, Spawn, reap_abandoned
+from exporter.command_runners import CommandSpec, CommandUnavailable
+from exporter.command_runners.local import CLEANUP_GRACE, LocalRunner, Spawn, reap_abandoned
 from exporter.context import ProbeRuntime
 from tests.support.fuse_mounts import FuseMounts
 from tests.support.processes import alive_in_group, process_state

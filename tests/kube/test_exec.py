@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.commands import CommandOutput, CommandSpec, CommandUnavailable
-from exporter.commands.kubernetes import kubernetes_runner, wrapped_argv
+from exporter.command_runners import CommandOutput, CommandSpec, CommandUnavailable
+from exporter.command_runners.pod_exec import kubernetes_runner, wrapped_argv
 from exporter.context import ProbeRuntime
 from exporter.kube.client import CLIENT_KEY, KubeClient
 from exporter.kube.exec import ExecFailed, exit_code_of, pod_exec

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from exporter.commands import CommandRunner
-from exporter.commands.local import LocalRunner
+from exporter.command_runners import CommandRunner
+from exporter.command_runners.local import LocalRunner
 from exporter.config import ConfigInvalid, parse_config
 from exporter.context import ProbeRuntime
 from exporter.probe_api import ProbeContext, Result
@@ -304,7 +304,7 @@ async def test_series_are_capped_worst_first() -> None:
 
 
 async def test_kubernetes_runner_not_installed_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "exporter.commands.kubernetes", None)
+    monkeypatch.setitem(sys.modules, "exporter.command_runners.pod_exec", None)
     config = probe(runner={"type": "kubernetes", "selector": "app=drupal", "container": "php"})
     result = await run_probe(config)
     assert result.status is Status.UNKNOWN
@@ -322,9 +322,9 @@ async def test_kubernetes_runner_is_made_from_the_runner_section(
         made.append((selector, container))
         return LocalRunner()  # runs the stand-in: the wiring is what is tested here
 
-    module = types.ModuleType("exporter.commands.kubernetes")
+    module = types.ModuleType("exporter.command_runners.pod_exec")
     module.kubernetes_runner = kubernetes_runner  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "exporter.commands.kubernetes", module)
+    monkeypatch.setitem(sys.modules, "exporter.command_runners.pod_exec", module)
     runner = {"type": "kubernetes", "selector": "app.kubernetes.io/name=drupal", "container": "php"}
     result = await run_probe(probe(runner=runner))
     assert made == [("app.kubernetes.io/name=drupal", "php")]

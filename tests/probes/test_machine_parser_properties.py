@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from exporter.commands import CommandOutput
+from exporter.command_runners import CommandOutput
 from exporter.mounts import MountTable, parse_mountinfo, parse_mountinfo_line
 from exporter.status import Status
 from probes import dns as dns_probe

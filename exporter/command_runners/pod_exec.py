@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from exporter.commands import CommandOutput, CommandRunner, CommandSpec, CommandUnavailable
+from exporter.command_runners import CommandOutput, CommandRunner, CommandSpec, CommandUnavailable
 from exporter.kube.client import CLIENT_KEY, PODS, ApiError, KubeClient, NotInCluster
 from exporter.probe_api import ProbeContext
 

@@ -1,7 +1,7 @@
 """Running a command somewhere (a local child process, or ``pods/exec`` in a pod) with a deadline.
 
-One interface, two implementations: ``exporter.commands.local`` and
-``exporter.commands.kubernetes`` (imported lazily: only a config that uses it pays for it).
+One interface, two implementations: ``exporter.command_runners.local`` and
+``exporter.command_runners.pod_exec`` (imported lazily: only a config that uses it pays for it).
 A runner never raises for what the command did (exit status, timeout, too much output): that is
 in ``CommandOutput``. It raises ``CommandUnavailable`` only when the command could not be started
 at all (executable missing, pod not found, exec forbidden), with a reason fit for a summary.

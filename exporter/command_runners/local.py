@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
-from exporter.commands import CommandOutput, CommandSpec, CommandUnavailable
+from exporter.command_runners import CommandOutput, CommandSpec, CommandUnavailable
 
 #: After SIGKILL (or after the command's own exit), how long to wait for the group to die and
 #: the pipes to reach their end before abandoning what is left.
