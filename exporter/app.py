@@ -17,9 +17,9 @@ from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
 from exporter.reports.service import Reporting
 from exporter.reports.stats import ReportStats
+from exporter.run_stats import ExporterHealth, RunStats
 from exporter.scheduler import ProbeRunner, Scheduler, probe_spec
 from exporter.store import ProbeState, ResultStore
-from exporter.web.health import ExporterHealth, RunStats
 from exporter.web.httpd import HttpServer
 from exporter.web.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.web.server import RENDER_AHEAD_INTERVAL, Endpoints, serve, tick

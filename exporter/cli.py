@@ -20,10 +20,10 @@ from exporter.gate.arguments import add_parser as add_gate_parser
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
+from exporter.run_stats import RunStats
 from exporter.scheduler import ProbeRunner, run_all_once
 from exporter.status import Status
 from exporter.store import ResultStore, site_status
-from exporter.web.health import RunStats
 from exporter.web.status_doc import view_document
 
 EXIT_CONFIG_INVALID = 2

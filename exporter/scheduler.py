@@ -23,10 +23,10 @@ from exporter.context import ProbeRuntime, RunContext
 from exporter.probe_api import MetricFamily, ProbeConfig, Result
 from exporter.redact import redact_known
 from exporter.registry import KindRegistry
+from exporter.run_stats import RunStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ProbeState, ResultStore
 from exporter.units import format_duration
-from exporter.web.health import RunStats
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from exporter.config import Site
 from exporter.probe_api import MetricFamily
 from exporter.reports.series import stuck_report_families
 from exporter.reports.stats import ReportStats
+from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
 from exporter.store import ProbeState, ProbeView, ResultStore, site_status
-from exporter.web.health import ExporterHealth, RunStats
 
 PROBE_LABELS = ("probe", "kind")
 

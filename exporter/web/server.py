@@ -17,9 +17,9 @@ from typing import Any
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
-from exporter.reports.health import report_checks
+from exporter.reports.delivery_checks import report_checks
+from exporter.run_stats import HEARTBEAT_FAIL_AFTER, ExporterHealth
 from exporter.store import ResultStore
-from exporter.web.health import HEARTBEAT_FAIL_AFTER, ExporterHealth
 from exporter.web.httpd import HttpServer, Request, Response
 from exporter.web.metrics import Exposition, SelfMetrics
 from exporter.web.page import PAGE_HEADERS, render_page, wants_html

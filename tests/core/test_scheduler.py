@@ -20,9 +20,9 @@ from exporter.probe_api import (
 )
 from exporter.redact import remember_secrets
 from exporter.registry import KindRegistry
+from exporter.run_stats import RunStats
 from exporter.scheduler import BATCH_MIN_INTERVAL, ProbeRunner, Scheduler
 from exporter.store import ProbeState, ResultStore
-from exporter.web.health import RunStats
 
 ACTIVE = {"now": 0, "max": 0, "runs": 0}
 #: When each probe's latest run started (event loop clock).

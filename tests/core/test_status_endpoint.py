@@ -22,9 +22,9 @@ from exporter.blocking import BlockingRunner
 from exporter.config import Site
 from exporter.probe_api import Result
 from exporter.registry import default_registry
+from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
-from exporter.web.health import ExporterHealth, RunStats
 from exporter.web.httpd import HttpServer
 from exporter.web.metrics import Exposition, SelfMetrics
 from exporter.web.server import Endpoints, serve

@@ -16,7 +16,7 @@ import trustme
 
 from exporter.config import Site
 from exporter.registry import default_registry
-from exporter.reports.health import report_checks
+from exporter.reports.delivery_checks import report_checks
 from exporter.reports.loki.batch import push_body
 from exporter.reports.loki.streams import LABEL_NAMES, cut_utf8, report_labels
 from exporter.reports.stats import ReportStats

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.reports.health import report_checks
+from exporter.reports.delivery_checks import report_checks
 from exporter.reports.loki.spool import Entry, Spool
 from exporter.reports.stats import ReportStats
 from exporter.web.metrics import SelfMetrics

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from exporter.reports.health import report_checks
+from exporter.reports.delivery_checks import report_checks
 from exporter.reports.loki.streams import report_labels
 from exporter.reports.stats import ReportStats
 from exporter.web.metrics import SelfMetrics

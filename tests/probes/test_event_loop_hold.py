@@ -28,8 +28,8 @@ import pytest
 from exporter.context import ProbeRuntime
 from exporter.probe_api import ProbeConfig, Status
 from exporter.registry import default_registry
+from exporter.run_stats import RunStats
 from exporter.scheduler import ProbeRunner
-from exporter.web.health import RunStats
 from probes.drupal import probe as drupal
 
 T = TypeVar("T")

@@ -23,8 +23,8 @@ import pytest
 from exporter.context import ProbeRuntime
 from exporter.probe_api import ProbeConfig, Result, Status
 from exporter.registry import default_registry
+from exporter.run_stats import RunStats
 from exporter.scheduler import ProbeRunner
-from exporter.web.health import RunStats
 from tests.support.http_server import misbehaving_server
 
 if TYPE_CHECKING:

@@ -1,4 +1,5 @@
-"""The exporter's own health: config reloads, event loop heartbeat, run counters."""
+"""The exporter's own run counters, config reload results and event loop heartbeat (read by
+/metrics and /healthz)."""
 
 from __future__ import annotations
 
