@@ -42,7 +42,7 @@ from exporter.config_errors import format_path as format_path
 from exporter.config_errors import shown_key
 from exporter.config_source import ConfigSourceError, read_config_text
 from exporter.config_yaml import YamlDocument, YamlError
-from exporter.kube.settings import KubernetesSettings
+from exporter.kube_settings import KubernetesSettings
 from exporter.maintenance import WINDOW_TAGS, Window
 from exporter.maintenance import MaintenanceWindow as MaintenanceWindow  # re-exported
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size

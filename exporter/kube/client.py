@@ -31,8 +31,8 @@ from exporter.kube.credentials import (
     TokenFile,
 )
 from exporter.kube.permissions import Permission
-from exporter.kube.settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
 from exporter.kube.tls import TlsSettings, cluster_ssl_context
+from exporter.kube_settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from exporter.kube.client import Object
 from exporter.kube.problem import DiscoveryProblem
-from exporter.kube.settings import DiscoverySettings
 from exporter.kube.targets import TargetGuard, normalize
+from exporter.kube_settings import DiscoverySettings
 from exporter.probe_api import ProbeConfig
 
 log = logging.getLogger(__name__)

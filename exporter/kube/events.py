@@ -19,7 +19,7 @@ import httpx
 
 from exporter.config import Site
 from exporter.kube.client import EVENTS, ApiError, KubeClient
-from exporter.kube.settings import EventSettings
+from exporter.kube_settings import EventSettings
 from exporter.status import Status
 from exporter.store import ProbeView, site_status
 

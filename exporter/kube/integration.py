@@ -26,8 +26,8 @@ from exporter.kube.discovery import discovered_probes
 from exporter.kube.discovery import problem as problem_probe
 from exporter.kube.events import SiteEvents
 from exporter.kube.reflector import Reflector
-from exporter.kube.settings import KubernetesSettings
 from exporter.kube.targets import TargetGuard
+from exporter.kube_settings import KubernetesSettings
 from exporter.maintenance import MaintenanceWindow
 from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry

@@ -29,8 +29,8 @@ import yaml
 
 from exporter.kube.client import ClusterConfig
 from exporter.kube.credentials import EXEC_API_VERSIONS, ExecPlugin
-from exporter.kube.settings import KubernetesSettings
 from exporter.kube.tls import TlsSettings
+from exporter.kube_settings import KubernetesSettings
 
 #: A kubeconfig with embedded certificates is a few KiB; this is far beyond any real one.
 MAX_BYTES = 4 * 1024 * 1024

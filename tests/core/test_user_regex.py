@@ -12,7 +12,7 @@ import pytest
 from exporter.config import ConfigInvalid, parse_config
 from exporter.kube.discovery import discovered_probes
 from exporter.kube.problem import DiscoveryProblem
-from exporter.kube.settings import DiscoverySettings
+from exporter.kube_settings import DiscoverySettings
 from exporter.probe_api import ProbeConfig
 from exporter.registry import default_registry
 from exporter.status import Status

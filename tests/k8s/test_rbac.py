@@ -16,7 +16,7 @@ import yaml
 
 from exporter.kube import permissions
 from exporter.kube.permissions import Permission
-from exporter.kube.settings import KubernetesSettings
+from exporter.kube_settings import KubernetesSettings
 from tests.support.kube_api import BASE_ROLE, EXEC_ROLE
 from tests.support.kustomize import K8S, documents
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from exporter.kube.client import ClusterConfig, KubeClient
-from exporter.kube.settings import KubernetesSettings
+from exporter.kube_settings import KubernetesSettings
 from tests.support.kube_api import BASE_ROLE, EXEC_ROLE, KubeApiDouble
 
 

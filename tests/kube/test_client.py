@@ -23,7 +23,7 @@ from exporter.kube.client import (
     ResourceGone,
 )
 from exporter.kube.reflector import Backoff, Reflector
-from exporter.kube.settings import KubernetesSettings
+from exporter.kube_settings import KubernetesSettings
 from tests.kube.conftest import client_for, wait_for
 from tests.support.kube_api import BASE_ROLE, KubeApiDouble
 

@@ -9,7 +9,7 @@ import pytest
 
 from exporter.kube.discovery import discovered_probes, probe_name
 from exporter.kube.problem import DiscoveryProblem
-from exporter.kube.settings import DiscoverySettings
+from exporter.kube_settings import DiscoverySettings
 from exporter.probe_api import ProbeConfig
 from exporter.registry import default_registry
 

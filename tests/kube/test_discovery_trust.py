@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from exporter.kube.discovery import discovered_probes
 from exporter.kube.problem import DiscoveryProblem
-from exporter.kube.settings import DiscoverySettings
 from exporter.kube.targets import TargetGuard, address_of
+from exporter.kube_settings import DiscoverySettings
 from exporter.probe_api import ProbeConfig
 from tests.kube.test_discovery import HTTP, ingress, service
 

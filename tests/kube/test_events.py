@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from exporter.kube.client import KubeClient
 from exporter.kube.events import ELLIPSIS, NOTE_LIMIT, SiteEvents, cut_utf8
-from exporter.kube.settings import EventSettings
+from exporter.kube_settings import EventSettings
 from tests.support.kube_api import KubeApiDouble
 
 #: Real Danish text (the operators' language): "Forsiden svarer ikke; databasen på

@@ -27,7 +27,7 @@ from exporter.kube.credentials import (
     parse_exec_credential,
 )
 from exporter.kube.kubeconfig import KubeconfigError, cluster_config
-from exporter.kube.settings import KubernetesSettings
+from exporter.kube_settings import KubernetesSettings
 from tests.support.exporter_process import running_exporter, site_status, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 from tests.support.kube_api import KubeApiDouble
