@@ -77,6 +77,7 @@ class Exporter:
             self.stats,
             self.health,
             self.blocking,
+            lambda: self.config.exporter.node,
         )
         self.endpoints = Endpoints(
             self.exposition,

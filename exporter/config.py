@@ -202,6 +202,10 @@ class ExporterSettings(Strict):
     concurrency: int = Field(default=8, ge=1, le=1000)
     proc_root: str = "/proc"
     sys_root: str = "/sys"
+    #: The node this exporter runs on, a label of ``site_status_node_info``: node-wide alerts
+    #: (load) notify once per node. In Kubernetes the Downward API sets it from spec.nodeName
+    #: (``SITE_STATUS_EXPORTER__NODE``); elsewhere the host name is the node.
+    node: str = Field(default_factory=socket.gethostname, min_length=1, max_length=253)
 
     @field_validator("listen")
     @classmethod

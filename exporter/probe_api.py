@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from exporter.mounts import MountTable
+from exporter.reasons import Reason, bounded_part
 from exporter.status import Status
 from exporter.units import parse_duration, parse_size
 
@@ -27,6 +28,7 @@ __all__ = [
     "ProbeConfig",
     "ProbeContext",
     "ProbeKind",
+    "Reason",
     "Result",
     "Sample",
     "Size",
@@ -83,12 +85,31 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What a probe run found: a status, one line saying why, details, numeric samples."""
+    """What a probe run found: a status, one line saying why, details, numeric samples.
+
+    A result that is not OK says why in ``reason`` too (exporter/reasons.py: a closed
+    vocabulary, a label of ``site_status_probe_reason``), and names what failed in ``part``
+    where a bounded name exists (a health component, a requirement id, a mount point). Without
+    one it counts as ``error``.
+    """
 
     status: Status
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
     samples: tuple[Sample, ...] = ()
+    reason: Reason | None = None
+    part: str = ""
+
+    def __post_init__(self) -> None:
+        if self.part:
+            object.__setattr__(self, "part", bounded_part(self.part))
+
+    @property
+    def why(self) -> Reason | None:
+        """The reason of a result that is not OK (``error`` if the kind gave none); None if OK."""
+        if self.status is Status.OK:
+            return None
+        return self.reason or Reason.ERROR
 
 
 class ProbeConfig(BaseModel):

@@ -21,6 +21,7 @@ from anyio.abc import TaskGroup
 from exporter.config import SiteStatusConfig, Timing
 from exporter.context import ProbeRuntime, RunContext
 from exporter.probe_api import MetricFamily, ProbeConfig, Result
+from exporter.reasons import Reason
 from exporter.redact import redact_known
 from exporter.registry import KindRegistry
 from exporter.run_stats import RunStats
@@ -68,14 +69,21 @@ class ProbeRunner:
                 _check_samples(result, kind.metrics)
             if scope.cancelled_caught:
                 self.stats.errors[probe.kind, "timeout"] += 1
-                result = Result(Status.UNKNOWN, f"timed out after {format_duration(timeout)}")
+                result = Result(
+                    Status.UNKNOWN,
+                    f"timed out after {format_duration(timeout)}",
+                    reason=Reason.TIMEOUT,
+                )
         except Exception as error:  # a probe's failure is a result, never a crash
             self.stats.errors[probe.kind, "exception"] += 1
             log.debug("probe %s raised", probe.name, exc_info=True)
             # The message may quote what the probe sent (a URL with its password, a header).
             reason = redact_known(str(error)) or type(error).__name__
             result = Result(
-                Status.UNKNOWN, f"probe error: {reason}", {"error": type(error).__name__}
+                Status.UNKNOWN,
+                f"probe error: {reason}",
+                {"error": type(error).__name__},
+                reason=Reason.ERROR,
             )
         finally:
             self.stats.in_flight -= 1

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exporter.probe_api import Result
+from exporter.reasons import Reason
 from exporter.status import Status, worst
 from exporter.units import format_duration
 
@@ -66,6 +67,9 @@ class ProbeView:
     running_since: float | None = None
     #: Since when (unix time) the probe has been reported with ``status``, if known.
     since: float | None = None
+    #: Why it is not OK (None while OK), and the bounded name of what failed ("" if none).
+    reason: Reason | None = None
+    part: str = ""
 
     @property
     def name(self) -> str:
@@ -137,18 +141,30 @@ def _block_by_dependencies(view: ProbeView, views: Mapping[str, ProbeView], seen
             # Blocked since both held: its own status and its dependency's.
             view.since = max(view.since or 0.0, upstream.since or 0.0) or None
             view.summary = f"blocked by {dependency}: {view.summary}"
+            view.reason, view.part = Reason.BLOCKED, dependency
             return
 
 
 def _own_view(state: ProbeState, now: float) -> ProbeView:
     if state.status is None or state.held is None:
-        return ProbeView(state, Status.UNKNOWN, "no result yet")
+        return ProbeView(state, Status.UNKNOWN, "no result yet", reason=Reason.PENDING)
     age = now - state.finished_at
     if age > STALE_AFTER_INTERVALS * state.spec.interval:
         summary = f"stale: last result is {format_duration(age)} old"
         since = state.finished_at + STALE_AFTER_INTERVALS * state.spec.interval
-        return ProbeView(state, Status.UNKNOWN, summary, stale=True, since=since)
-    return ProbeView(state, state.status, state.held.summary, since=state.status_since or None)
+        return ProbeView(
+            state, Status.UNKNOWN, summary, stale=True, since=since, reason=Reason.STALE
+        )
+    held = state.held  # flap damping holds a result with the held status
+    reason = held.why
+    return ProbeView(
+        state,
+        state.status,
+        held.summary,
+        since=state.status_since or None,
+        reason=reason,
+        part=held.part if reason is not None else "",
+    )
 
 
 def site_status(views: Iterable[ProbeView]) -> Status:

@@ -95,6 +95,8 @@ def transition_report(
         "previous_status": previous.name if previous is not None else None,
         "summary": one_line(view.summary),
         "cause": view_cause(view),
+        "reason": view.reason.value if view.reason else None,
+        "part": view.part or None,
         "blocked_by": view.blocked_by,
         "details": details,
         "duration_seconds": round(view.state.duration, 6),
@@ -133,6 +135,8 @@ def snapshot_report(
                 "kind": view.kind,
                 "status": view.status.name,
                 "summary": one_line(view.summary),
+                "reason": view.reason.value if view.reason else None,
+                "part": view.part or None,
                 "critical": view.state.spec.critical,
                 "stale": view.stale,
                 "blocked_by": view.blocked_by,
@@ -161,7 +165,7 @@ def encode(report: Report, max_bytes: int = LOKI_MAX_LINE_BYTES) -> str:
         )
     else:
         trimmed["probes"] = [
-            {k: v for k, v in probe.items() if k in ("name", "kind", "status")}
+            {k: v for k, v in probe.items() if k in ("name", "kind", "status", "reason", "part")}
             for probe in report["probes"]
         ]
         trimmed["truncated_reason"] = (

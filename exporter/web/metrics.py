@@ -47,6 +47,15 @@ PROBE_STATUS = _family(
     "after flap damping, staleness and dependencies.",
     *PROBE_LABELS,
 )
+PROBE_REASON = _family(
+    "site_status_probe_reason",
+    "Why the probe is not OK: a reason of a closed vocabulary (docs/reasons.md) and the bounded "
+    "name of the failing part, or empty (a health component, a requirement id, a mount point); "
+    "the value is the probe's status code. No series while the probe is OK.",
+    *PROBE_LABELS,
+    "reason",
+    "part",
+)
 PROBE_DURATION = _family(
     "site_status_probe_duration_seconds", "How long the probe's latest run took.", *PROBE_LABELS
 )
@@ -67,6 +76,12 @@ SITE_INFO = _family(
     "environment",
     "tier",
     "profile",
+)
+NODE_INFO = _family(
+    "site_status_node_info",
+    "The node the exporter runs on (exporter.node: in Kubernetes the pod's spec.nodeName through "
+    "the Downward API; else the host name); always 1. Node-wide alerts (load) group by it.",
+    "node",
 )
 MAINTENANCE = _family(
     "site_status_maintenance", "1 while the site is in a declared maintenance window, else 0."
@@ -128,9 +143,11 @@ PER_PROBE = (PROBE_DURATION, PROBE_LAST_RUN)
 #: Core families in exposition order; probe kinds' families follow, by name.
 CORE_FAMILIES = (
     PROBE_STATUS,
+    PROBE_REASON,
     *PER_PROBE,
     SITE_STATUS,
     SITE_INFO,
+    NODE_INFO,
     MAINTENANCE,
     RUNS,
     ERRORS,
@@ -220,6 +237,14 @@ def _header(family: MetricFamily, openmetrics: bool) -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n"
 
 
+def reason_rows(views: Sequence[ProbeView]) -> Iterator[Row]:
+    """One row per probe that is not OK: at most one series per probe at any time."""
+    for view in views:
+        if view.reason is not None:
+            ids = (view.name, view.kind, view.reason.value, view.part)
+            yield PROBE_REASON, ids, float(view.status)
+
+
 @dataclass
 class Exposition:
     """Everything ``/metrics`` shows, read fresh at each scrape."""
@@ -230,11 +255,15 @@ class Exposition:
     stats: RunStats
     health: ExporterHealth
     blocking: BlockingRunner
+    #: The node's name (``exporter.node``), read at each scrape like the site.
+    node: Callable[[], str] = lambda: ""
 
     def global_rows(self, views: Sequence[ProbeView]) -> Iterator[Row]:
+        yield from reason_rows(views)
         site = self.site()
         yield SITE_STATUS, (), float(site_status(views))
         yield SITE_INFO, (site.name, site.environment, site.tier, site.profile), 1.0
+        yield NODE_INFO, (self.node(),), 1.0
         yield MAINTENANCE, (), float(site.in_maintenance())
         runs, errors, seconds = self.stats.snapshot()
         for (kind, status), count in sorted(runs.items()):

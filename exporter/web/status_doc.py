@@ -42,6 +42,8 @@ def view_document(view: ProbeView, now: float | None = None) -> dict[str, Any]:
         "status": view.status.name,
         "code": int(view.status),
         "summary": view.summary,
+        "reason": view.reason.value if view.reason else None,
+        "part": view.part or None,
         "critical": state.spec.critical,
         "stale": view.stale,
         "blocked_by": view.blocked_by,
