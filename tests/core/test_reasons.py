@@ -18,9 +18,9 @@ from exporter.probe_api import Result
 from exporter.reasons import MAX_PART_CHARS, Reason, bounded_part
 from exporter.registry import default_registry
 from exporter.reports.schema import load_schema, snapshot_report, transition_report
+from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
-from exporter.web.health import ExporterHealth, RunStats
 from exporter.web.metrics import Exposition
 from exporter.web.status_doc import view_document
 from tests.core.test_scheduler import config, runner
