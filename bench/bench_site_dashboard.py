@@ -47,6 +47,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     start = end - args.range
     step = max(float(args.scrape), float(math.ceil(args.range / 1000)))
     values = {
+        "cluster": "",
         "environment": "prod",
         "site": site(args.sites // 2),
         "__interval": f"{step:g}s",

@@ -9,7 +9,10 @@
 
 A fleet incident (``SiteStatusFleetCritical``: several sites of a tier failing at once) inhibits
 the per-site pages of that tier, so a shared cause pages once. Paging routes are muted in the
-weekly maintenance slot (Thursday afternoon). The end-to-end test renders this
+weekly maintenance slot (Thursday afternoon). Grouping and every inhibition keep the
+``cluster`` (the external label of each cluster's Prometheus): the same site in two clusters is
+two groups, and a fleet incident in one cluster holds back nothing in another (docs/clusters.md).
+The end-to-end test renders this
 with its own receivers, timings and intervals (see ``AlertmanagerSettings``).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mixin.config import CLUSTER_LABEL
 from mixin.fleet import FLEET_ALERT, SITE_PAGES_REGEX
 
 OFFICE_HOURS = "office-hours"
@@ -25,6 +29,7 @@ WEEKLY_MAINTENANCE = "weekly-maintenance"
 PAGER = "pager"
 TEAM_CHAT = "team-chat"
 EXPORTER_ALERTS = "SiteStatusExporter(Down|Absent)"
+CLUSTER = CLUSTER_LABEL
 
 
 def office_hours_oslo() -> list[dict[str, Any]]:
@@ -95,25 +100,25 @@ def inhibit_rules() -> list[dict[str, Any]]:
             # and their own pages wait while it fires (mixin/fleet.py, docs/alerts.md).
             "source_matchers": [f'alertname="{FLEET_ALERT}"'],
             "target_matchers": [f'alertname=~"{SITE_PAGES_REGEX}"'],
-            "equal": ["tier"],
+            "equal": [CLUSTER, "tier"],
         },
         {
             # A site that is down pages once; its warnings add nothing until it recovers.
             "source_matchers": ['alertname="SiteStatusSiteCritical"'],
             "target_matchers": ['severity="warning"'],
-            "equal": ["site", "environment"],
+            "equal": [CLUSTER, "site", "environment"],
         },
         {
             # Without its exporter nothing is known about the site: only that alert counts.
             "source_matchers": [f'alertname=~"{EXPORTER_ALERTS}"'],
             "target_matchers": ['alertname=~"SiteStatus.+"', f'alertname!~"{EXPORTER_ALERTS}"'],
-            "equal": ["site", "environment"],
+            "equal": [CLUSTER, "site", "environment"],
         },
         {
             # The critical variant of an alert hides its own warning variant.
             "source_matchers": ['severity="critical"'],
             "target_matchers": ['severity="warning"'],
-            "equal": ["alertname", "site", "environment", "probe", "mountpoint"],
+            "equal": [CLUSTER, "alertname", "site", "environment", "probe", "mountpoint"],
         },
     ]
 
@@ -123,7 +128,7 @@ def alertmanager_config(settings: AlertmanagerSettings | None = None) -> dict[st
     return {
         "route": {
             "receiver": TEAM_CHAT,
-            "group_by": ["alertname", "site", "environment"],
+            "group_by": ["alertname", CLUSTER, "site", "environment"],
             "group_wait": settings.group_wait,
             "group_interval": settings.group_interval,
             "repeat_interval": settings.repeat_interval,
@@ -203,7 +208,7 @@ def alertmanager_config_crd(
         "spec": {
             "route": {
                 "receiver": TEAM_CHAT,
-                "groupBy": ["alertname", "site", "environment"],
+                "groupBy": ["alertname", CLUSTER, "site", "environment"],
                 "groupWait": settings.group_wait,
                 "groupInterval": settings.group_interval,
                 "repeatInterval": settings.repeat_interval,

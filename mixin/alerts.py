@@ -4,6 +4,12 @@ Every alert carries ``severity``, the site's labels (``site``, ``environment``, 
 ``profile``), a summary, a description that says where to look, a ``runbook_url`` to
 ``docs/runbooks/<alertname>.md`` and a ``dashboard_url`` to the site detail dashboard. Every
 alert is muted while its site is in a declared maintenance window (``site_status_maintenance``).
+
+The same rules run on each cluster's Prometheus or on a shared store's ruler (docs/clusters.md).
+There the cluster is a label of every series (``$labels.cluster``); on a cluster's own
+Prometheus it is only an external label (``$externalLabels.cluster``), added when the alert is
+sent. Texts and links name it from whichever has it, so an alert reads the same both ways; the
+queries inside templates match ``$labels.cluster`` only, which is empty (no label) locally.
 """
 
 from __future__ import annotations
@@ -47,22 +53,35 @@ class Alert:
         return rule
 
 
+def with_cluster(config: MixinConfig, text: str) -> str:
+    """A template that writes ``text`` with ``{{ . }}`` as the alert's cluster, or nothing
+    where there is none (one Prometheus without external labels)."""
+    label = config.cluster_label
+    return f"{{{{ with or $labels.{label} $externalLabels.{label} }}}}{text}{{{{ end }}}}"
+
+
 def site_dashboard_link(config: MixinConfig) -> str:
     return (
         f"{config.grafana_url}/d/{config.site_dashboard_uid}/site-status-site"
         "?var-environment={{ $labels.environment }}&var-site={{ $labels.site }}"
+        + with_cluster(config, "&var-cluster={{ . }}")
     )
 
 
-SITE = "{{ $labels.site }} ({{ $labels.environment }}, {{ $labels.tier }})"
+def site_text(config: MixinConfig) -> str:
+    """``shop (prod, priprod)``, or ``shop (prod, priprod, cluster dr)`` on many clusters."""
+    cluster = with_cluster(config, ", cluster {{ . }}")
+    return (
+        f"{{{{ $labels.site }}}} ({{{{ $labels.environment }}}}, {{{{ $labels.tier }}}}{cluster})"
+    )
 
 
 def probes_at(promql: PromQL, code: int) -> str:
     """A template that lists the site's probes at a status (run by Prometheus at firing)."""
-    query = (
-        'printf "site_status_probe_status{job=%q, instance=%q} == '
-        f'{code}" $labels.job $labels.instance'
-    )
+    target = promql.config.target_key
+    matchers = ", ".join(f"{label}=%q" for label in target)
+    values = " ".join(f"$labels.{label}" for label in target)
+    query = f'printf "site_status_probe_status{{{matchers}}} == {code}" {values}'
     each = "{{ .Labels.probe }} {{ end }}"
     return f'{{{{ range {query} | query | sortByLabel "probe" }}}}{each}'
 
@@ -85,11 +104,14 @@ def loki_hint(config: MixinConfig, *matchers: str) -> str:
             'report_type="transition"',
         )
     )
-    return " | ".join((f"{{{labels}}}", "json", *matchers))
+    # The exporter's reports carry the cluster as a stream label where it is configured.
+    cluster = with_cluster(config, f', {config.cluster_label}="{{{{ . }}}}"')
+    return " | ".join((f"{{{labels}{cluster}}}", "json", *matchers))
 
 
 def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
     durations = config.for_
+    site = site_text(config)
     status = q.metric("site_status_site_status")
     return [
         Alert(
@@ -97,7 +119,7 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "critical",
             q.unless_maintenance(q.with_site(f"{status} == 2")),
             durations.site_critical,
-            f"{SITE} is CRITICAL",
+            f"{site} is CRITICAL",
             f"The site's rollup has been CRITICAL for {durations.site_critical}. Critical "
             f"probes: {probes_at(q, 2)}. Read why in the site detail dashboard (probe "
             "status timeline and latest reports) or in Loki: "
@@ -108,7 +130,7 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{status} == 1")),
             durations.site_degraded,
-            f"{SITE} has been WARNING for {durations.site_degraded}",
+            f"{site} has been WARNING for {durations.site_degraded}",
             f"The site works but needs attention. Probes at WARNING: {probes_at(q, 1)}. "
             "Their summaries are in the site detail dashboard and in Loki: "
             f"{loki_hint(config, status_is('WARNING'))}.",
@@ -118,7 +140,7 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{status} == 3")),
             durations.site_unknown,
-            f"{SITE} status is UNKNOWN",
+            f"{site} status is UNKNOWN",
             "The exporter cannot decide the site's status, so this time counts as unknown "
             f"in availability. Probes at UNKNOWN: {probes_at(q, 3)}. Their reason (probe "
             "error, timeout, stale result, blocked by another probe) is in the site detail "
@@ -129,7 +151,7 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{q.metric('site_status_probes_stale')} > 0")),
             durations.probes_stale,
-            f"{SITE} has {{{{ $value }}}} probe(s) without a fresh result",
+            f"{site} has {{{{ $value }}}} probe(s) without a fresh result",
             "A probe result older than 3 intervals is reported as UNKNOWN: the probe did "
             f"not finish. Probes at UNKNOWN: {probes_at(q, 3)}. Check the exporter's "
             "/status and log for timeouts and stuck mounts (site_status_mount_stuck), and "
@@ -140,8 +162,10 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
 
 def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
     durations = config.for_
+    site = site_text(config)
     lookback = config.identity_lookback
     labels = ", ".join(SITE_LABELS)
+    site_labels = ", ".join(q.site_labels)
     up = q.metric("up")
     remembered = f"last_over_time({q.info()}[{lookback}])"
     # A target's site as last seen; topk keeps one if its site labels changed in the window.
@@ -157,9 +181,9 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
         ' "tier", "unknown", "", ""))\n'
         f"unless {q.on_target}\n  {maintenance_lately} == 1"
     )
-    by_site = "on(site, environment)"
+    by_site = q.on_site
     absent = (
-        f"max by ({labels}) ({remembered})\n"
+        f"max by ({site_labels}) ({remembered})\n"
         f"unless {by_site}\n  {q.info()}\n"
         # A target that is still scraped but down is SiteStatusExporterDown's.
         f"unless {by_site}\n  ({remembered} * {q.on_target} group_left {up})\n"
@@ -172,7 +196,7 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "critical",
             down,
             durations.exporter_down,
-            f"The site-status exporter of {SITE} does not answer",
+            f"The site-status exporter of {site} does not answer",
             "Prometheus cannot scrape {{ $labels.instance }}, so nothing is known about "
             "the site: its probes' alerts cannot fire. Check the exporter's pod or service "
             "(crash loop, OOM kill, network policy) and its log; /healthz tells whether its "
@@ -183,7 +207,7 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "critical",
             absent,
             durations.exporter_absent,
-            f"No site-status exporter is scraped for {SITE}",
+            f"No site-status exporter is scraped for {site}",
             f"The site was scraped within the last {lookback} but no target reports it now: "
             "the exporter's workload was removed or service discovery lost it (ServiceMonitor, "
             "labels, namespace selector). If the site was retired on purpose, silence this "
@@ -194,7 +218,7 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{reload_failed} == 0")),
             durations.config_reload_failed,
-            f"The site-status config of {SITE} failed to reload",
+            f"The site-status config of {site} failed to reload",
             "The exporter keeps running the last good config, so changes are not in force. "
             "`site-status validate --config FILE` names every error with its YAML path; the "
             "exporter's log has the same.",
@@ -204,6 +228,7 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
 
 def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
     durations = config.for_
+    site = site_text(config)
     limits = config.thresholds
     window = limits.filesystem_prediction_window
 
@@ -227,7 +252,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             severity,
             q.unless_maintenance(q.with_site(expr)),
             durations.filesystem_filling,
-            f"{{{{ $labels.mountpoint }}}} of {SITE} runs out of {noun} within {hours:g}h",
+            f"{{{{ $labels.mountpoint }}}} of {site} runs out of {noun} within {hours:g}h",
             f'Only {{{{ printf "%.1f" $value }}}}% of the {noun} of {{{{ $labels.mountpoint }}}} '
             f"is left and at the rate of the last {window} it is gone within {hours:g} hours. "
             "Find what grows (logs, caches, uploads, backups) before the site stops writing; "
@@ -242,7 +267,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             severity,
             q.unless_maintenance(q.with_site(f"{cert_days} < {days:g}")),
             for_,
-            f"The TLS certificate of {{{{ $labels.probe }}}} on {SITE} expires in "
+            f"The TLS certificate of {{{{ $labels.probe }}}} on {site} expires in "
             '{{ printf "%.1f" $value }} days',
             "Renew the certificate the probe's endpoint serves (cert-manager Certificate and "
             "its events, the ACME account, or the manual renewal) before clients refuse it.",
@@ -250,7 +275,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
 
     load = q.metric("site_status_load_average", f'window="{limits.load_window}"')
     cpus = q.metric("site_status_load_cpus")
-    on_probe = f"on({', '.join((*config.target_labels, 'probe'))})"
+    on_probe = f"on({', '.join((*config.target_key, 'probe'))})"
     return [
         filling(
             "space", "site_status_disk_available_bytes", "site_status_disk_size_bytes", "warning"
@@ -265,7 +290,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{q.metric('site_status_mount_status')} == 2")),
             durations.mount_failing,
-            f"Mount {{{{ $labels.mountpoint }}}} of {SITE} is stale, hung or missing",
+            f"Mount {{{{ $labels.mountpoint }}}} of {site} is stale, hung or missing",
             "The mount probe found a stale file handle, a statvfs that did not return, or the "
             "mount point not mounted. Check the NFS/CIFS server and the node's mount; "
             "the probe's summary in the site detail dashboard says which.",
@@ -275,7 +300,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{q.metric('site_status_mount_stuck')} == 1")),
             durations.mount_hung,
-            f"A call on {{{{ $labels.mountpoint }}}} of {SITE} has not returned",
+            f"A call on {{{{ $labels.mountpoint }}}} of {site} has not returned",
             "A filesystem call of the exporter is blocked in the kernel on this mount (a "
             "hard-mounted NFS whose server is gone): no new call is started on it and probes "
             "on it report UNKNOWN. Check the file server and the node's mount.",
@@ -289,7 +314,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
                 q.with_site(f"{load}\n/ {on_probe} group_left\n  {cpus}\n> {limits.load_per_cpu:g}")
             ),
             durations.load_high,
-            f'Load per CPU of {SITE} is {{{{ printf "%.2f" $value }}}}',
+            f'Load per CPU of {site} is {{{{ printf "%.2f" $value }}}}',
             f"The {limits.load_window} load average per CPU has been above "
             f"{limits.load_per_cpu:g} for {durations.load_high}: requests queue. Look for "
             "runaway processes (cron, drush, backups), CPU limits that are too low, and noisy "
@@ -300,6 +325,7 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
 
 def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
     durations = config.for_
+    site = site_text(config)
     limits = config.thresholds
     queued = q.metric("site_status_reports_queued")
     last_success = q.metric("site_status_reports_last_success_timestamp_seconds")
@@ -312,7 +338,7 @@ def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
                 q.with_site(f"{q.metric('site_status_drupal_requirement_severity')} == 2")
             ),
             durations.drupal_requirement_error,
-            f"Drupal requirement {{{{ $labels.requirement }}}} of {SITE} is an error",
+            f"Drupal requirement {{{{ $labels.requirement }}}} of {site} is an error",
             "drush core-requirements lists this requirement with severity error (the status "
             "report at /admin/reports/status shows the same). Its title, value and "
             "description are in the site detail dashboard's requirements table and in Loki: "
@@ -328,7 +354,7 @@ def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
                 )
             ),
             durations.report_delivery_failing,
-            f"Status reports of {SITE} are not reaching Loki",
+            f"Status reports of {site} are not reaching Loki",
             "{{ $value }} reports wait in the exporter's queue and none was pushed for "
             f"{limits.report_delivery_seconds:g} s. Check Loki's push endpoint from the "
             "exporter (network, tenant, 429 rate limits) and the exporter's log; the spool "
@@ -341,7 +367,7 @@ def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
                 q.with_site(f"increase({dropped}[{limits.reports_dropped_window}]) > 0")
             ),
             durations.reports_dropped,
-            f"Status reports of {SITE} were dropped ({{{{ $labels.reason }}}})",
+            f"Status reports of {site} were dropped ({{{{ $labels.reason }}}})",
             "Reports were lost for good (Loki answered 400/413, the spool was full, or they "
             "were too old). The reason label says which; the exporter's log names the "
             "rejected report.",

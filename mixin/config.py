@@ -14,6 +14,13 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+#: The label that names a cluster: the ``external_labels`` key each cluster's Prometheus sets.
+#: Every join, ``by``, template, dashboard variable and Alertmanager grouping carries it, so
+#: that sites and exporters with the same name and ``instance`` in two clusters never meet on a
+#: shared store (docs/clusters.md). On one Prometheus the series have no such label: it stays
+#: empty, and everything works the same.
+CLUSTER_LABEL = "cluster"
+
 _PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 
 
@@ -71,7 +78,8 @@ class Thresholds(Strict):
 class MixinConfig(Strict):
     #: Label matchers that select the exporter's series (and its ``up``), without braces.
     selector: str = 'job="site-status"'
-    #: Labels that identify one exporter (one scrape target): how probe series find their site.
+    #: Labels that identify one exporter (one scrape target) within one cluster: how probe
+    #: series find their site.
     target_labels: tuple[str, ...] = ("job", "instance")
     #: Label matchers of the Loki report streams, without braces.
     loki_selector: str = 'job="site-status"'
@@ -99,6 +107,15 @@ class MixinConfig(Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def cluster_label(self) -> str:
+        return CLUSTER_LABEL
+
+    @property
+    def target_key(self) -> tuple[str, ...]:
+        """The labels of one exporter across clusters: the cluster, then ``target_labels``."""
+        return (CLUSTER_LABEL, *self.target_labels)
 
     def with_all_for(self, duration: str) -> MixinConfig:
         """The same config with every ``for`` set to ``duration`` (for fast tests)."""

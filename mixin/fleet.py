@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mixin.alerts import Alert, all_alerts
+from mixin.alerts import Alert, all_alerts, with_cluster
 from mixin.config import MixinConfig
+from mixin.promql import PromQL
 
 FAILING = "site_status_site:failing"
 FLEET_ALERT = "SiteStatusFleetCritical"
@@ -32,13 +33,15 @@ def failing_rule(config: MixinConfig) -> dict[str, Any]:
     indented = union.replace("\n", "\n  ")
     return {
         "record": FAILING,
-        "expr": f"group by (site, environment, tier, profile) (\n  {indented}\n)",
+        "expr": f"group by ({', '.join(PromQL(config).site_labels)}) (\n  {indented}\n)",
     }
 
 
-def sites_listed() -> str:
-    """A template listing the failing sites of the alert's tier (run by Prometheus at firing)."""
-    query = f'printf "{FAILING}{{tier=%q}}" $labels.tier'
+def sites_listed(config: MixinConfig) -> str:
+    """A template listing the failing sites of the alert's cluster and tier (run by Prometheus
+    at firing)."""
+    cluster = config.cluster_label
+    query = f'printf "{FAILING}{{{cluster}=%q, tier=%q}}" $labels.{cluster} $labels.tier'
     each = "{{ .Labels.site }} ({{ .Labels.environment }}) {{ end }}"
     return f'{{{{ range {query} | query | sortByLabel "site" }}}}{each}'
 
@@ -46,18 +49,20 @@ def sites_listed() -> str:
 def fleet_alert(config: MixinConfig) -> Alert:
     dashboard = (
         f"{config.grafana_url}/d/{config.fleet_dashboard_uid}/site-status-fleet"
-        "?var-tier={{ $labels.tier }}"
+        "?var-tier={{ $labels.tier }}" + with_cluster(config, "&var-cluster={{ . }}")
     )
+    cluster = with_cluster(config, " in cluster {{ . }}")
     return Alert(
         FLEET_ALERT,
         "critical",
-        f"count by (tier) ({FAILING}) >= {config.fleet_min_sites}",
+        f"count by ({config.cluster_label}, tier) ({FAILING}) >= {config.fleet_min_sites}",
         config.for_.fleet_critical,
-        "{{ $value }} {{ $labels.tier }} sites are failing at once",
-        f"At least {config.fleet_min_sites} {{{{ $labels.tier }}}} sites are CRITICAL or have "
-        "lost their exporter at the same time: look for a cause they share (a database, the "
-        "ingress controller, DNS, storage, a platform release) before looking at any one site. "
-        f"Failing now: {sites_listed()}. While this alert fires, the sites' own pages "
+        f"{{{{ $value }}}} {{{{ $labels.tier }}}} sites{cluster} are failing at once",
+        f"At least {config.fleet_min_sites} {{{{ $labels.tier }}}} sites{cluster} are CRITICAL "
+        "or have lost their exporter at the same time: look for a cause they share (a "
+        "database, the ingress controller, DNS, storage, a platform release) before looking "
+        "at any one site. "
+        f"Failing now: {sites_listed(config)}. While this alert fires, the sites' own pages "
         f"({', '.join(SITE_PAGES)}) are held back by Alertmanager (inhibited, still visible "
         "there and in the fleet dashboard); it keeps firing "
         f"{config.fleet_keep_firing_for} after fewer than {config.fleet_min_sites} sites fail, "

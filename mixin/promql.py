@@ -1,7 +1,10 @@
 """PromQL building blocks shared by the rules and the dashboards.
 
 Probe series carry no site labels: each exporter publishes its site once, in
-``site_status_site_info``, and queries join on the target labels (``job``, ``instance``).
+``site_status_site_info``, and queries join on the target labels (the cluster, ``job``,
+``instance``). The cluster is in every join and every ``by``: exporters in two clusters can
+have the same ``instance`` (pod IPs repeat across clusters built with the same pod CIDR), and
+the same site name, so ``job, instance`` alone would mix them on a shared store.
 """
 
 from __future__ import annotations
@@ -22,12 +25,26 @@ class PromQL:
         return f"{name}{{{', '.join((self.config.selector, *matchers))}}}"
 
     @property
+    def cluster(self) -> str:
+        return self.config.cluster_label
+
+    @property
     def on_target(self) -> str:
-        return f"on({', '.join(self.config.target_labels)})"
+        return f"on({', '.join(self.config.target_key)})"
 
     @property
     def target_by(self) -> str:
-        return f"by ({', '.join(self.config.target_labels)})"
+        return f"by ({', '.join(self.config.target_key)})"
+
+    @property
+    def site_labels(self) -> tuple[str, ...]:
+        """A site's labels with its cluster: what a per-site ``by`` keeps."""
+        return (self.cluster, *SITE_LABELS)
+
+    @property
+    def on_site(self) -> str:
+        """Matches one site: its name and environment, in its cluster."""
+        return f"on({self.cluster}, site, environment)"
 
     def info(self, *matchers: str) -> str:
         return self.metric("site_status_site_info", *matchers)

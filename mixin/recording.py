@@ -13,6 +13,10 @@ reliability = time up outside maintenance / (time known - time in maintenance)
 
 Time not scraped counts in neither (it is not known). Reliability counts up-time inside a window
 in neither numerator nor denominator, so it can never exceed 1.
+
+Every sum keeps the cluster: the same site in two clusters is two sites, whether the rules run
+on each cluster's Prometheus (where the cluster is added to the recorded series on the way out,
+from its external labels) or on the shared store (where every series has it already).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from mixin.config import MixinConfig
-from mixin.promql import SITE_LABELS, PromQL
+from mixin.promql import PromQL
 
 KNOWN = "site_status_site:known"
 UP = "site_status_site:up"
@@ -65,7 +69,7 @@ def state_rules(config: MixinConfig) -> list[dict[str, Any]]:
 
 
 def window_rules(config: MixinConfig) -> list[dict[str, Any]]:
-    by_site = f"sum by ({', '.join(SITE_LABELS)})"
+    by_site = f"sum by ({', '.join(PromQL(config).site_labels)})"
     rules: list[dict[str, Any]] = []
     for window in config.availability_windows:
 

@@ -26,7 +26,14 @@ from mixin.dashboards.common import (
 from mixin.promql import PromQL
 from mixin.recording import PROBE_NOT_OK, availability_name, reliability_name
 
-FILTERS = ('environment=~"$environment"', 'tier=~"$tier"', 'profile=~"$profile"')
+#: Every fleet query follows every variable; the cluster (an external label, so absent on one
+#: Prometheus: ``=~".*"`` matches that too) first.
+FILTERS = (
+    'cluster=~"$cluster"',
+    'environment=~"$environment"',
+    'tier=~"$tier"',
+    'profile=~"$profile"',
+)
 #: The fleet's $profile filter on report lines (``| json`` flattens site.profile to this).
 PROFILE_FILTER = ' | site_profile=~"$profile"'
 
@@ -34,8 +41,9 @@ PROFILE_FILTER = ' | site_profile=~"$profile"'
 def site_link(config: MixinConfig) -> db.DashboardLink:
     return link(
         "Site detail",
-        f"/d/{config.site_dashboard_uid}/site-status-site?var-environment="
-        "${__field.labels.environment}&var-site=${__field.labels.site}&${__url_time_range}",
+        f"/d/{config.site_dashboard_uid}/site-status-site?var-cluster=${{__field.labels.cluster}}"
+        "&var-environment=${__field.labels.environment}&var-site=${__field.labels.site}"
+        "&${__url_time_range}",
     )
 
 
@@ -55,9 +63,8 @@ def site_status_by_site(config: MixinConfig) -> str:
     q = PromQL(config)
     status = q.with_site(q.metric("site_status_site_status"), *FILTERS)
     down = f"{exporters_down(config)} + 4"
-    return (
-        f"max by (site, environment, tier) ({status})\nor max by (site, environment, tier) ({down})"
-    )
+    by = "max by (cluster, site, environment, tier)"
+    return f"{by} ({status})\nor {by} ({down})"
 
 
 def count_at(config: MixinConfig, code: int) -> str:
@@ -70,17 +77,12 @@ def fleet_dashboard(config: MixinConfig) -> dict[str, Any]:
     q = PromQL(config)
     info = q.info()
     variables = [
-        label_variable("environment", info, "environment", multi=True, title="Environment"),
+        label_variable("cluster", info, "cluster", multi=True, title="Cluster"),
         label_variable(
-            "tier", q.info('environment=~"$environment"'), "tier", multi=True, title="Tier"
+            "environment", q.info(FILTERS[0]), "environment", multi=True, title="Environment"
         ),
-        label_variable(
-            "profile",
-            q.info('environment=~"$environment"', 'tier=~"$tier"'),
-            "profile",
-            multi=True,
-            title="Profile",
-        ),
+        label_variable("tier", q.info(*FILTERS[:2]), "tier", multi=True, title="Tier"),
+        label_variable("profile", q.info(*FILTERS[:3]), "profile", multi=True, title="Profile"),
     ]
     builder = dashboard(
         "Site status: fleet overview",
@@ -155,7 +157,7 @@ def tiles_panel(config: MixinConfig) -> stat.Panel:
         .graph_mode(common_models.BigValueGraphMode.NONE)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
         .data_links([site_link(config)])
-        .with_target(prom(site_status_by_site(config), "{{site}} ({{environment}})"))
+        .with_target(prom(site_status_by_site(config), "{{site}} ({{environment}}) {{cluster}}"))
     )
 
 
@@ -172,7 +174,7 @@ def timeline_panel(config: MixinConfig) -> statetimeline.Panel:
         .show_value(common_models.VisibilityMode.NEVER)
         .merge_values(True)
         .data_links([site_link(config)])
-        .with_target(prom(site_status_by_site(config), "{{site}} ({{environment}})"))
+        .with_target(prom(site_status_by_site(config), "{{site}} ({{environment}}) {{cluster}}"))
     )
 
 
@@ -200,7 +202,14 @@ def organize_probe_columns() -> model.DataTransformerConfig:
         options={
             "excludeByName": {"Time": True, "__name__": True, "job": True, "instance": True},
             "renameByName": {"Value": "status"},
-            "indexByName": {"site": 0, "environment": 1, "tier": 2, "probe": 3, "kind": 4},
+            "indexByName": {
+                "cluster": 0,
+                "site": 1,
+                "environment": 2,
+                "tier": 3,
+                "probe": 4,
+                "kind": 5,
+            },
         },
     )
 
@@ -297,6 +306,7 @@ def fleet_transitions_logql(config: MixinConfig) -> str:
     selector = ", ".join(
         (
             config.loki_selector,
+            FILTERS[0],
             'environment=~"$environment"',
             'tier=~"$tier"',
             'report_type="transition"',
@@ -314,6 +324,7 @@ def changes_panel(config: MixinConfig) -> timeseries.Panel:
     selector = ", ".join(
         (
             config.loki_selector,
+            FILTERS[0],
             'environment=~"$environment"',
             'tier=~"$tier"',
             'report_type="transition"',

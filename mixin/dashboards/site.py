@@ -26,9 +26,12 @@ from mixin.dashboards.common import (
 from mixin.promql import PromQL
 from mixin.recording import availability_name, reliability_name
 
-SITE = ('site="$site"', 'environment="$environment"')
+#: One site in one cluster: the cluster is an external label (absent on one Prometheus, where
+#: Grafana's value of a variable without options, "", matches that).
+CLUSTER = 'cluster="$cluster"'
+SITE = (CLUSTER, 'site="$site"', 'environment="$environment"')
 #: The chosen site's exporter(s), from the hidden $instance variable (Grafana's All: a regex of
-#: every instance of the site, each escaped).
+#: every instance of the site, each escaped). Instances repeat across clusters: the cluster too.
 INSTANCE = 'instance=~"$instance"'
 
 
@@ -40,7 +43,7 @@ class SiteScoped(PromQL):
     the site labels and keeps only the site if the regex ever matched more."""
 
     def metric(self, name: str, *matchers: str) -> str:
-        return super().metric(name, INSTANCE, *matchers)
+        return super().metric(name, CLUSTER, INSTANCE, *matchers)
 
 
 def instance_variable(q: PromQL) -> Any:
@@ -69,9 +72,12 @@ def site_changes_logql(config: MixinConfig) -> str:
 def site_dashboard(config: MixinConfig) -> dict[str, Any]:
     q = PromQL(config)
     variables = [
-        label_variable("environment", q.info(), "environment", multi=False, title="Environment"),
+        label_variable("cluster", q.info(), "cluster", multi=False, title="Cluster"),
         label_variable(
-            "site", q.info('environment="$environment"'), "site", multi=False, title="Site"
+            "environment", q.info(CLUSTER), "environment", multi=False, title="Environment"
+        ),
+        label_variable(
+            "site", q.info(CLUSTER, 'environment="$environment"'), "site", multi=False, title="Site"
         ),
         instance_variable(q),
     ]
@@ -219,6 +225,7 @@ def drupal_requirements_panel(q: PromQL) -> table.Panel:
                         "__name__": True,
                         "job": True,
                         "instance": True,
+                        "cluster": True,
                         "site": True,
                         "environment": True,
                         "tier": True,
@@ -251,6 +258,7 @@ def drupal_versions_panel(q: PromQL) -> table.Panel:
                         "__name__": True,
                         "job": True,
                         "instance": True,
+                        "cluster": True,
                         "site": True,
                         "environment": True,
                         "tier": True,
@@ -326,7 +334,7 @@ def certificate_panel(q: PromQL) -> stat.Panel:
 
 
 def load_panel(q: PromQL) -> timeseries.Panel:
-    on_probe = f"on({', '.join((*q.config.target_labels, 'probe'))})"
+    on_probe = f"on({', '.join((*q.config.target_key, 'probe'))})"
     expr = (
         f"{q.metric('site_status_load_average')}\n/ {on_probe} group_left\n"
         f"  {q.metric('site_status_load_cpus')}"
@@ -357,7 +365,7 @@ def probe_runs_panel(q: PromQL) -> timeseries.Panel:
 
 def per_second(q: PromQL, counter: str, *labels: str) -> str:
     """A counter's rate, summed keeping the target labels (so it can be joined with the site)."""
-    by = ", ".join((*q.config.target_labels, *labels))
+    by = ", ".join((*q.config.target_key, *labels))
     return f"sum by ({by}) (rate({q.metric(counter)}[$__rate_interval]))"
 
 

@@ -101,7 +101,7 @@ def test_variables_are_used_by_every_prometheus_query() -> None:
 
 
 def logql_values() -> dict[str, str]:
-    return {"environment": "prod", "tier": ".*", "profile": ".*", "site": "shop"}
+    return {"cluster": "", "environment": "prod", "tier": ".*", "profile": ".*", "site": "shop"}
 
 
 def test_every_logql_expression_parses() -> None:

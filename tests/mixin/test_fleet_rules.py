@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mixin.alerts import with_cluster
 from mixin.config import MixinConfig
 from mixin.fleet import FLEET_ALERT, fleet_alert
 from mixin.generate import REPO
@@ -86,7 +87,10 @@ def fleet_firing(tier: str, sites: list[str]) -> dict[str, Any]:
     """The alert as promtool must see it, from the shipped rule's own text."""
     listed = "".join(f"{name} (prod) " for name in sorted(sites))
     rule = fleet_alert(MixinConfig()).rule(MixinConfig())
-    template = rule["annotations"]["description"]
+    # No cluster label and no external labels here: the cluster's mention renders as nothing.
+    template = rule["annotations"]["description"].replace(
+        with_cluster(MixinConfig(), " in cluster {{ . }}"), ""
+    )
     start = template.index("{{ range")
     end = template.index("{{ end }}") + len("{{ end }}")
     description = (template[:start] + listed + template[end:]).replace("{{ $labels.tier }}", tier)

@@ -66,7 +66,8 @@ def test_every_site_query_loads_only_the_chosen_sites_series(
     fleet_prometheus: tuple[Prometheus, int],
 ) -> None:
     prometheus, end = fleet_prometheus
-    values = {"environment": "prod", "site": site(CHOSEN), "__interval": "30s", "__range": "1h"}
+    values = {"cluster": "", "environment": "prod", "site": site(CHOSEN)}
+    values.update({"__interval": "30s", "__range": "1h"})
     match = re.fullmatch(r"label_values\((.+), (\w+)\)", instance_query())
     assert match
     found = prometheus.label_values(match.group(2), interpolate(match.group(1), values))

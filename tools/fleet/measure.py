@@ -214,8 +214,12 @@ def dashboard_timings(
         "__auto": f"{step:g}s",
     }
     choices = {
-        "site-status-fleet.json": [{"environment": ".*", "tier": ".*", "profile": ".*"}],
-        "site-status-site.json": [{"environment": "prod", "site": site} for site in site_choices],
+        "site-status-fleet.json": [
+            {"cluster": ".*", "environment": ".*", "tier": ".*", "profile": ".*"}
+        ],
+        "site-status-site.json": [
+            {"cluster": "", "environment": "prod", "site": site} for site in site_choices
+        ],
     }
     timings: list[QueryTiming] = []
     for name, document in dashboards().items():
