@@ -19,7 +19,7 @@ from exporter.reports.service import Reporting
 from exporter.reports.stats import ReportStats
 from exporter.run_stats import ExporterHealth, RunStats
 from exporter.scheduler import ProbeRunner, Scheduler, probe_spec
-from exporter.store import ProbeState, ResultStore
+from exporter.store import ProbeRecord, ResultStore
 from exporter.web.httpd import HttpServer
 from exporter.web.metrics import Exposition, SelfMetrics, render_probe_lines
 from exporter.web.server import RENDER_AHEAD_INTERVAL, Endpoints, serve, tick
@@ -137,7 +137,7 @@ class Exporter:
         self.discovered = probes
         self.scheduler.apply(self.scheduled_config())
 
-    def _render(self, state: ProbeState) -> dict[str, str]:
+    def _render(self, state: ProbeRecord) -> dict[str, str]:
         return render_probe_lines(state, self.registry.families())
 
     async def reload(self) -> bool:

@@ -26,13 +26,13 @@ from exporter.redact import redact_known
 from exporter.registry import KindRegistry
 from exporter.run_stats import RunStats
 from exporter.status import Status
-from exporter.store import ProbeSpec, ProbeState, ResultStore
+from exporter.store import ProbeRecord, ProbeSpec, ResultStore
 from exporter.units import format_duration
 
 log = logging.getLogger(__name__)
 
 #: Called after each recorded result with the states before and after it.
-ResultListener = Callable[[ProbeState, ProbeState], Awaitable[None]]
+ResultListener = Callable[[ProbeRecord, ProbeRecord], Awaitable[None]]
 
 
 def probe_spec(probe: ProbeConfig, timing: Timing) -> ProbeSpec:
@@ -132,7 +132,7 @@ class Scheduler:
         self,
         runner: ProbeRunner,
         store: ResultStore,
-        render: Callable[[ProbeState], Mapping[str, str]],
+        render: Callable[[ProbeRecord], Mapping[str, str]],
         on_result: ResultListener | None = None,
     ) -> None:
         self.runner = runner

@@ -36,7 +36,7 @@ class ProbeSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeState:
+class ProbeRecord:
     """A probe's state after its latest run. ``status`` is the damped status."""
 
     spec: ProbeSpec
@@ -57,7 +57,7 @@ class ProbeState:
 class ProbeView:
     """A probe as reported at one moment (not frozen: scrapes build hundreds of these)."""
 
-    state: ProbeState
+    state: ProbeRecord
     status: Status
     summary: str
     stale: bool = False
@@ -103,7 +103,7 @@ class ProbeView:
         return details
 
 
-def damp(state: ProbeState, result: Result) -> ProbeState:
+def damp(state: ProbeRecord, result: Result) -> ProbeRecord:
     """The state after ``result``: the status moves only after enough results in a row."""
     if state.status is None or result.status == state.status:
         return replace(state, raw=result, held=result, status=result.status, streak=0)
@@ -115,7 +115,7 @@ def damp(state: ProbeState, result: Result) -> ProbeState:
     return replace(state, raw=result, streak=streak, streak_worse=worse)
 
 
-def view_all(states: Sequence[ProbeState], now: float) -> list[ProbeView]:
+def view_all(states: Sequence[ProbeRecord], now: float) -> list[ProbeView]:
     """Views in config order, with staleness and dependency blocking applied."""
     views = {state.spec.name: _own_view(state, now) for state in states}
     for state in states:
@@ -145,7 +145,7 @@ def _block_by_dependencies(view: ProbeView, views: Mapping[str, ProbeView], seen
             return
 
 
-def _own_view(state: ProbeState, now: float) -> ProbeView:
+def _own_view(state: ProbeRecord, now: float) -> ProbeView:
     if state.status is None or state.held is None:
         return ProbeView(state, Status.UNKNOWN, "no result yet", reason=Reason.PENDING)
     age = now - state.finished_at
@@ -176,7 +176,7 @@ class ResultStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._states: dict[str, ProbeState] = {}
+        self._states: dict[str, ProbeRecord] = {}
         #: Each probe's rendered lines by family, so a scrape joins a family in one call.
         self._by_family: dict[str, dict[str, str]] = {}
         #: Probes with a run in progress, and since when (unix time).
@@ -189,7 +189,7 @@ class ResultStore:
             self._states = {
                 spec.name: old[spec.name]
                 if spec.name in old and old[spec.name].spec == spec
-                else ProbeState(spec)
+                else ProbeRecord(spec)
                 for spec in specs
             }
             self._by_family = {}
@@ -214,8 +214,8 @@ class ResultStore:
         result: Result,
         duration: float,
         finished_at: float | None = None,
-        render: Callable[[ProbeState], Mapping[str, str]] | None = None,
-    ) -> tuple[ProbeState, ProbeState] | None:
+        render: Callable[[ProbeRecord], Mapping[str, str]] | None = None,
+    ) -> tuple[ProbeRecord, ProbeRecord] | None:
         """Store a result; return (before, after), or None if the probe is no longer configured."""
         with self._lock:
             before = self._states.get(name)
@@ -232,7 +232,7 @@ class ResultStore:
             self._index(after, before)
             return before, after
 
-    def _index(self, state: ProbeState, before: ProbeState | None) -> None:
+    def _index(self, state: ProbeRecord, before: ProbeRecord | None) -> None:
         name = state.spec.name
         for family, text in state.lines.items():
             self._by_family.setdefault(family, {})[name] = text
@@ -245,7 +245,7 @@ class ResultStore:
         with self._lock:
             return "".join(self._by_family.get(family, {}).values())
 
-    def states(self) -> list[ProbeState]:
+    def states(self) -> list[ProbeRecord]:
         with self._lock:
             return list(self._states.values())
 

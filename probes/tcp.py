@@ -99,7 +99,7 @@ class TcpProbe(ProbeConfig):
 
 
 @dataclass
-class Exchange:
+class TcpExchange:
     """What was read while waiting for ``expect``, and how the reading ended."""
 
     received: bytes
@@ -278,7 +278,9 @@ def line_to_send(text: str) -> bytes:
     return (text if text.endswith("\n") else text + "\n").encode()
 
 
-async def read_until_match(stream: ByteStream, pattern: CompiledRegex, deadline: float) -> Exchange:
+async def read_until_match(
+    stream: ByteStream, pattern: CompiledRegex, deadline: float
+) -> TcpExchange:
     """Read lines until one matches ``pattern``, the peer closes, 64 KiB or the deadline."""
     received = bytearray()
     scanned = 0  # complete lines before this offset have been searched
@@ -290,7 +292,7 @@ async def read_until_match(stream: ByteStream, pattern: CompiledRegex, deadline:
                 lines, scanned = complete_lines(received, scanned)
                 matched = first_match(pattern, lines)
                 if matched is not None:
-                    return Exchange(bytes(received), matched, "match")
+                    return TcpExchange(bytes(received), matched, "match")
     except TimeoutError:
         ended = "timeout"
     except anyio.EndOfStream:
@@ -299,7 +301,7 @@ async def read_until_match(stream: ByteStream, pattern: CompiledRegex, deadline:
         ended = "error"
     rest = received[scanned:].decode(errors="replace").rstrip("\r\n")
     matched = first_match(pattern, [rest]) if rest else None
-    return Exchange(bytes(received), matched, "match" if matched is not None else ended)
+    return TcpExchange(bytes(received), matched, "match" if matched is not None else ended)
 
 
 def complete_lines(received: bytearray, scanned: int) -> tuple[list[str], int]:
@@ -315,7 +317,7 @@ def first_match(pattern: CompiledRegex, lines: list[str]) -> str | None:
     return next((line for line in lines if pattern.search(line) is not None), None)
 
 
-def mismatch(expect: str, exchange: Exchange, timeout: float) -> str:
+def mismatch(expect: str, exchange: TcpExchange, timeout: float) -> str:
     """``expected /^OK/, got 'ERR busy'`` and the like."""
     wanted = f"expected /{expect}/"
     if not exchange.received:

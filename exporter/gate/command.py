@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import httpx
 
 from exporter.gate import report
-from exporter.gate.judge import Judged, Outcome, Policy, Watch, grace_of, judge
+from exporter.gate.judge import ExitCode, Judged, Policy, Watch, grace_of, judge
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
 from exporter.gate.sources import ExporterSource, PrometheusSource, Source
 from exporter.gate.windows import inside, next_opening
@@ -87,7 +87,7 @@ class Gate:
         self.windows = [window for spec in args.window or [] for window in spec]
         self.extra: dict[str, Any] = {"source": source.describe(), "max_status": args.max_status}
 
-    def finish(self, outcome: Outcome, reason: str, judged: Sequence[Judged] = ()) -> int:
+    def finish(self, outcome: ExitCode, reason: str, judged: Sequence[Judged] = ()) -> int:
         if self.args.format == "json":
             document = report.document(outcome, reason, judged, self.extra)
             self.out.write(json.dumps(document, indent=1) + "\n")
@@ -104,7 +104,7 @@ class Gate:
             if not inside(self.windows, now):
                 _, opening = next_opening(self.windows, now)
                 self.extra["next_window"] = opening
-                return self.finish(Outcome.FAIL, f"outside deploy window (next: {opening})")
+                return self.finish(ExitCode.FAIL, f"outside deploy window (next: {opening})")
         try:
             if self.args.watch is None:
                 judged = judge(self.source.read(), self.policy)
@@ -112,9 +112,9 @@ class Gate:
                 return self.finish(outcome, text, judged)
             return self.watch(self.args.watch)
         except SourceUnreachable as error:
-            return self.finish(Outcome.UNKNOWN, str(error))
+            return self.finish(ExitCode.UNKNOWN, str(error))
         except SourceRejected as error:
-            return self.finish(Outcome.USAGE, str(error))
+            return self.finish(ExitCode.USAGE, str(error))
 
     def watch(self, duration: float) -> int:
         watch = Watch(self.policy, self.args.grace)
@@ -144,7 +144,7 @@ class Gate:
                 progress.done()
                 _, text = report.summary_text(judged, self.policy.max_status)
                 return self.finish(
-                    Outcome.PASS, f"held for {format_duration(duration)}: {text}", judged
+                    ExitCode.PASS, f"held for {format_duration(duration)}: {text}", judged
                 )
             # Past the end, a degradation still in its grace is watched until it recovers or
             # lasts: passing a site that is down right now would be a lie.
@@ -161,7 +161,7 @@ class Gate:
             f"{format_duration(watch.degraded_for(first.site.site, now))} "
             f"(grace {format_duration(grace)}): {names}"
         )
-        return self.finish(Outcome.FAIL, report.cut(reason), judged)
+        return self.finish(ExitCode.FAIL, report.cut(reason), judged)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from exporter.status import Status
 DEFAULT_GRACE = 60.0
 
 
-class Outcome(enum.IntEnum):
+class ExitCode(enum.IntEnum):
     """The gate's exit codes."""
 
     PASS = 0

@@ -8,7 +8,7 @@ from exporter.status import Status
 
 
 @dataclass(frozen=True)
-class ProbeState:
+class GateProbe:
     name: str
     status: Status
     #: The probe's one-line why; empty where the source has none (Prometheus).
@@ -26,7 +26,7 @@ class SiteState:
     maintenance: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     #: The probes that are not OK, worst first.
-    failing: tuple[ProbeState, ...] = ()
+    failing: tuple[GateProbe, ...] = ()
     #: Why the site is missing, when it is.
     missing_reason: str = ""
 
@@ -39,5 +39,5 @@ class SourceRejected(Exception):
     """The source refused what we asked (a bad ``--match``): a usage error, not an outage."""
 
 
-def worst_first(probes: list[ProbeState]) -> tuple[ProbeState, ...]:
+def worst_first(probes: list[GateProbe]) -> tuple[GateProbe, ...]:
     return tuple(sorted(probes, key=lambda probe: (-probe.status.severity, probe.name)))

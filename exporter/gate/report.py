@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from exporter.gate.judge import Judged, Outcome
+from exporter.gate.judge import ExitCode, Judged
 from exporter.gate.model import SiteState
 from exporter.status import Status
 
 #: A site's line is cut here: a pipeline log is read by a person, one line per site.
 LINE_LIMIT = 400
 
-_WORDS = {Outcome.PASS: "OK", Outcome.FAIL: "FAIL", Outcome.USAGE: "UNKNOWN"}
+_WORDS = {ExitCode.PASS: "OK", ExitCode.FAIL: "FAIL", ExitCode.USAGE: "UNKNOWN"}
 
 
-def first_line(outcome: Outcome, text: str) -> str:
+def first_line(outcome: ExitCode, text: str) -> str:
     return f"GATE {_WORDS.get(outcome, 'UNKNOWN')} - {text}"
 
 
@@ -42,18 +42,18 @@ def site_line(verdict: Judged) -> str:
     return cut(line)
 
 
-def summary_text(judged: Sequence[Judged], max_status: Status) -> tuple[Outcome, str]:
+def summary_text(judged: Sequence[Judged], max_status: Status) -> tuple[ExitCode, str]:
     failing = [j for j in judged if j.degraded]
     excused = [j for j in judged if j.excused]
     if failing:
         names = ", ".join(j.site.site for j in failing)
-        return Outcome.FAIL, cut(
+        return ExitCode.FAIL, cut(
             f"{len(failing)} of {len(judged)} site(s) above {max_status.name}: {names}"
         )
     text = f"{len(judged)} site(s) at most {max_status.name}"
     if excused:
         text += f" ({len(excused)} excused: " + ", ".join(j.site.site for j in excused) + ")"
-    return Outcome.PASS, text
+    return ExitCode.PASS, text
 
 
 def lines(judged: Sequence[Judged]) -> list[str]:
@@ -81,7 +81,7 @@ def site_document(verdict: Judged) -> dict[str, Any]:
 
 
 def document(
-    outcome: Outcome, reason: str, judged: Sequence[Judged], extra: dict[str, Any]
+    outcome: ExitCode, reason: str, judged: Sequence[Judged], extra: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "result": {0: "pass", 1: "fail", 2: "error", 3: "unknown"}[int(outcome)],

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import httpx
 
 from exporter.gate.model import (
-    ProbeState,
+    GateProbe,
     SiteState,
     SourceRejected,
     SourceUnreachable,
@@ -73,7 +73,7 @@ class ExporterSource:
             raise SourceUnreachable(f"{url}/status: HTTP {code}, not a site-status document")
         site = document.get("site") or {}
         probes = [
-            ProbeState(
+            GateProbe(
                 name=str(probe.get("name", "?")),
                 status=_status(probe.get("code")),
                 summary=str(probe.get("summary", "")),
@@ -132,10 +132,10 @@ class PrometheusSource:
             sample["metric"].get("site", "")
             for sample in self.query(joined("(site_status_maintenance == 1)", self.match))
         }
-        failing: dict[str, list[ProbeState]] = {}
+        failing: dict[str, list[GateProbe]] = {}
         for sample in self.query(joined("(site_status_probe_status > 0)", self.match)):
             labels = sample["metric"]
-            probe = ProbeState(labels.get("probe", "?"), _status(sample["value"][1]))
+            probe = GateProbe(labels.get("probe", "?"), _status(sample["value"][1]))
             failing.setdefault(labels.get("site", ""), []).append(probe)
         known = self.query(
             f"last_over_time(site_status_site_info{{{self.match}}}[{self.lookback}])"

@@ -50,7 +50,7 @@ class KubeconfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Entry:
+class NamedItem:
     """A named cluster, user or context, and the directory its relative paths start from."""
 
     fields: Mapping[str, Any]
@@ -60,9 +60,9 @@ class Entry:
 
 @dataclass
 class Merged:
-    clusters: dict[str, Entry]
-    users: dict[str, Entry]
-    contexts: dict[str, Entry]
+    clusters: dict[str, NamedItem]
+    users: dict[str, NamedItem]
+    contexts: dict[str, NamedItem]
     current_context: str
     files: list[Path]
 
@@ -97,7 +97,7 @@ def load(paths: Sequence[Path]) -> Merged:
                     fields = item.get(single) or {}
                     if not isinstance(fields, dict):
                         raise KubeconfigError(f"{path}: {key} {name!r}: {single} is not a mapping")
-                    target[name] = Entry(fields, directory, path)
+                    target[name] = NamedItem(fields, directory, path)
         current = document.get("current-context")
         if not merged.current_context and isinstance(current, str):
             merged.current_context = current
@@ -203,7 +203,7 @@ def _list(value: object, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def _string(entry: Entry, key: str, name: str) -> str:
+def _string(entry: NamedItem, key: str, name: str) -> str:
     value = entry.fields.get(key)
     if value is None:
         return ""
@@ -212,7 +212,7 @@ def _string(entry: Entry, key: str, name: str) -> str:
     return value
 
 
-def _path(entry: Entry | None, key: str) -> Path | None:
+def _path(entry: NamedItem | None, key: str) -> Path | None:
     if entry is None:
         return None
     value = entry.fields.get(key)
@@ -224,7 +224,7 @@ def _path(entry: Entry | None, key: str) -> Path | None:
     return path if path.is_absolute() else entry.directory / path
 
 
-def _data(entry: Entry | None, key: str) -> bytes | None:
+def _data(entry: NamedItem | None, key: str) -> bytes | None:
     if entry is None:
         return None
     value = entry.fields.get(key)
@@ -238,7 +238,9 @@ def _data(entry: Entry | None, key: str) -> bytes | None:
         raise KubeconfigError(f"{entry.source}: {key} is not valid base64") from None
 
 
-def _tls(cluster: Entry, user: Entry | None, cluster_name: str, user_name: str) -> TlsSettings:
+def _tls(
+    cluster: NamedItem, user: NamedItem | None, cluster_name: str, user_name: str
+) -> TlsSettings:
     insecure = cluster.fields.get("insecure-skip-tls-verify", False)
     if not isinstance(insecure, bool):
         raise KubeconfigError(
@@ -268,7 +270,7 @@ def _tls(cluster: Entry, user: Entry | None, cluster_name: str, user_name: str) 
     )
 
 
-def _exec(user: Entry, server: str, cluster: Entry) -> ExecPlugin:
+def _exec(user: NamedItem, server: str, cluster: NamedItem) -> ExecPlugin:
     spec = user.fields.get("exec")
     where = f"{user.source}: exec"
     if not isinstance(spec, dict):

@@ -20,7 +20,7 @@ from exporter.reports.file import JsonlReportSink
 from exporter.reports.schema import Report, Trigger, snapshot_report, transition_report
 from exporter.reports.stats import ReportStats
 from exporter.reports.tracker import TransitionTracker, may_change_views
-from exporter.store import ProbeState, ResultStore
+from exporter.store import ProbeRecord, ResultStore
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Reporting:
                 for sink in self.sinks:
                     await sink.submit(reports)
 
-    async def on_result(self, before: ProbeState, after: ProbeState) -> None:
+    async def on_result(self, before: ProbeRecord, after: ProbeRecord) -> None:
         """Called by the scheduler after each recorded result."""
         # At once, not gathered for later: two quick changes of one probe are two reports.
         if may_change_views(before, after):

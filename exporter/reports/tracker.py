@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from exporter.status import Status
-from exporter.store import STALE_AFTER_INTERVALS, ProbeState, ProbeView
+from exporter.store import STALE_AFTER_INTERVALS, ProbeRecord, ProbeView
 
 
 class TransitionTracker:
@@ -36,7 +36,7 @@ class TransitionTracker:
         return changed
 
 
-def may_change_views(before: ProbeState, after: ProbeState) -> bool:
+def may_change_views(before: ProbeRecord, after: ProbeRecord) -> bool:
     """Whether a new result can change any probe's view, so that views are worth computing.
 
     A result that keeps the damped status of a probe that was not stale changes nothing: not

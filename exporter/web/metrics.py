@@ -32,7 +32,7 @@ from exporter.reports.series import stuck_report_families
 from exporter.reports.stats import ReportStats
 from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
-from exporter.store import ProbeState, ProbeView, ResultStore, site_status
+from exporter.store import ProbeRecord, ProbeView, ResultStore, site_status
 
 PROBE_LABELS = ("probe", "kind")
 
@@ -191,7 +191,7 @@ def sample_line(name: str, names: Sequence[str], values: Sequence[str], value: f
 Row = tuple[MetricFamily, tuple[str, ...], float]
 
 
-def probe_rows(state: ProbeState) -> Iterator[Row]:
+def probe_rows(state: ProbeRecord) -> Iterator[Row]:
     """The rows of one probe's recorded state, status excepted (see ``status_rows``)."""
     if state.raw is None:
         return
@@ -200,14 +200,14 @@ def probe_rows(state: ProbeState) -> Iterator[Row]:
     yield PROBE_LAST_RUN, ids, state.finished_at
 
 
-def kind_rows(state: ProbeState, families: Mapping[str, MetricFamily]) -> Iterator[Row]:
+def kind_rows(state: ProbeRecord, families: Mapping[str, MetricFamily]) -> Iterator[Row]:
     if state.raw is None:
         return
     for sample in state.raw.samples:
         yield families[sample.family], (state.spec.name, *sample.labels), sample.value
 
 
-def render_probe_lines(state: ProbeState, families: Mapping[str, MetricFamily]) -> dict[str, str]:
+def render_probe_lines(state: ProbeRecord, families: Mapping[str, MetricFamily]) -> dict[str, str]:
     """Exposition text of a probe's recorded values, by family name.
 
     For ``site_status_probe_status`` it holds the line without its value: the status depends on
@@ -220,7 +220,7 @@ def render_probe_lines(state: ProbeState, families: Mapping[str, MetricFamily]) 
     return {name: "".join(text) for name, text in lines.items()}
 
 
-def status_prefix(state: ProbeState) -> str:
+def status_prefix(state: ProbeRecord) -> str:
     """``site_status_probe_status{probe="a",kind="file"} `` (the value follows)."""
     line = sample_line(PROBE_STATUS.name, PROBE_LABELS, (state.spec.name, state.spec.kind), 0.0)
     return line[: -len("0.0\n")]

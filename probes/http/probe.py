@@ -170,7 +170,7 @@ def expected(code: int, patterns: tuple[int | str, ...]) -> bool:
 # --- the request ---------------------------------------------------------------------------
 
 
-class Exchange:
+class HttpExchange:
     """What one request brought back, and when each phase ended."""
 
     def __init__(self) -> None:
@@ -283,10 +283,10 @@ async def request_headers(
     return headers, secrets
 
 
-async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[Exchange, list[str]]:
+async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[HttpExchange, list[str]]:
     import httpx
 
-    result = Exchange()
+    result = HttpExchange()
     headers, secrets = await request_headers(config, context)
     auth = None
     if config.basic_auth:
@@ -318,7 +318,7 @@ async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[Exchange, 
     return result, secrets
 
 
-async def read_capped(response: httpx.Response, result: Exchange, cap: int) -> None:
+async def read_capped(response: httpx.Response, result: HttpExchange, cap: int) -> None:
     """Read at most ``cap`` bytes of the body; never the whole of a larger one."""
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():
@@ -368,7 +368,7 @@ def error_chain(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def timeout_error(result: Exchange, budget: float) -> str:
+def timeout_error(result: HttpExchange, budget: float) -> str:
     within = format_duration(budget)
     if result.stage == "body":
         return f"body not complete within {within} (headers came, then the server stalled)"
@@ -414,7 +414,9 @@ def json_field_failure(assertion: JsonField, text: str) -> str | None:
     return None
 
 
-def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], health.Verdict | None]:
+def graded(
+    config: HttpProbe, result: HttpExchange
+) -> tuple[Status, list[str], health.Verdict | None]:
     """The status and the reasons for it, worst first."""
     if result.error is not None or result.status_code is None:
         return Status.CRITICAL, [result.error or "no answer"], None
@@ -447,7 +449,7 @@ def graded(config: HttpProbe, result: Exchange) -> tuple[Status, list[str], heal
     return status, reasons, verdict
 
 
-def body_verdict(config: HttpProbe, result: Exchange) -> health.Verdict:
+def body_verdict(config: HttpProbe, result: HttpExchange) -> health.Verdict:
     """The body graded in the configured format; the code judged by ``expect_status`` when
     the body does not decide (it is no health document, or it was cut at the cap)."""
     code = result.status_code or 0
@@ -474,7 +476,7 @@ def unexpected_code(code: int, config: HttpProbe) -> str:
     return f"HTTP {code}, expected " + ", ".join(map(str, config.expect_status))
 
 
-def result_of(config: HttpProbe, result: Exchange, secrets: list[str]) -> Result:
+def result_of(config: HttpProbe, result: HttpExchange, secrets: list[str]) -> Result:
     status, reasons, verdict = graded(config, result)
     url = redact_url(config.url)
     if reasons:
@@ -520,7 +522,7 @@ def redacted_samples(out: tuple[Sample, ...], secrets: list[str]) -> tuple[Sampl
 
 
 def samples(
-    config: HttpProbe, result: Exchange, verdict: health.Verdict | None
+    config: HttpProbe, result: HttpExchange, verdict: health.Verdict | None
 ) -> tuple[Sample, ...]:
     out = [Sample(DURATION.name, seconds, (phase,)) for phase, seconds in result.phases().items()]
     if result.status_code is not None:

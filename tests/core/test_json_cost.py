@@ -19,7 +19,7 @@ import pytest
 
 from probes.http.health import FORMATS
 from probes.http.health.common import MAX_JSON_VALUES
-from probes.http.probe import Exchange, HttpProbe, graded
+from probes.http.probe import HttpExchange, HttpProbe, graded
 
 MiB = 1024 * 1024
 #: The event loop may be held at most this long by one answer (issue 13: about 50 ms).
@@ -69,7 +69,7 @@ def grading_seconds(fmt: str, text: str) -> tuple[float, list[str]]:
     )
     best, reasons = float("inf"), list[str]()
     for _ in range(3):
-        answer = Exchange()
+        answer = HttpExchange()
         answer.status_code, answer.content_type, answer.body = 503, "application/json", body
         started = time.thread_time()
         _, reasons, _ = graded(config, answer)

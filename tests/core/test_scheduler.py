@@ -22,7 +22,7 @@ from exporter.redact import remember_secrets
 from exporter.registry import KindRegistry
 from exporter.run_stats import RunStats
 from exporter.scheduler import BATCH_MIN_INTERVAL, ProbeRunner, Scheduler
-from exporter.store import ProbeState, ResultStore
+from exporter.store import ProbeRecord, ResultStore
 
 ACTIVE = {"now": 0, "max": 0, "runs": 0}
 #: When each probe's latest run started (event loop clock).
@@ -169,7 +169,7 @@ async def test_apply_keeps_unchanged_probes_and_stops_removed_ones() -> None:
     store = ResultStore()
     records: list[str] = []
 
-    async def listen(before: ProbeState, after: ProbeState) -> None:
+    async def listen(before: ProbeRecord, after: ProbeRecord) -> None:
         records.append(after.spec.name)
 
     scheduler = Scheduler(runner(), store, lambda state: {}, listen)

@@ -1,5 +1,5 @@
 """Property tests of how the pusher takes Loki's answers (issue 13, §7): any status, any
-``Retry-After``, any body, any bytes on the wire give a classified ``Outcome`` (delivered,
+``Retry-After``, any body, any bytes on the wire give a classified ``PushOutcome`` (delivered,
 retry with a cause, or drop with a count), never an exception, within a time bound."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from exporter.reports.loki.client import (
     METADATA_REFUSED,
     REASON_CHARS,
     LokiClient,
-    Outcome,
+    PushOutcome,
     classify,
     rejected_entries,
 )
@@ -59,7 +59,7 @@ bodies = st.one_of(
 )
 
 
-def check_outcome(outcome: Outcome, status: int | None) -> None:
+def check_outcome(outcome: PushOutcome, status: int | None) -> None:
     assert outcome.kind in ("ok", "retry", "drop")
     assert SECRET not in outcome.reason
     assert "\n" not in outcome.reason and len(outcome.reason) <= REASON_CHARS + 1
@@ -214,7 +214,7 @@ def test_any_bytes_from_loki_give_a_classified_outcome(
         }
     )
 
-    async def push() -> Outcome:
+    async def push() -> PushOutcome:
         client = LokiClient(settings_, BlockingRunner())
         try:
             return await client.push(b"{}")

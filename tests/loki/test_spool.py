@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from exporter.reports.loki.spool import COMPACTED_HEADER, Entry, Spool, encode_record
+from exporter.reports.loki.spool import COMPACTED_HEADER, Spool, SpoolEntry, encode_record
 
 
-def entry(n: int, report_type: str = "transition") -> Entry:
+def entry(n: int, report_type: str = "transition") -> SpoolEntry:
     labels = {"job": "site-status", "site": "s", "report_type": report_type}
-    return Entry(labels, 1_700_000_000_000_000_000 + n, f'{{"n":{n},"pad":"{"x" * 200}"}}')
+    return SpoolEntry(labels, 1_700_000_000_000_000_000 + n, f'{{"n":{n},"pad":"{"x" * 200}"}}')
 
 
 def drain(spool: Spool, batch_bytes: int = 10_000) -> list[int]:

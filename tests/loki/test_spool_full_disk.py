@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from exporter.reports.delivery_checks import report_checks
-from exporter.reports.loki.spool import Entry, Spool
+from exporter.reports.loki.spool import Spool, SpoolEntry
 from exporter.reports.stats import ReportStats
 from exporter.web.metrics import SelfMetrics
 from tests.loki.conftest import SinkFactory, eventually, running, transition
@@ -51,8 +51,8 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def entry(i: int) -> Entry:
-    return Entry(LABELS, 1_700_000_000_000_000_000 + i, json.dumps({"n": i, "pad": "x" * 300}))
+def entry(i: int) -> SpoolEntry:
+    return SpoolEntry(LABELS, 1_700_000_000_000_000_000 + i, json.dumps({"n": i, "pad": "x" * 300}))
 
 
 def spool_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

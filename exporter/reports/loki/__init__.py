@@ -7,6 +7,6 @@ Modules, one job each:
 - ``spool``: append-only segment files plus a committed sequence number; the queue on disk.
 - ``batch``: the JSON push body, grouped by stream, gzipped.
 - ``backoff``: exponential backoff with jitter and ``Retry-After``.
-- ``client``: one push over httpx (auth and TLS from files), answered as an ``Outcome``.
+- ``client``: one push over httpx (auth and TLS from files), answered as a ``PushOutcome``.
 - ``sink``: ties them together: submit, push loop, flush at shutdown.
 """

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.reports.loki.spool import Entry
+from exporter.reports.loki.spool import SpoolEntry
 
 #: gzip level 6 costs ~2x the CPU of level 1 for ~15 % fewer bytes on report lines; pushes
 #: are rare (one per second at most), bytes to a hosted Loki are not.
@@ -29,7 +29,7 @@ class PushBody:
     streams: int
 
 
-def push_body(entries: Sequence[Entry], with_metadata: bool) -> PushBody:
+def push_body(entries: Sequence[SpoolEntry], with_metadata: bool) -> PushBody:
     streams: dict[str, dict[str, Any]] = {}
     for entry in entries:
         stream = streams.get(entry.stream)

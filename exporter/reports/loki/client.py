@@ -1,4 +1,4 @@
-"""One push to Loki over httpx, answered as an ``Outcome``: delivered, retry, or drop.
+"""One push to Loki over httpx, answered as a ``PushOutcome``: delivered, retry, or drop.
 
 Credentials come only from files (a mounted Secret), read at each push so a rotated secret is
 picked up; they and anything the server echoes of them are masked in every reason we log.
@@ -43,7 +43,7 @@ LOCAL_FILE_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class PushOutcome:
     kind: Literal["ok", "retry", "drop"]
     #: The HTTP status, or None when there was no answer (connection refused, timeout).
     status: int | None
@@ -72,13 +72,13 @@ def _read_secret(path: str) -> str:
     return Path(path).read_text().strip()
 
 
-def classify(status: int, body: str, retry_after: str | None, secrets: list[str]) -> Outcome:
+def classify(status: int, body: str, retry_after: str | None, secrets: list[str]) -> PushOutcome:
     """What to do with Loki's answer; total over any status, body and ``Retry-After``."""
     if 200 <= status < 300:
-        return Outcome("ok", status)
+        return PushOutcome("ok", status)
     reason = one_line_reason(f"HTTP {status}: {body}", secrets)
     if status in DROP_STATUSES:
-        return Outcome(
+        return PushOutcome(
             "drop",
             status,
             reason,
@@ -91,7 +91,7 @@ def classify(status: int, body: str, retry_after: str | None, secrets: list[str]
     cause: RetryCause = (
         "rate_limited" if status == 429 else "unavailable" if status >= 500 else "refused"
     )
-    return Outcome("retry", status, reason, parse_retry_after(retry_after), cause=cause)
+    return PushOutcome("retry", status, reason, parse_retry_after(retry_after), cause=cause)
 
 
 def rejected_entries(body: str) -> int | None:
@@ -163,7 +163,7 @@ class LokiClient:
             )
         return self._client
 
-    async def push(self, body: bytes) -> Outcome:
+    async def push(self, body: bytes) -> PushOutcome:
         """POST one gzipped JSON body; never raises for a failure of Loki or the network."""
         import httpx
 
@@ -174,7 +174,7 @@ class LokiClient:
             )
         except Exception as error:  # a missing secret file: retried, the operator fixes it
             reason = one_line_reason(f"cannot read credentials: {error}", [])
-            return Outcome("retry", None, reason, cause="refused")
+            return PushOutcome("retry", None, reason, cause="refused")
         try:
             client = await self._http()
             response = await client.post(
@@ -192,7 +192,7 @@ class LokiClient:
                 credentials.secrets,
             )
             duration = time.monotonic() - started
-            return Outcome("retry", None, reason, duration=duration, cause="unavailable")
+            return PushOutcome("retry", None, reason, duration=duration, cause="unavailable")
         outcome = classify(
             response.status_code,
             response.text,

@@ -34,8 +34,8 @@ from exporter.config import LokiSettings
 from exporter.reports.episode import Episode
 from exporter.reports.loki.backoff import Backoff
 from exporter.reports.loki.batch import push_body
-from exporter.reports.loki.client import LokiClient, Outcome
-from exporter.reports.loki.spool import Entry, Spool, SpoolRecord
+from exporter.reports.loki.client import LokiClient, PushOutcome
+from exporter.reports.loki.spool import Spool, SpoolEntry, SpoolRecord
 from exporter.reports.loki.streams import StreamClock, report_labels, structured_metadata
 from exporter.reports.schema import Report, encode
 from exporter.reports.stats import ReportStats
@@ -99,12 +99,12 @@ class LokiSink:
         self._update_gauges()
         self._wakeup.set()
 
-    def entry(self, report: Report) -> Entry:
+    def entry(self, report: Report) -> SpoolEntry:
         labels = report_labels(report)
-        entry = Entry(labels, 0, encode(report, self.settings.max_line_bytes))
+        entry = SpoolEntry(labels, 0, encode(report, self.settings.max_line_bytes))
         stamp = self.clock.stamp(entry.stream, observed_ns(report))
         metadata = structured_metadata(report) if self.settings.structured_metadata else {}
-        return Entry(labels, stamp, entry.line, metadata)
+        return SpoolEntry(labels, stamp, entry.line, metadata)
 
     async def submit(self, reports: Sequence[Report]) -> None:
         if not reports:
@@ -150,7 +150,7 @@ class LokiSink:
             with anyio.move_on_after(wait):
                 await self._wakeup.wait()
 
-    def _fresh(self, records: Sequence[SpoolRecord]) -> list[Entry]:
+    def _fresh(self, records: Sequence[SpoolRecord]) -> list[SpoolEntry]:
         """The entries Loki still accepts; older ones are dropped (``too_old``) when committed."""
         oldest_allowed = time.time_ns() - MAX_ENTRY_AGE_NS
         return [record.entry for record in records if record.entry.timestamp >= oldest_allowed]
@@ -177,7 +177,7 @@ class LokiSink:
         if not self.spool.pending:
             self._drained.set()
 
-    async def _push_head(self, batch: list[SpoolRecord], entries: list[Entry]) -> int:
+    async def _push_head(self, batch: list[SpoolRecord], entries: list[SpoolEntry]) -> int:
         """Push the head of the queue until Loki answers it; the spool records done with.
 
         The hold-back policy: a batch that keeps failing (429, 5xx, 401/403/404, network) is
@@ -204,12 +204,12 @@ class LokiSink:
             )
             await self._back_off()
 
-    async def _try_behind(self, batch: list[SpoolRecord], head: list[Entry]) -> int:
+    async def _try_behind(self, batch: list[SpoolRecord], head: list[SpoolEntry]) -> int:
         behind = await self._spool_call(self.spool.take_more, self.settings.batch_max_bytes)
         if not behind:
             return 0  # nothing is held back
         entries = self._fresh(behind)
-        outcome = await self._send(entries) if entries else Outcome("ok", None)
+        outcome = await self._send(entries) if entries else PushOutcome("ok", None)
         if outcome.kind == "retry":
             self.spool.release(keep=len(batch))
             return 0
@@ -239,7 +239,7 @@ class LokiSink:
         )
         return len(batch) + len(behind)
 
-    async def _send(self, entries: list[Entry]) -> Outcome:
+    async def _send(self, entries: list[SpoolEntry]) -> PushOutcome:
         """One push of ``entries``, sent again at once without structured metadata if Loki
         refuses it; a retry outcome is counted and starts (or continues) a failing episode."""
         while True:
@@ -270,7 +270,7 @@ class LokiSink:
             self._retry_after = outcome.retry_after
         return outcome
 
-    def _account(self, outcome: Outcome, count: int) -> None:
+    def _account(self, outcome: PushOutcome, count: int) -> None:
         """Loki answered a batch of ``count`` entries (2xx, or a 4xx that retrying won't fix)."""
         self.failures.succeeded()
         self.loki.failing_since = None

@@ -52,7 +52,7 @@ COMPACT_TO = 0.75
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class SpoolEntry:
     """One report ready for Loki: its stream, timestamp (ns), line and structured metadata."""
 
     labels: dict[str, str]
@@ -72,7 +72,7 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class SpoolRecord:
     seq: int
-    entry: Entry
+    entry: SpoolEntry
     #: Bytes of its line in the segment file.
     size: int
     #: ``time.monotonic()`` when it was appended (0 for records recovered at start).
@@ -85,7 +85,7 @@ class _Segment:
     max_seq: int = 0
 
 
-def encode_record(seq: int, entry: Entry) -> bytes:
+def encode_record(seq: int, entry: SpoolEntry) -> bytes:
     document: dict[str, Any] = {
         "seq": seq,
         "ts": str(entry.timestamp),
@@ -99,7 +99,7 @@ def encode_record(seq: int, entry: Entry) -> bytes:
 
 def decode_record(raw: bytes) -> SpoolRecord:
     document = json.loads(raw)
-    entry = Entry(
+    entry = SpoolEntry(
         labels=dict(document["labels"]),
         timestamp=int(document["ts"]),
         line=str(document["line"]),
@@ -300,7 +300,7 @@ class Spool:
 
     # --- appending --------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[Entry]) -> Counter[str]:
+    def append(self, entries: Sequence[SpoolEntry]) -> Counter[str]:
         """Store entries at the end of the queue; return what had to be dropped, by reason."""
         now = time.monotonic()
         with self._lock:
