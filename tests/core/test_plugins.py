@@ -115,14 +115,13 @@ def test_registry_rejects_bad_kinds() -> None:
         KindRegistry().register(unprefixed)
 
 
-async def test_the_readme_example_kind_works(tmp_path: Path) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("## Writing a probe kind", 1)[1]
-    source = section.split("```python\n", 1)[1].split("```", 1)[0]
+async def test_the_documented_example_kind_works(tmp_path: Path) -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "writing-a-probe-kind.md").read_text()
+    source = guide.split("```python\n", 1)[1].split("```", 1)[0]
     module = type(sys)("readme_queue_probe")
     sys.modules[module.__name__] = module  # as an import would: pydantic resolves names there
     try:
-        exec(compile(source, "README.md", "exec"), module.__dict__)
+        exec(compile(source, "writing-a-probe-kind.md", "exec"), module.__dict__)
     finally:
         del sys.modules[module.__name__]
     registry = KindRegistry([module.KIND])
