@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,7 +13,6 @@ from tests.support.fuse_mounts import FuseMounts
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 # Property tests: no example database in the repository, few examples, every example bounded.
 settings.register_profile(
@@ -32,3 +33,24 @@ def fuse_mount(tmp_path: Path) -> Iterator[FuseMounts]:
         yield mounts
     finally:
         mounts.close()
+
+
+TESTS = Path(__file__).resolve().parent
+#: Tests left out by ``scripts/test --quick`` (``-m "not slow"``): end-to-end runs of the
+#: exporter with its peers, the fleet and the benchmarks' smoke runs, and the few that start a
+#: real Prometheus on a large TSDB or hold hundreds of connections. Globs, relative to tests/.
+SLOW = (
+    "integration/*",
+    "test_fleet_*.py",
+    "*/test_bench_*.py",
+    "test_bench_*.py",
+    "mixin/test_site_queries_scale.py",
+    "core/test_httpd_attacks.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = item.path.relative_to(TESTS).as_posix()
+        if any(fnmatch(relative, pattern) for pattern in SLOW):
+            item.add_marker(pytest.mark.slow)
