@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from exporter.command_runners import CommandOutput, CommandRunner, CommandSpec, CommandUnavailable
-from exporter.kube.client import CLIENT_KEY, PODS, ApiError, KubeClient, NotInCluster
+from exporter.kube.client import CLIENT_KEY, PODS, ApiError, KubeClient
+from exporter.kube.cluster import NotInCluster
 from exporter.probe_api import ProbeContext
 
 #: The wrapper script: $1 directory (may be empty), $2 seconds for timeout, then NAME=VALUE

@@ -2,37 +2,27 @@
 
 In a pod it finds the API server from ``KUBERNETES_SERVICE_HOST``/``_PORT`` and authenticates
 with the service account token, re-read when the kubelet rotates it (bound tokens live about an
-hour) and at once after a 401. Outside a pod it reads a kubeconfig (``kubeconfig.py``). Errors
-are ``ApiError`` with the API's own ``Status`` (code, reason, message); a watch that fell out of
-the server's history raises ``ResourceGone``.
+hour) and at once after a 401. Outside a pod it reads a kubeconfig (``locate.py``). Errors are
+``ApiError`` with the API's own ``Status`` (code, reason, message); a watch that fell out of the
+server's history raises ``ResourceGone``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from exporter.kube import permissions
-from exporter.kube.credentials import (
-    Credentials,
-    ExecCredentials,
-    ExecPlugin,
-    NoCredentials,
-    StaticToken,
-    TokenFile,
-)
+from exporter.kube.cluster import ClusterConfig, NotInCluster
+from exporter.kube.locate import cluster_from_environment
 from exporter.kube.permissions import Permission
-from exporter.kube.tls import TlsSettings, cluster_ssl_context
-from exporter.kube_settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,102 +96,6 @@ class WatchEvent:
     object: Object
 
 
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Where the API server is, how to trust it and how to authenticate to it."""
-
-    base_url: str
-    namespace: str
-    tls: TlsSettings = field(default_factory=TlsSettings)
-    #: A file holding the bearer token (the service account's, or a kubeconfig ``tokenFile``).
-    token_file: Path | None = None
-    token: str | None = None
-    exec_plugin: ExecPlugin | None = None
-    #: Where this came from, for logs: "service account", "kubeconfig ... context ...".
-    source: str = "service account"
-
-    @classmethod
-    def from_settings(cls, settings: KubernetesSettings) -> ClusterConfig:
-        """An explicit ``api_url`` (with the service account directory's files where present);
-        else a kubeconfig when the config names one or a context; else, in a pod, the service
-        account; else ``KUBECONFIG`` or ``~/.kube/config``."""
-        if settings.api_url:
-            return cls._service_account(settings, settings.api_url)
-        if settings.kubeconfig or settings.context:
-            return _from_kubeconfig(settings)
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return cls._service_account(settings, _service_url())
-        return _from_kubeconfig(settings)
-
-    @classmethod
-    def _service_account(cls, settings: KubernetesSettings, base_url: str) -> ClusterConfig:
-        account = Path(settings.service_account_dir)
-        namespace = settings.namespace or _read_namespace(account / "namespace")
-        ca_file = account / "ca.crt"
-        return cls(
-            base_url.rstrip("/"),
-            namespace,
-            tls=TlsSettings(ca_file=ca_file if ca_file.exists() else None),
-            token_file=account / "token",
-        )
-
-    @classmethod
-    def from_environment(cls) -> ClusterConfig:
-        """In a pod: the service account; ``SITE_STATUS_KUBERNETES__*`` variables override."""
-        env = os.environ
-        settings = KubernetesSettings(
-            api_url=env.get("SITE_STATUS_KUBERNETES__API_URL") or None,
-            namespace=env.get("SITE_STATUS_KUBERNETES__NAMESPACE") or None,
-            service_account_dir=env.get("SITE_STATUS_KUBERNETES__SERVICE_ACCOUNT_DIR")
-            or SERVICE_ACCOUNT_DIR,
-            kubeconfig=env.get("SITE_STATUS_KUBERNETES__KUBECONFIG") or None,
-            context=env.get("SITE_STATUS_KUBERNETES__CONTEXT") or None,
-        )
-        return cls.from_settings(settings)
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return cluster_ssl_context(self.tls)
-
-    def credentials(self, tls: ssl.SSLContext | None) -> Credentials:
-        if self.exec_plugin is not None:
-            return ExecCredentials(self.exec_plugin, tls)
-        if self.token:
-            return StaticToken(self.token)
-        if self.token_file is not None:
-            return TokenFile(self.token_file)
-        return NoCredentials()
-
-
-class NotInCluster(Exception):
-    """No API server known: not in a pod, no ``kubernetes.api_url``, no usable kubeconfig."""
-
-
-def _from_kubeconfig(settings: KubernetesSettings) -> ClusterConfig:
-    from exporter.kube.kubeconfig import KubeconfigError, cluster_config
-
-    try:
-        return cluster_config(settings)
-    except KubeconfigError as error:
-        raise NotInCluster(str(error)) from None
-
-
-def _service_url() -> str:
-    host = os.environ.get("KUBERNETES_SERVICE_HOST")
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    if not host:
-        raise NotInCluster("KUBERNETES_SERVICE_HOST is not set and kubernetes.api_url is empty")
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    return f"https://{host}:{port}"
-
-
-def _read_namespace(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError as error:
-        raise NotInCluster(f"no kubernetes.namespace and cannot read {path}: {error}") from None
-
-
 class KubeClient:
     """One keep-alive HTTP client to the API server, shared by everything that talks to it."""
 
@@ -224,7 +118,7 @@ class KubeClient:
 
     @classmethod
     def from_environment(cls) -> KubeClient:
-        return cls(ClusterConfig.from_environment())
+        return cls(cluster_from_environment())
 
     # --- plain requests ---------------------------------------------------------------------
 

@@ -20,11 +20,13 @@ import anyio
 
 from exporter.config import Site
 from exporter.kube import problem
-from exporter.kube.client import INGRESSES, SERVICES, ClusterConfig, KubeClient, NotInCluster
+from exporter.kube.client import INGRESSES, SERVICES, KubeClient
+from exporter.kube.cluster import NotInCluster
 from exporter.kube.deployment import DeploymentWatch
 from exporter.kube.discovery import discovered_probes
 from exporter.kube.discovery import problem as problem_probe
 from exporter.kube.events import SiteEvents
+from exporter.kube.locate import find_cluster
 from exporter.kube.reflector import Reflector
 from exporter.kube.targets import TargetGuard
 from exporter.kube_settings import KubernetesSettings
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 def connect(settings: KubernetesSettings) -> KubeClient | str:
     """A client for the API server, or why there is none (not in a pod, no api_url)."""
     try:
-        return KubeClient(ClusterConfig.from_settings(settings))
+        return KubeClient(find_cluster(settings))
     except NotInCluster as error:
         return f"kubernetes.enabled is true but {error}"
 

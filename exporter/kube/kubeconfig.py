@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from exporter.kube.client import ClusterConfig
+from exporter.kube.cluster import ClusterConfig
 from exporter.kube.credentials import EXEC_API_VERSIONS, ExecPlugin
 from exporter.kube.tls import TlsSettings
 from exporter.kube_settings import KubernetesSettings

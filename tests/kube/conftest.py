@@ -8,7 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from exporter.kube.client import ClusterConfig, KubeClient
+from exporter.kube.client import KubeClient
+from exporter.kube.locate import find_cluster
 from exporter.kube_settings import KubernetesSettings
 from tests.support.kube_api import BASE_ROLE, EXEC_ROLE, KubeApiDouble
 
@@ -22,7 +23,7 @@ def api(tmp_path: Path) -> Iterator[KubeApiDouble]:
 
 def client_for(api: KubeApiDouble) -> KubeClient:
     settings = KubernetesSettings.model_validate(api.settings())
-    return KubeClient(ClusterConfig.from_settings(settings))
+    return KubeClient(find_cluster(settings))
 
 
 @pytest.fixture

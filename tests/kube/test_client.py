@@ -18,10 +18,10 @@ from exporter.kube.client import (
     PODS,
     SERVICES,
     ApiError,
-    ClusterConfig,
     KubeClient,
     ResourceGone,
 )
+from exporter.kube.locate import find_cluster
 from exporter.kube.reflector import Backoff, Reflector
 from exporter.kube_settings import KubernetesSettings
 from tests.kube.conftest import client_for, wait_for
@@ -270,7 +270,7 @@ async def test_behind_kubectl_proxy_no_token_file_is_a_mode_said_once(
             namespace="site",
             service_account_dir=str(tmp_path / "no-such-dir"),
         )
-        kube = KubeClient(ClusterConfig.from_settings(settings))
+        kube = KubeClient(find_cluster(settings))
         try:
             for _ in range(3):
                 listing = await kube.list(SERVICES)

@@ -19,7 +19,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.kube.client import SERVICES, ClusterConfig, KubeClient, NotInCluster
+from exporter.kube.client import SERVICES, KubeClient
+from exporter.kube.cluster import ClusterConfig, NotInCluster
 from exporter.kube.credentials import (
     CredentialError,
     ExecCredentials,
@@ -27,6 +28,7 @@ from exporter.kube.credentials import (
     parse_exec_credential,
 )
 from exporter.kube.kubeconfig import KubeconfigError, cluster_config
+from exporter.kube.locate import find_cluster
 from exporter.kube_settings import KubernetesSettings
 from tests.support.exporter_process import running_exporter, site_status, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server
@@ -116,7 +118,7 @@ async def test_a_client_certificate_in_the_kubeconfig_authenticates(
         "client-key-data": b64(leaf.private_key_pem.bytes()),
     }
     path = kubeconfig(tmp_path / "kubeconfig", api, user)
-    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert await list_names(find_cluster(settings_for(path))) == ["web"]
     last = api.requests[-1]
     assert (last.code, last.user, last.token) == (200, "laptop-user", "")  # checked by the double
 
@@ -133,16 +135,16 @@ async def test_certificate_files_are_relative_to_the_kubeconfig(
     user = {"client-certificate": "pki/me.crt", "client-key": "pki/me.key"}
     cluster = {"server": api.url, "certificate-authority": "pki/ca.crt"}
     path = kubeconfig(directory / "config", api, user, cluster=cluster)
-    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert await list_names(find_cluster(settings_for(path))) == ["web"]
     assert api.requests[-1].user == "file-user"
 
 
 async def test_a_token_and_a_token_file(tmp_path: Path, api: KubeApiDouble) -> None:
     path = kubeconfig(tmp_path / "a", api, {"token": api.token})
-    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert await list_names(find_cluster(settings_for(path))) == ["web"]
     (tmp_path / "token").write_text(api.token + "\n")
     path = kubeconfig(tmp_path / "b", api, {"tokenFile": "token"})
-    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert await list_names(find_cluster(settings_for(path))) == ["web"]
     assert [r.token for r in api.requests[-2:]] == [api.token, api.token]
 
 
@@ -155,10 +157,10 @@ async def test_a_wrong_certificate_authority_is_refused_and_insecure_skips_it(
     cluster = {"server": api.url, "certificate-authority-data": b64(other)}
     path = kubeconfig(tmp_path / "a", api, {"token": api.token}, cluster=cluster)
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        await list_names(ClusterConfig.from_settings(settings_for(path)))
+        await list_names(find_cluster(settings_for(path)))
     insecure = {"server": api.url, "insecure-skip-tls-verify": True}
     path = kubeconfig(tmp_path / "b", api, {"token": api.token}, cluster=insecure)
-    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert await list_names(find_cluster(settings_for(path))) == ["web"]
 
 
 PLUGIN = """#!{python}
@@ -195,7 +197,7 @@ async def test_an_exec_credential_plugin_is_run_once_and_again_after_a_401(
         }
     }
     path = kubeconfig(tmp_path / "kubeconfig", api, user)
-    client = KubeClient(ClusterConfig.from_settings(settings_for(path)))
+    client = KubeClient(find_cluster(settings_for(path)))
     try:
         for _ in range(3):
             await client.list(SERVICES)
@@ -235,7 +237,7 @@ async def test_an_exec_plugin_may_hand_out_a_client_certificate(
         }
     }
     path = kubeconfig(tmp_path / "kubeconfig", api, user)
-    assert await list_names(ClusterConfig.from_settings(settings_for(path))) == ["web"]
+    assert await list_names(find_cluster(settings_for(path))) == ["web"]
     assert (api.requests[-1].user, api.requests[-1].token) == ("exec-user", "")
 
 
@@ -249,7 +251,7 @@ async def test_a_failing_exec_plugin_is_a_clear_error(tmp_path: Path, api: KubeA
     }
     path = kubeconfig(tmp_path / "kubeconfig", api, user)
     with pytest.raises(OSError, match="exited with 1: error: you must be logged in"):
-        await list_names(ClusterConfig.from_settings(settings_for(path)))
+        await list_names(find_cluster(settings_for(path)))
 
 
 # --- which file, which context, which namespace ----------------------------------------------
@@ -269,7 +271,7 @@ async def test_kubeconfig_list_is_merged_first_wins(
     monkeypatch.setenv(
         "KUBECONFIG", os.pathsep.join([str(missing), str(first), "", str(tmp_path / "second")])
     )
-    config = ClusterConfig.from_settings(KubernetesSettings(enabled=True))
+    config = find_cluster(KubernetesSettings(enabled=True))
     # current-context from the first file that sets it; user "me" whole from the first file.
     assert config.token == api.token
     assert config.namespace == "site"
@@ -282,19 +284,19 @@ def test_a_named_context_and_its_namespace(tmp_path: Path, api: KubeApiDouble) -
         tmp_path / "k", api, {"token": "t"}, context="prod", namespace="shop", current=None
     )
     with pytest.raises(NotInCluster, match="no current-context: pass --context"):
-        ClusterConfig.from_settings(settings_for(path))
-    assert ClusterConfig.from_settings(settings_for(path, context="prod")).namespace == "shop"
-    overridden = ClusterConfig.from_settings(settings_for(path, context="prod", namespace="x"))
+        find_cluster(settings_for(path))
+    assert find_cluster(settings_for(path, context="prod")).namespace == "shop"
+    overridden = find_cluster(settings_for(path, context="prod", namespace="x"))
     assert overridden.namespace == "x"
     with pytest.raises(NotInCluster, match=r"no context 'staging' \(contexts: prod\)"):
-        ClusterConfig.from_settings(settings_for(path, context="staging"))
+        find_cluster(settings_for(path, context="staging"))
     plain = kubeconfig(tmp_path / "n", api, {"token": "t"}, namespace=None)
-    assert ClusterConfig.from_settings(settings_for(plain)).namespace == "default"
+    assert find_cluster(settings_for(plain)).namespace == "default"
 
 
 def test_home_kube_config_is_the_default(tmp_path: Path, api: KubeApiDouble) -> None:
     kubeconfig(tmp_path / "home" / ".kube" / "config", api, {"token": "t"})
-    config = ClusterConfig.from_settings(KubernetesSettings(enabled=True))
+    config = find_cluster(KubernetesSettings(enabled=True))
     assert config.base_url == api.url and config.token == "t"
 
 
@@ -304,13 +306,11 @@ def test_in_a_pod_the_service_account_stays_the_default(
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "k", api, {"token": "t"})))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
     settings = KubernetesSettings(enabled=True, service_account_dir=str(api.account_dir))
-    config = ClusterConfig.from_settings(settings)
+    config = find_cluster(settings)
     assert config.base_url == "https://10.96.0.1:443"
     assert config.token_file == api.account_dir / "token"
     # Asking for a context says: the kubeconfig, even in a pod.
-    assert (
-        ClusterConfig.from_settings(settings.model_copy(update={"context": "laptop"})).token == "t"
-    )
+    assert find_cluster(settings.model_copy(update={"context": "laptop"})).token == "t"
 
 
 @pytest.mark.parametrize(
@@ -349,7 +349,7 @@ def test_a_bad_kubeconfig_is_one_clear_line(tmp_path: Path, text: str, message: 
 
 def test_no_kubeconfig_at_all_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(NotInCluster, match=r"no kubeconfig at .*home/\.kube/config"):
-        ClusterConfig.from_settings(KubernetesSettings(enabled=True))
+        find_cluster(KubernetesSettings(enabled=True))
 
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
