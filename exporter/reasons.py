@@ -48,6 +48,8 @@ class Reason(enum.StrEnum):
     SPACE = "space"
     #: A filesystem is out of (nearly) inodes (part: its mount point).
     INODES = "inodes"
+    #: A filesystem is mounted read-only where it should be writable (part: the mount point).
+    READ_ONLY = "read_only"
     #: A filesystem call did not return (part: the mount point).
     HUNG = "hung"
     #: A stale file handle (ESTALE, part: the mount point).
@@ -68,13 +70,13 @@ class Reason(enum.StrEnum):
     ERROR = "error"
 
 
-#: At most this many characters of a part: a label value, not a message.
-MAX_PART_CHARS = 64
+#: At most this many characters of a part (a mount point can be long): a label, not a message.
+MAX_PART_CHARS = 128
 _UNSAFE = re.compile(r"[^\x20-\x7e]+")
 
 
 def bounded_part(name: str) -> str:
-    """``name`` as a label value: printable ASCII on one line, at most 64 characters.
+    """``name`` as a label value: printable ASCII on one line, at most 128 characters.
 
     Parts are names from a bounded set (components of a health document, requirement ids,
     mount points); this only keeps a surprising one from becoming a long or odd label.

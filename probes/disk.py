@@ -34,6 +34,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
     Status,
@@ -135,6 +136,8 @@ class FilesystemReport:
     problem: str
     usage: Usage | None = None
     error: str | None = None
+    #: The bounded reason of a report that is not OK (exporter/reasons.py).
+    why: Reason = Reason.ERROR
 
 
 def usage_from_statvfs(st: os.statvfs_result) -> Usage:
@@ -250,11 +253,26 @@ def graded_report(mount: Mount, usage: Usage, config: DiskProbe) -> FilesystemRe
             limit = config.inodes_used_percent.describe(inodes)
             parts.append(f"{usage.inodes_used_percent:.1f}% inodes used ({limit})")
     problem = f"{mount.mountpoint} {', '.join(parts)}" if parts else ""
-    return FilesystemReport(mount, worst((space, inodes)), problem, usage=usage)
+    status = worst((space, inodes))
+    why = Reason.SPACE if space is status else Reason.INODES
+    return FilesystemReport(mount, status, problem, usage=usage, why=why)
 
 
 def unreadable_report(mount: Mount, reason: str) -> FilesystemReport:
-    return FilesystemReport(mount, Status.UNKNOWN, f"{mount.mountpoint}: {reason}", error=reason)
+    problem = f"{mount.mountpoint}: {reason}"
+    why = unreadable_why(reason)
+    return FilesystemReport(mount, Status.UNKNOWN, problem, error=reason, why=why)
+
+
+def unreadable_why(reason: str) -> Reason:
+    """The bounded reason of ``unreadable_reason``'s words."""
+    if reason.startswith(("stuck:", "statvfs did not return")):
+        return Reason.HUNG
+    if reason == "stale file handle":
+        return Reason.STALE_HANDLE
+    if reason.startswith(("permission denied", "operation not permitted")):
+        return Reason.DENIED
+    return Reason.ERROR
 
 
 def ok_line(report: FilesystemReport) -> str:
@@ -339,24 +357,31 @@ async def run(config: DiskProbe, context: ProbeContext) -> Result:
             reason = f"no filesystem holds {config.path} in the mount table"
         else:
             reason = "no filesystem matches"
-        return Result(Status.UNKNOWN, reason, path_details(config, []))
+        return Result(Status.UNKNOWN, reason, path_details(config, []), reason=Reason.MISSING)
     reports = []
     samples: list[Sample] = []
     for mount, answer in zip(mounts, await statvfs_all(mounts, context, config), strict=True):
         if answer is NO_SUCH_PATH:
             summary = f"no such path: {config.path} (would be on {mount.mountpoint})"
-            return Result(Status.CRITICAL, summary, path_details(config, []))
+            details = path_details(config, [])
+            return Result(Status.CRITICAL, summary, details, reason=Reason.MISSING)
         if isinstance(answer, str):
             reports.append(unreadable_report(mount, answer))
             continue
         usage = usage_from_statvfs(answer)
         reports.append(graded_report(mount, usage, config))
         samples.extend(usage_samples(mount, usage))
+    status = worst(report.status for report in reports)
+    # The first filesystem at the worst status names the reason and the part (its mount point).
+    first = next(report for report in reports if report.status is status)
+    failing = status is not Status.OK
     return Result(
-        status=worst(report.status for report in reports),
+        status=status,
         summary=summary_line(reports),
         details=path_details(config, reports),
         samples=tuple(samples),
+        reason=first.why if failing else None,
+        part=first.mount.mountpoint if failing else "",
     )
 
 

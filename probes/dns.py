@@ -26,6 +26,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
     Status,
@@ -172,7 +173,7 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
         with anyio.fail_after(budget):
             answer = await lookup(config, max(0.001, budget))
     except TimeoutError:
-        return failed(timed_out, details)
+        return failed(timed_out, details, why=Reason.TIMEOUT)
     except dns.resolver.NXDOMAIN:
         return failed(f"NXDOMAIN for {config.query}", details, time.perf_counter() - started)
     except dns.resolver.NoAnswer:
@@ -183,14 +184,15 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
     except dns.resolver.YXDOMAIN:
         return failed(f"YXDOMAIN for {config.query}", details)
     except dns.exception.Timeout:
-        return failed(timed_out, details)
+        return failed(timed_out, details, why=Reason.TIMEOUT)
     except dns.resolver.NoResolverConfiguration as error:
-        return Result(Status.UNKNOWN, f"no resolver configured: {error}", details)
+        summary = f"no resolver configured: {error}"
+        return Result(Status.UNKNOWN, summary, details, reason=Reason.ERROR)
     seconds = time.perf_counter() - started
     answers = sorted({answer_text(rdata, config.record_type) for rdata in answer})
     details |= {"answers": answers, "lookup_seconds": round(seconds, 6), "ttl": ttl(answer)}
     status, summary = graded(config, answers)
-    return Result(status, summary, details, samples(config, answers, seconds))
+    return Result(status, summary, details, samples(config, answers, seconds), reason=Reason.DNS)
 
 
 def ttl(answer: dns.resolver.Answer) -> int | None:
@@ -242,13 +244,15 @@ def answer_text(rdata: Rdata, record_type: RecordType) -> str:
     return normalized_name(rdata.to_text())
 
 
-def failed(reason: str, details: dict[str, Any], seconds: float | None = None) -> Result:
+def failed(
+    reason: str, details: dict[str, Any], seconds: float | None = None, why: Reason = Reason.DNS
+) -> Result:
     """A CRITICAL result; an answered query (NXDOMAIN, no record) still has its lookup time."""
     out: list[Sample] = [Sample(ANSWERS.name, 0.0)]
     if seconds is not None:
         details["lookup_seconds"] = round(seconds, 6)
         out.append(Sample(LOOKUP.name, seconds))
-    return Result(Status.CRITICAL, reason, details, tuple(out))
+    return Result(Status.CRITICAL, reason, details, tuple(out), reason=why)
 
 
 # --- grading ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
 )
@@ -205,9 +206,12 @@ async def run(config: FileProbe, context: ProbeContext) -> Result:
             Status.UNKNOWN,
             f"{config.path}: no answer from {resource}: {error}",
             {"path": config.path, "mount": resource},
+            reason=Reason.HUNG,
+            part=resource or "",
         )
     except BrokenSymlink as error:
-        return Result(Status.CRITICAL, str(error), {"path": config.path, "target": error.target})
+        details = {"path": config.path, "target": error.target}
+        return Result(Status.CRITICAL, str(error), details, reason=Reason.MISSING)
     except OSError as error:
         return failed_result(config.path, error)
     if lookup.newest is None or lookup.stat is None:
@@ -220,10 +224,11 @@ def failed_result(path: str, error: OSError) -> Result:
     where = os.fsdecode(error.filename) if error.filename is not None else path
     details = {"path": path, "errno": errno.errorcode.get(error.errno or 0, str(error.errno))}
     if error.errno == errno.ELOOP:
-        return Result(Status.CRITICAL, f"symlink loop at {where}", details)
+        return Result(Status.CRITICAL, f"symlink loop at {where}", details, reason=Reason.MISSING)
     if error.errno in (errno.EACCES, errno.EPERM):
-        return Result(Status.UNKNOWN, f"permission denied: {where}", details)
-    return Result(Status.UNKNOWN, f"{where}: {error.strerror or error}", details)
+        return Result(Status.UNKNOWN, f"permission denied: {where}", details, reason=Reason.DENIED)
+    reason = Reason.STALE_HANDLE if error.errno == errno.ESTALE else Reason.ERROR
+    return Result(Status.UNKNOWN, f"{where}: {error.strerror or error}", details, reason=reason)
 
 
 def missing_result(config: FileProbe, lookup: Lookup) -> Result:
@@ -232,7 +237,8 @@ def missing_result(config: FileProbe, lookup: Lookup) -> Result:
     samples = match_samples(lookup)
     if config.allow_missing:
         return Result(Status.OK, f"{config.path} absent (allowed)", details, samples)
-    return Result(Status.CRITICAL, missing_summary(config.path, lookup), details, samples)
+    summary = missing_summary(config.path, lookup)
+    return Result(Status.CRITICAL, summary, details, samples, reason=Reason.MISSING)
 
 
 def missing_summary(path: str, lookup: Lookup) -> str:
@@ -270,7 +276,9 @@ def graded_result(config: FileProbe, lookup: Lookup, matched: str, found: os.sta
         "mtime": datetime.fromtimestamp(found.st_mtime, UTC).isoformat(),
     }
     samples = (Sample(AGE.name, age), Sample(SIZE.name, size), *match_samples(lookup))
-    return Result(worst([age_status, size_status]), summary, details, samples)
+    status = worst([age_status, size_status])
+    reason = Reason.AGE if age_status is status else Reason.SIZE
+    return Result(status, summary, details, samples, reason=reason)
 
 
 def match_samples(lookup: Lookup) -> tuple[Sample, ...]:

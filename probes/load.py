@@ -21,6 +21,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
     Status,
@@ -295,6 +296,7 @@ async def run(config: LoadProbe, context: ProbeContext) -> Result:
         summary=summary_line(averages, statuses, config, cpus),
         details=details,
         samples=load_samples(averages, cpus),
+        reason=Reason.LOAD,  # only read when the status is not OK
     )
 
 

@@ -28,6 +28,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
 )
@@ -77,6 +78,8 @@ class MountCheck:
     reason: str
     mount: Mount | None = None
     stuck_since: float | None = None
+    #: The bounded reason of a check that is not OK (exporter/reasons.py).
+    why: Reason = Reason.ERROR
 
     def details(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -119,25 +122,35 @@ def left_out(config: MountProbe, mount: Mount) -> bool:
     )
 
 
+ERRNO_REASONS = {
+    errno.ESTALE: Reason.STALE_HANDLE,
+    errno.EACCES: Reason.DENIED,
+    errno.EPERM: Reason.DENIED,
+}
+
+
 async def check_mount(
     config: MountProbe, mountpoint: str, mount: Mount | None, context: ProbeContext
 ) -> MountCheck:
     """Mounted, answering ``statvfs``, and writable if it should be."""
     if mount is None:
-        return MountCheck(mountpoint, Status.CRITICAL, "not mounted")
+        return MountCheck(mountpoint, Status.CRITICAL, "not mounted", why=Reason.MISSING)
     try:
         where = context.host_path(mount.mountpoint)  # the node's, when its root is mounted in
         await blocking_within(context, os.statvfs, where, resource=mount.mountpoint)
     except BlockingTimeout as error:
         reason = f"hung: no answer within {format_duration(error.timeout)}"
-        return MountCheck(mountpoint, Status.CRITICAL, reason, mount)
+        return MountCheck(mountpoint, Status.CRITICAL, reason, mount, why=Reason.HUNG)
     except ResourceStuck as error:
         reason = f"hung: a stat has not returned for {error.stuck_for()}"
-        return MountCheck(mountpoint, Status.CRITICAL, reason, mount, stuck_since=error.since)
+        since = error.since
+        return MountCheck(mountpoint, Status.CRITICAL, reason, mount, since, why=Reason.HUNG)
     except OSError as error:
-        return MountCheck(mountpoint, *graded_error(error, listed=bool(config.mountpoints)), mount)
+        status, reason = graded_error(error, listed=bool(config.mountpoints))
+        why = ERRNO_REASONS.get(error.errno or 0, Reason.ERROR)
+        return MountCheck(mountpoint, status, reason, mount, why=why)
     if mount.read_only and config.expect_writable:
-        return MountCheck(mountpoint, Status.WARNING, "read-only", mount)
+        return MountCheck(mountpoint, Status.WARNING, "read-only", mount, why=Reason.READ_ONLY)
     return MountCheck(mountpoint, Status.OK, "ok", mount)
 
 
@@ -170,11 +183,16 @@ async def run(config: MountProbe, context: ProbeContext) -> Result:
         for index, (mountpoint, mount) in enumerate(targets):
             group.start_soon(check, index, mountpoint, mount)
     done = [c for c in checks if c is not None]
+    status = worst(c.status for c in done)
+    # The first mount at the worst status names the reason and the part.
+    first = next((c for c in done if c.status is status), None)
     return Result(
-        worst(c.status for c in done),
+        status,
         summary(done),
         {"mounts": [c.details() for c in done]},
         tuple(sample for c in done for sample in samples(c)),
+        reason=first.why if first is not None and status is not Status.OK else None,
+        part=first.mountpoint if first is not None and status is not Status.OK else "",
     )
 
 

@@ -27,6 +27,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
     Status,
@@ -115,10 +116,19 @@ class Connection:
     details: dict[str, Any] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     parts: list[tuple[Status, str]] = field(default_factory=list)
+    #: The bounded reason of each part (exporter/reasons.py), in the same order.
+    whys: list[Reason] = field(default_factory=list)
+
+    def add(self, status: Status, text: str, why: Reason) -> None:
+        self.parts.append((status, text))
+        self.whys.append(why)
 
     def result(self) -> Result:
         status = worst(s for s, _ in self.parts)
-        return Result(status, summary(self.parts), self.details, tuple(self.samples))
+        # The first part at the worst status says why.
+        why = next(w for (s, _), w in zip(self.parts, self.whys, strict=True) if s is status)
+        samples = tuple(self.samples)
+        return Result(status, summary(self.parts), self.details, samples, reason=why)
 
 
 async def run(config: TcpProbe, context: ProbeContext) -> Result:
@@ -129,11 +139,13 @@ async def run(config: TcpProbe, context: ProbeContext) -> Result:
         with until(deadline):
             stream: ByteStream = await anyio.connect_tcp(config.host, config.port)
     except TimeoutError:
-        return failed(connection, f"no connection within {format_duration(context.timeout)}")
+        within = format_duration(context.timeout)
+        return failed(connection, f"no connection within {within}", Reason.TIMEOUT)
     except socket.gaierror as error:
-        return failed(connection, f"cannot resolve {config.host}: {error_text(error)}")
+        text = f"cannot resolve {config.host}: {error_text(error)}"
+        return failed(connection, text, Reason.DNS)
     except OSError as error:
-        return failed(connection, connect_failure(error))
+        return failed(connection, connect_failure(error), connect_why(error))
     try:
         connected(connection, stream, anyio.current_time() - started)
         if config.tls:
@@ -152,9 +164,17 @@ def until(deadline: float) -> AbstractContextManager[anyio.CancelScope]:
     return anyio.fail_after(max(0.0, deadline - anyio.current_time()))
 
 
-def failed(connection: Connection, reason: str) -> Result:
-    connection.parts.append((Status.CRITICAL, reason))
+def failed(connection: Connection, reason: str, why: Reason) -> Result:
+    connection.add(Status.CRITICAL, reason, why)
     return connection.result()
+
+
+def connect_why(error: OSError) -> Reason:
+    """``refused`` if any attempt was refused or reset, else ``network``."""
+    refused = (ConnectionRefusedError, ConnectionResetError)
+    if any(isinstance(cause, refused) for cause in attempt_errors(error)):
+        return Reason.REFUSED
+    return Reason.NETWORK
 
 
 def connect_failure(error: OSError) -> str:
@@ -193,7 +213,7 @@ def connected(connection: Connection, stream: ByteStream, seconds: float) -> Non
     status = Status.OK if limits is None else limits.grade(seconds)
     if status is not Status.OK and limits is not None:
         text = f"{text} ({limits.describe(status)})"
-    connection.parts.append((status, text))
+    connection.add(status, text, Reason.SLOW)
 
 
 def short_duration(seconds: float) -> str:
@@ -215,13 +235,14 @@ async def handshake(
                 stream, hostname=server_name, ssl_context=ssl_context, standard_compatible=False
             )
     except TimeoutError:
-        failed(connection, f"no TLS handshake within {format_duration(context.timeout)}")
+        within = format_duration(context.timeout)
+        failed(connection, f"no TLS handshake within {within}", Reason.TIMEOUT)
         return None
     except ssl.SSLError as error:
-        failed(connection, handshake_failure(error))
+        failed(connection, handshake_failure(error), Reason.TLS)
         return None
     except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-        failed(connection, "TLS handshake failed: connection closed by the server")
+        failed(connection, "TLS handshake failed: connection closed by the server", Reason.TLS)
         return None
     connection.details["tls"] = tls_details(tls_stream, server_name, started)
     graded_certificate(connection, tls_stream.extra(TLSAttribute.ssl_object))
@@ -241,12 +262,12 @@ def tls_details(stream: TLSStream, server_name: str, started: float) -> dict[str
 def graded_certificate(connection: Connection, ssl_object: ssl.SSLObject) -> None:
     not_after = cert_not_after(ssl_object)
     if not_after is None:
-        connection.parts.append((Status.UNKNOWN, "no peer certificate"))
+        connection.add(Status.UNKNOWN, "no peer certificate", Reason.TLS)
         return
     status, text = graded_expiry(connection.config.cert_expiry_days, not_after)
     connection.details["tls"]["not_after"] = datetime.fromtimestamp(not_after, UTC).isoformat()
     connection.samples.append(Sample(CERT_EXPIRY.name, not_after))
-    connection.parts.append((status, text))
+    connection.add(status, text, Reason.CERT_EXPIRY)
 
 
 async def converse(
@@ -259,10 +280,10 @@ async def converse(
             with until(deadline):
                 await stream.send(line_to_send(config.send))
         except TimeoutError:
-            failed(connection, f"could not send within {format_duration(timeout)}")
+            failed(connection, f"could not send within {format_duration(timeout)}", Reason.TIMEOUT)
             return
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            failed(connection, "connection closed while sending")
+            failed(connection, "connection closed while sending", Reason.NETWORK)
             return
     if config.expect is None:
         return
@@ -271,7 +292,8 @@ async def converse(
     if exchange.matched is not None:
         connection.details["matched"] = exchange.matched
         return
-    connection.parts.append((Status.CRITICAL, mismatch(config.expect, exchange, timeout)))
+    why = Reason.TIMEOUT if exchange.ended == "timeout" else Reason.BODY
+    connection.add(Status.CRITICAL, mismatch(config.expect, exchange, timeout), why)
 
 
 def line_to_send(text: str) -> bytes:

@@ -9,7 +9,9 @@ hours the run also asks ``drush status`` for the versions (``site_status_drupal_
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable
@@ -32,6 +34,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
     Size,
@@ -188,7 +191,7 @@ def command_runner(config: DrupalProbe, context: ProbeContext) -> CommandRunner 
 async def run(config: DrupalProbe, context: ProbeContext) -> Result:
     runner = command_runner(config, context)
     if isinstance(runner, str):
-        return Result(Status.UNKNOWN, runner)
+        return Result(Status.UNKNOWN, runner, reason=Reason.ERROR)
     secrets = drupal_text.config_secrets(config.env, config.uri)
     argv = command_argv(config, config.arguments)
     spec = CommandSpec(
@@ -203,7 +206,8 @@ async def run(config: DrupalProbe, context: ProbeContext) -> Result:
         output = await runner.run(spec)
     except CommandUnavailable as error:
         reason = drupal_text.scrub(str(error), secrets)
-        return Result(Status.UNKNOWN, f"could not run drush: {reason}", {"drush": drush})
+        summary = f"could not run drush: {reason}"
+        return Result(Status.UNKNOWN, summary, {"drush": drush}, reason=Reason.DRUSH)
     drush.update(drupal_text.output_facts(output))
     status_cache = await refreshed_status(config, context, runner, output, secrets)
     try:
@@ -214,7 +218,7 @@ async def run(config: DrupalProbe, context: ProbeContext) -> Result:
         )
     except BlockingTimeout:
         summary = "drush's output could not be read before the deadline"
-        return Result(Status.UNKNOWN, summary, {"drush": drush})
+        return Result(Status.UNKNOWN, summary, {"drush": drush}, reason=Reason.TIMEOUT)
     return with_status(result, config, status_cache)
 
 
@@ -245,6 +249,7 @@ def graded_output(
             Status.CRITICAL,
             f"drush timed out after {format_duration(timeout)}",
             {"drush": {**drush, **drupal_text.output_tails(output, secrets)}},
+            reason=Reason.TIMEOUT,
         )
     if output.exit_code != 0:
         return bootstrap_failure(config, output, secrets, drush, requirements)
@@ -254,7 +259,7 @@ def graded_output(
         reason = drupal_text.error_line(output, secrets)
         summary += f": {reason}" if reason else ""
         details = {"drush": {**drush, **drupal_text.output_tails(output, secrets)}}
-        return Result(Status.CRITICAL, drupal_text.capped(summary), details)
+        return Result(Status.CRITICAL, drupal_text.capped(summary), details, reason=Reason.DRUSH)
     drush["notice_lines_before_json"] = requirements.noise_lines
     if not requirements.rows and not filters_by_severity(config.arguments):
         return empty_report(output, secrets, drush)
@@ -279,7 +284,8 @@ def empty_report(output: CommandOutput, secrets: list[str], drush: dict[str, Any
         "requirements": 0,
         "drush": {**drush, **drupal_text.output_tails(output, secrets)},
     }
-    return Result(Status.UNKNOWN, f"{summary}: {reason}" if reason else summary, details)
+    summary = f"{summary}: {reason}" if reason else summary
+    return Result(Status.UNKNOWN, summary, details, reason=Reason.DRUSH)
 
 
 def bootstrap_failure(
@@ -302,7 +308,19 @@ def bootstrap_failure(
         graded = graded_requirements(config, requirements, secrets, drush)
         details = {**graded.details, **details}
         samples = graded.samples
-    return Result(Status.CRITICAL, drupal_text.capped(summary), details, samples)
+    capped = drupal_text.capped(summary)
+    part = sqlstate(reason)
+    return Result(Status.CRITICAL, capped, details, samples, reason=Reason.DRUSH, part=part)
+
+
+_SQLSTATE = re.compile(r"SQLSTATE\[[0-9A-Z]{5}\](?: \[\d{1,5}\])?")
+
+
+def sqlstate(text: str) -> str:
+    """``SQLSTATE[HY000] [2002]``: the database error class and code of a failed bootstrap, a
+    bounded name an alert can carry (the message around it is not)."""
+    found = _SQLSTATE.search(text)
+    return found.group(0) if found else ""
 
 
 def graded_requirements(
@@ -322,7 +340,10 @@ def graded_requirements(
     if cut:
         details["requirement_series_cut"] = cut
     summary = drupal_text.scrub(summary_of(verdict, len(requirements.rows)), secrets)
-    return Result(verdict.status, drupal_text.capped(summary), details, samples)
+    named = [*verdict.errors, *verdict.warnings]
+    part = named[0].requirement.id if named else ""
+    capped = drupal_text.capped(summary)
+    return Result(verdict.status, capped, details, samples, reason=Reason.REQUIREMENT, part=part)
 
 
 def requirement_samples(requirements: Requirements, cap: int) -> tuple[tuple[Sample, ...], int]:
@@ -403,7 +424,7 @@ def with_status(result: Result, config: DrupalProbe, cache: StatusCache) -> Resu
     samples = result.samples
     if versions is not None:
         samples = (*samples, Sample(INFO.name, 1, versions))
-    return Result(result.status, result.summary, details, samples)
+    return dataclasses.replace(result, details=details, samples=samples)
 
 
 KIND = ProbeKind(config=DrupalProbe, run=run, metrics=(REQUIREMENT_SEVERITY, REQUIREMENTS, INFO))

@@ -12,6 +12,7 @@ import dataclasses
 import http.cookiejar
 import json
 import re
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from exporter.probe_api import (
     ProbeConfig,
     ProbeContext,
     ProbeKind,
+    Reason,
     Result,
     Sample,
     Size,
@@ -40,7 +42,7 @@ from exporter.redact import (
     remember_secrets,
     url_secrets,
 )
-from exporter.status import Status, worst
+from exporter.status import Status
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
 from exporter.user_regex import UserRegex, user_regex_search
@@ -182,6 +184,8 @@ class HttpExchange:
         self.truncated = False
         self.cert_not_after: float | None = None
         self.error: str | None = None
+        #: The bounded reason of ``error`` (exporter/reasons.py).
+        self.error_why = Reason.NETWORK
         self.stage = "connect"
 
     async def trace(self, event: str, info: dict[str, Any]) -> None:
@@ -313,8 +317,10 @@ async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[HttpExchan
                 await read_capped(response, result, config.max_body_bytes)
         except httpx.HTTPError as error:
             result.error = transport_error(error, result.stage)
+            result.error_why = transport_why(error)
     if scope.cancelled_caught:
         result.error = timeout_error(result, budget)
+        result.error_why = Reason.TIMEOUT
     return result, secrets
 
 
@@ -358,6 +364,24 @@ def transport_error(error: Exception, stage: str) -> str:
     return f"{type(error).__name__}: {text}"
 
 
+def transport_why(error: Exception) -> Reason:
+    """The bounded reason of ``transport_error``'s words."""
+    import httpx
+
+    causes = error_chain(error)
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return Reason.TLS
+    if any(isinstance(c, ConnectionRefusedError | ConnectionResetError) for c in causes):
+        return Reason.REFUSED
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return Reason.DNS
+    if isinstance(error, httpx.TimeoutException):
+        return Reason.TIMEOUT
+    if isinstance(error, httpx.ConnectError) and "refused" in str(error).lower():
+        return Reason.REFUSED
+    return Reason.NETWORK
+
+
 def error_chain(error: BaseException) -> list[BaseException]:
     """The error and its causes, innermost last."""
     chain: list[BaseException] = []
@@ -378,6 +402,10 @@ def timeout_error(result: HttpExchange, budget: float) -> str:
 
 
 # --- grading -------------------------------------------------------------------------------
+
+
+#: A finding: its status, its words, its bounded reason and the failing part (or "").
+Finding = tuple[Status, str, Reason, str]
 
 
 def body_checks(config: HttpProbe, text: str) -> list[tuple[Status, str]]:
@@ -416,37 +444,47 @@ def json_field_failure(assertion: JsonField, text: str) -> str | None:
 
 def graded(
     config: HttpProbe, result: HttpExchange
-) -> tuple[Status, list[str], health.Verdict | None]:
-    """The status and the reasons for it, worst first."""
+) -> tuple[Status, list[str], health.Verdict | None, tuple[Reason, str]]:
+    """The status, the reasons for it (worst first), the verdict, and the bounded reason and
+    part of the first finding at the worst status."""
     if result.error is not None or result.status_code is None:
-        return Status.CRITICAL, [result.error or "no answer"], None
+        return Status.CRITICAL, [result.error or "no answer"], None, (result.error_why, "")
     code = result.status_code
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     verdict = body_verdict(config, result)
     if verdict.status is not Status.OK or verdict.components:
-        findings.append((verdict.status, verdict.summary))
+        findings.append((verdict.status, verdict.summary, *verdict_why(verdict, code)))
     explicit = "expect_status" in config.model_fields_set
     if verdict.body_decides and explicit and not expected(code, config.expect_status):
-        findings.append((Status.CRITICAL, unexpected_code(code, config)))
+        findings.append((Status.CRITICAL, unexpected_code(code, config), Reason.HTTP_STATUS, ""))
     if not result.truncated:
-        findings += body_checks(config, result.body.decode("utf-8", errors="replace"))
+        body = result.body.decode("utf-8", errors="replace")
+        findings += [(s, text, Reason.BODY, "") for s, text in body_checks(config, body)]
     if config.latency is not None:
         latency_status = config.latency.grade(result.elapsed)
         if latency_status is not Status.OK:
-            findings.append(
-                (
-                    latency_status,
-                    f"took {format_duration(result.elapsed)} "
-                    f"({config.latency.describe(latency_status)})",
-                )
-            )
+            took = format_duration(result.elapsed)
+            limit = config.latency.describe(latency_status)
+            findings.append((latency_status, f"took {took} ({limit})", Reason.SLOW, ""))
     if result.cert_not_after is not None:
-        findings.append(tls.graded_expiry(config.cert_expiry_days, result.cert_not_after))
-    status = worst(s for s, _ in findings) if findings else Status.OK
-    reasons = [
-        text for s, text in sorted(findings, key=lambda f: -f[0].severity) if s is not Status.OK
-    ]
-    return status, reasons, verdict
+        expiry = tls.graded_expiry(config.cert_expiry_days, result.cert_not_after)
+        findings.append((*expiry, Reason.CERT_EXPIRY, ""))
+    ranked = sorted(findings, key=lambda f: -f[0].severity)
+    status = ranked[0][0] if ranked else Status.OK
+    reasons = [text for s, text, _, _ in ranked if s is not Status.OK]
+    why = (ranked[0][2], ranked[0][3]) if ranked else (Reason.ERROR, "")
+    return status, reasons, verdict, why
+
+
+def verdict_why(verdict: health.Verdict, code: int) -> tuple[Reason, str]:
+    """A failing component names itself; without one, the code or the body decided."""
+    failing = [c for c in verdict.components if c.status is not Status.OK]
+    if failing:
+        worst_first = max(failing, key=lambda c: c.status.severity)
+        return Reason.COMPONENT, worst_first.name
+    if not verdict.body_decides or code >= 400:
+        return Reason.HTTP_STATUS, ""
+    return Reason.BODY, ""
 
 
 def body_verdict(config: HttpProbe, result: HttpExchange) -> health.Verdict:
@@ -477,7 +515,7 @@ def unexpected_code(code: int, config: HttpProbe) -> str:
 
 
 def result_of(config: HttpProbe, result: HttpExchange, secrets: list[str]) -> Result:
-    status, reasons, verdict = graded(config, result)
+    status, reasons, verdict, (why, part) = graded(config, result)
     url = redact_url(config.url)
     if reasons:
         summary = "; ".join(reason[:SUMMARY_TEXT_CAP] for reason in reasons)
@@ -506,7 +544,8 @@ def result_of(config: HttpProbe, result: HttpExchange, secrets: list[str]) -> Re
         summary = redact(summary, secrets)
         details = redact_json(details, secrets)
         out = redacted_samples(out, secrets)
-    return Result(status, summary, details, out)
+        part = redact(part, secrets)
+    return Result(status, summary, details, out, reason=why, part=part)
 
 
 def redacted_samples(out: tuple[Sample, ...], secrets: list[str]) -> tuple[Sample, ...]:

@@ -72,7 +72,7 @@ def grading_seconds(fmt: str, text: str) -> tuple[float, list[str]]:
         answer = HttpExchange()
         answer.status_code, answer.content_type, answer.body = 503, "application/json", body
         started = time.thread_time()
-        _, reasons, _ = graded(config, answer)
+        _, reasons, _, _ = graded(config, answer)
         best = min(best, time.thread_time() - started)
     return best, reasons
 

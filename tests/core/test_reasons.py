@@ -160,5 +160,5 @@ def test_a_part_is_always_a_short_one_line_printable_label(name: str) -> None:
     assert len(part) <= MAX_PART_CHARS
     assert re.fullmatch(r"[ -~]*", part)
     assert part == part.strip()
-    if re.fullmatch(r"[!-~]{1,64}", name):
+    if re.fullmatch(r"[!-~]{1,128}", name):
         assert part == name  # names that are already fine are kept as they are

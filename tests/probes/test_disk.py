@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from exporter.blocking import BlockingRunner
 from exporter.mounts import MountTable, parse_mountinfo
-from exporter.probe_api import Result, Status
+from exporter.probe_api import Reason, Result, Status
 from probes.disk import KIND, DiskProbe, selected_filesystems
 from tests.support.context import make_context
 
@@ -220,6 +220,7 @@ async def test_tmpfs_over_the_critical_limit(tmpfs: MountTmpfs) -> None:
     result = await run(probe(path=str(mounted)))
     assert result.status is Status.CRITICAL
     assert result.summary == f"{mounted} 93.8% used (max 90%)"
+    assert (result.reason, result.part) == (Reason.SPACE, str(mounted))
 
 
 async def test_tmpfs_out_of_inodes_is_critical(tmpfs: MountTmpfs) -> None:
@@ -229,6 +230,7 @@ async def test_tmpfs_out_of_inodes_is_critical(tmpfs: MountTmpfs) -> None:
     result = await run(probe(path=str(mounted)))
     assert result.status is Status.CRITICAL
     assert result.summary == f"{mounted} 95.0% inodes used (max 90%)"
+    assert (result.reason, result.part) == (Reason.INODES, str(mounted))
     [fs] = result.details["filesystems"]
     assert (fs["inodes"], fs["inodes_free"], fs["inodes_used_percent"]) == (20, 1, 95.0)
 
@@ -367,6 +369,7 @@ async def test_stale_mount_is_unknown_with_the_reason(fuse_mount: FuseMounts) ->
     result = await run(probe(include=[stale.path]))
     assert result.status is Status.UNKNOWN
     assert result.summary == f"{stale.path}: stale file handle"
+    assert (result.reason, result.part) == (Reason.STALE_HANDLE, stale.path)
     assert result.samples == ()
 
 
@@ -383,6 +386,7 @@ async def test_hung_mount_times_out_then_is_stuck_while_others_are_read(
     # time of writing reports it as "stuck" already (its deadline and the lock's coincide).
     assert first.summary.startswith(f"{hung.path}: ")
     assert "statvfs did not return within" in first.summary or "stuck" in first.summary
+    assert (first.reason, first.part) == (Reason.HUNG, hung.path)
     statuses = {fs["mountpoint"]: fs["status"] for fs in first.details["filesystems"]}
     assert statuses == {hung.path: "UNKNOWN", str(healthy): "OK"}
     assert hung.path in runner.stuck()

@@ -15,7 +15,7 @@ import pydantic
 import pytest
 
 from exporter.blocking import BlockingRunner
-from exporter.probe_api import Result, Status
+from exporter.probe_api import Reason, Result, Status
 from probes import file
 from tests.support.context import make_context
 
@@ -275,6 +275,7 @@ async def test_file_on_a_stale_mount_is_unknown(fuse_mount: FuseMounts) -> None:
     result = await run_probe(budget=1.0, path=path)
     assert result.status is Status.UNKNOWN
     assert result.summary == f"{path}: Stale file handle"
+    assert result.reason is Reason.STALE_HANDLE
 
 
 async def test_glob_on_a_stale_mount_is_unknown_not_missing(fuse_mount: FuseMounts) -> None:
@@ -302,6 +303,7 @@ async def test_file_on_a_hung_mount_returns_in_time(fuse_mount: FuseMounts) -> N
     assert time.monotonic() - started < 0.5 + 0.5
     assert result.status is Status.UNKNOWN
     assert result.summary.startswith(f"{path}: no answer from {mount.path}")
+    assert (result.reason, result.part) == (Reason.HUNG, mount.path)
     assert runner.stuck().keys() == {mount.path}
 
     started = time.monotonic()

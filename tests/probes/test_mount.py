@@ -12,7 +12,7 @@ import pytest
 
 from exporter.blocking import BlockingRunner
 from exporter.mounts import MountTable, parse_mountinfo
-from exporter.probe_api import Result, Status
+from exporter.probe_api import Reason, Result, Status
 from probes import mount as mount_probe
 from tests.support.context import make_context
 
@@ -70,6 +70,7 @@ async def test_stale_mount_is_critical(fuse_mount: FuseMounts) -> None:
     result = await run_probe(mountpoints=[mount.path])
     assert result.status is Status.CRITICAL
     assert result.summary == f"{mount.path}: stale file handle"
+    assert (result.reason, result.part) == (Reason.STALE_HANDLE, mount.path)
     assert sample_values(result)[("site_status_mount_status", (mount.path,))] == 2
 
 
@@ -82,6 +83,7 @@ async def test_hung_mount_is_critical_and_holds_one_thread(fuse_mount: FuseMount
     assert time.monotonic() - started < 1.0 + 1.0
     assert first.status is Status.CRITICAL
     assert first.summary.startswith(f"{mount.path}: hung: no answer within ")
+    assert (first.reason, first.part) == (Reason.HUNG, mount.path)
 
     started = time.monotonic()
     second = await run_probe(budget=1.0, blocking=runner, mountpoints=[mount.path])
@@ -109,6 +111,7 @@ async def test_read_only_fuse_mount_warns_when_expected_writable(fuse_mount: Fus
     result = await run_probe(mountpoints=[mount.path])
     assert result.status is Status.WARNING
     assert result.summary == f"{mount.path}: read-only"
+    assert (result.reason, result.part) == (Reason.READ_ONLY, mount.path)
     assert sample_values(result)[("site_status_mount_read_only", (mount.path,))] == 1
     expected = await run_probe(mountpoints=[mount.path], expect_writable=False)
     assert expected.status is Status.OK
@@ -124,6 +127,7 @@ async def test_missing_mount_is_critical(tmp_path: Path) -> None:
     result = await run_probe(mountpoints=[str(tmp_path)])
     assert result.status is Status.CRITICAL
     assert result.summary == f"{tmp_path}: not mounted"
+    assert (result.reason, result.part) == (Reason.MISSING, str(tmp_path))
     assert sample_values(result) == {("site_status_mount_status", (str(tmp_path),)): 2}
 
 
