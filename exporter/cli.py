@@ -21,6 +21,7 @@ from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
 from exporter.run_stats import RunStats
+from exporter.schedule.command import add_parser as add_windows_parser
 from exporter.scheduler import ProbeRunner, run_all_once
 from exporter.status import Status
 from exporter.store import ResultStore, site_status
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
     add_gate_parser(commands)
+    add_windows_parser(commands)
     return parser
 
 
@@ -85,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from exporter.gate.command import run as run_gate
 
         return run_gate(args)
+    if args.command == "windows":
+        from exporter.schedule.command import run as run_windows
+
+        return run_windows(args)
     registry = default_registry()
     command = {"run": _run, "check": _check, "validate": _validate}[args.command]
     return command(args, registry)

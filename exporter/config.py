@@ -47,6 +47,7 @@ from exporter.maintenance import WINDOW_TAGS, Window
 from exporter.maintenance import MaintenanceWindow as MaintenanceWindow  # re-exported
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
+from exporter.schedule import timeline
 
 ENV_PREFIX = "SITE_STATUS_"
 DEFAULT_LISTEN = ":9918"
@@ -62,12 +63,12 @@ class Site(Strict):
     environment: str = Field(default="prod", max_length=63)
     tier: Literal["priprod", "flexprod", "besteffort"] = "besteffort"
     profile: str = Field(default="", max_length=63)
-    #: One-off windows ``{start, end}`` and weekly ones ``{weekday, start, end, timezone}``.
+    #: One-off windows ``{start, end}``, weekly ones ``{weekday, start, end, timezone}``, and
+    #: schedules of the one-line grammar (``first wed 18:00-22:00 Europe/Oslo``, ``except ...``).
     maintenance: tuple[Window, ...] = ()
 
     def in_maintenance(self, moment: datetime | None = None) -> bool:
-        now = moment or datetime.now(UTC)
-        return any(window.covers(now) for window in self.maintenance)
+        return timeline.covers(self.maintenance, moment or datetime.now(UTC))
 
 
 class LokiBasicAuth(Strict):

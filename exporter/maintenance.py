@@ -1,4 +1,6 @@
-"""Maintenance windows: one-off (start and end instants) and weekly (a weekday's wall-clock hours).
+"""Maintenance windows: one-off (start and end instants), weekly (a weekday's wall-clock hours),
+and any schedule of the one-line grammar (``{schedule: "first wed 18:00-22:00 Europe/Oslo"}``,
+exporter/schedule/grammar.py), blackouts (``except ...``) included.
 
 A weekly window is judged in its own time zone's wall clock, so "Thursday 15:00-17:00
 Europe/Oslo" is 13:00-15:00 UTC in summer and 14:00-16:00 UTC in winter. A window whose end is
@@ -17,10 +19,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
+    PrivateAttr,
     Tag,
     field_validator,
     model_validator,
 )
+
+from exporter.schedule.grammar import parse_rule
+from exporter.schedule.rules import Kind, Rule, ScheduleError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -60,8 +66,15 @@ class MaintenanceWindow(_Window):
             raise ValueError("end must be after start")
         return self
 
+    blackout: bool = False
+    zone: str = "UTC"
+
     def covers(self, moment: datetime) -> bool:
         return _aware(self.start) <= moment < _aware(self.end)
+
+    def intervals(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        start, end = _aware(self.start), _aware(self.end)
+        return [(start, end)] if start < until and end > since else []
 
 
 class WeeklyWindow(_Window):
@@ -87,11 +100,33 @@ class WeeklyWindow(_Window):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 
+    _rule: Rule = PrivateAttr()
+
     @model_validator(mode="after")
     def _not_empty(self) -> WeeklyWindow:
         if self.start == self.end:
             raise ValueError("start and end are the same time")
+        self._rule = Rule(
+            text=f"{self.weekday[:3]} {self.start:%H:%M}-{self.end:%H:%M} {self.timezone}",
+            kind=Kind.WEEKLY,
+            start=self.start,
+            end=self.end,
+            zone=self.timezone,
+            reason=self.reason,
+            weekdays=frozenset({WEEKDAYS.index(self.weekday)}),
+        )
         return self
+
+    @property
+    def blackout(self) -> bool:
+        return False
+
+    @property
+    def zone(self) -> str:
+        return self.timezone
+
+    def intervals(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        return self._rule.intervals(since, until)
 
     def covers(self, moment: datetime) -> bool:
         local = moment.astimezone(ZoneInfo(self.timezone))
@@ -105,22 +140,66 @@ class WeeklyWindow(_Window):
         )
 
 
+class ScheduledWindow(_Window):
+    """A window of the one-line grammar: ``{schedule: "first wed 18:00-22:00 Europe/Oslo",
+    reason: releases}``, or the bare string. ``except ...`` is a blackout: no maintenance then,
+    whatever the other windows say."""
+
+    schedule: str
+    reason: str = ""
+    _rule: Rule = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _parsed(self) -> ScheduledWindow:
+        try:
+            self._rule = parse_rule(self.schedule, self.reason)
+        except ScheduleError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    @property
+    def rule(self) -> Rule:
+        return self._rule
+
+    @property
+    def blackout(self) -> bool:
+        return self._rule.blackout
+
+    @property
+    def zone(self) -> str:
+        return self._rule.zone
+
+    def intervals(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        return self._rule.intervals(since, until)
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _window_tag(value: Any) -> str:
     if isinstance(value, dict):
+        if "schedule" in value:
+            return "schedule"
         return "weekly" if "weekday" in value else "one-off"
+    if isinstance(value, ScheduledWindow):
+        return "schedule"
     return "weekly" if isinstance(value, WeeklyWindow) else "one-off"
 
 
+def _bare_schedule(value: Any) -> Any:
+    return {"schedule": value} if isinstance(value, str) else value
+
+
 #: The tags below appear in pydantic's error locations; config error paths leave them out.
-WINDOW_TAGS = frozenset({"weekly", "one-off"})
+WINDOW_TAGS = frozenset({"weekly", "one-off", "schedule"})
 
 Window = Annotated[
-    Annotated[MaintenanceWindow, Tag("one-off")] | Annotated[WeeklyWindow, Tag("weekly")],
+    Annotated[MaintenanceWindow, Tag("one-off")]
+    | Annotated[WeeklyWindow, Tag("weekly")]
+    | Annotated[ScheduledWindow, Tag("schedule")],
     Discriminator(_window_tag),
+    BeforeValidator(_bare_schedule),
 ]
 
 

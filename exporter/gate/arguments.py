@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from exporter.gate.windows import WindowSpecError, parse_window
-from exporter.maintenance import WeeklyWindow
+from exporter.schedule.rules import Rule
 from exporter.units import parse_duration
 
 
@@ -17,7 +17,7 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _window(text: str) -> list[WeeklyWindow]:
+def _window(text: str) -> list[Rule]:
     try:
         return parse_window(text)
     except WindowSpecError as error:
@@ -70,8 +70,9 @@ def add_parser(commands: Any) -> None:
         type=_window,
         action="append",
         metavar="SPEC",
-        help="deploy window, e.g. 'mon-thu 10:00-15:00 Europe/Oslo'; repeatable; "
-        "outside every window the gate fails",
+        help="deploy window, e.g. 'mon-thu 10:00-15:00 Europe/Oslo', "
+        "'first wed 18:00-22:00 Europe/Oslo', 'except 2026-12-21..2027-01-03'; repeatable; "
+        "outside every window the gate fails (docs/gate.md)",
     )
     gate.add_argument(
         "--lookback",
