@@ -97,8 +97,8 @@ class Exporter:
             self.kubernetes = self._kubernetes()
 
     def _kubernetes(self) -> KubernetesIntegration:
-        from exporter.kube.client import CLIENT_KEY
         from exporter.kube.integration import KubernetesIntegration, connect
+        from exporter.kube_client.client import CLIENT_KEY
 
         client = connect(self.config.kubernetes)
         if not isinstance(client, str):  # the kubernetes command runner uses it too

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from exporter.command_runners import CommandOutput, CommandRunner, CommandSpec, CommandUnavailable
-from exporter.kube.client import CLIENT_KEY, PODS, ApiError, KubeClient
-from exporter.kube.cluster import NotInCluster
+from exporter.kube_client.client import CLIENT_KEY, PODS, ApiError, KubeClient
+from exporter.kube_client.cluster import NotInCluster
 from exporter.probe_api import ProbeContext
 
 #: The wrapper script: $1 directory (may be empty), $2 seconds for timeout, then NAME=VALUE
@@ -56,7 +56,7 @@ class KubernetesRunner:
             raise CommandUnavailable(f"no Kubernetes API: {error}") from None
 
     async def run(self, spec: CommandSpec) -> CommandOutput:
-        from exporter.kube.exec import ExecFailed, pod_exec
+        from exporter.kube_client.exec import ExecFailed, pod_exec
 
         client = self._client()
         pod = await self._pick_pod(client)

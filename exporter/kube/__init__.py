@@ -1,5 +1,6 @@
-"""Kubernetes integration, spoken with the exporter's own HTTP client (no Kubernetes library).
+"""Kubernetes mode: discovery of annotated services and ingresses, the Deployment's maintenance
+annotation, and Events, over the client in ``exporter.kube_client`` (no Kubernetes library).
 
-``settings`` is the config block (imported by ``exporter.config``: keep it light); the rest is
-imported only when ``kubernetes.enabled`` is true or a probe uses the ``kubernetes`` runner.
+Imported only when ``kubernetes.enabled`` is true (the ``kubernetes:`` config block itself is
+``exporter.kube_settings``).
 """

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from exporter.kube.client import DEPLOYMENTS, ApiError, KubeClient, Object
+from exporter.kube_client.client import DEPLOYMENTS, ApiError, KubeClient, Object
 from exporter.maintenance import MaintenanceWindow, window_until
 
 log = logging.getLogger(__name__)

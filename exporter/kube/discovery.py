@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from exporter.kube.client import Object
 from exporter.kube.problem import DiscoveryProblem
 from exporter.kube.targets import TargetGuard, normalize
+from exporter.kube_client.client import Object
 from exporter.kube_settings import DiscoverySettings
 from exporter.probe_api import ProbeConfig
 

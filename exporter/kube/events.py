@@ -18,7 +18,7 @@ import anyio
 import httpx
 
 from exporter.config import Site
-from exporter.kube.client import EVENTS, ApiError, KubeClient
+from exporter.kube_client.client import EVENTS, ApiError, KubeClient
 from exporter.kube_settings import EventSettings
 from exporter.status import Status
 from exporter.store import ProbeView, site_status

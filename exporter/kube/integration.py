@@ -20,15 +20,15 @@ import anyio
 
 from exporter.config import Site
 from exporter.kube import problem
-from exporter.kube.client import INGRESSES, SERVICES, KubeClient
-from exporter.kube.cluster import NotInCluster
 from exporter.kube.deployment import DeploymentWatch
 from exporter.kube.discovery import discovered_probes
 from exporter.kube.discovery import problem as problem_probe
 from exporter.kube.events import SiteEvents
-from exporter.kube.locate import find_cluster
-from exporter.kube.reflector import Reflector
 from exporter.kube.targets import TargetGuard
+from exporter.kube_client.client import INGRESSES, SERVICES, KubeClient
+from exporter.kube_client.cluster import NotInCluster
+from exporter.kube_client.locate import find_cluster
+from exporter.kube_client.reflector import Reflector
 from exporter.kube_settings import KubernetesSettings
 from exporter.maintenance import MaintenanceWindow
 from exporter.probe_api import ProbeConfig

@@ -14,10 +14,17 @@ import httpx
 
 from exporter.config import SiteStatusConfig
 from exporter.kube import problem
-from exporter.kube.client import CLIENT_KEY, INGRESSES, SERVICES, ApiError, KubeClient, Object
 from exporter.kube.discovery import discovered_probes
 from exporter.kube.discovery import problem as problem_probe
 from exporter.kube.integration import connect, own_addresses, target_guard
+from exporter.kube_client.client import (
+    CLIENT_KEY,
+    INGRESSES,
+    SERVICES,
+    ApiError,
+    KubeClient,
+    Object,
+)
 from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
 from exporter.scheduler import ProbeRunner, run_all_once

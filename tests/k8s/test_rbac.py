@@ -1,9 +1,9 @@
 """The Roles in k8s/ grant exactly what the code uses: no verb, resource or name more.
 
-The code declares its (group, resource, verb) triples in ``exporter.kube.permissions`` and the
-client refuses any request not declared there (tests/kube/test_client.py); the end-to-end tests
-check that every declared triple is actually used against the API double (which itself
-authorizes from these Roles). This test closes the loop: Roles == declarations.
+The code declares its (group, resource, verb) triples in ``exporter.kube_client.permissions`` and
+the client refuses any request not declared there (tests/kube/test_client.py); the end-to-end tests
+check that every declared triple is actually used against the API double (which itself authorizes
+from these Roles). This test closes the loop: Roles == declarations.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.kube import permissions
-from exporter.kube.permissions import Permission
+from exporter.kube_client import permissions
+from exporter.kube_client.permissions import Permission
 from exporter.kube_settings import KubernetesSettings
 from tests.support.kube_api import BASE_ROLE, EXEC_ROLE
 from tests.support.kustomize import K8S, documents

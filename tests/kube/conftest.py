@@ -8,8 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from exporter.kube.client import KubeClient
-from exporter.kube.locate import find_cluster
+from exporter.kube_client.client import KubeClient
+from exporter.kube_client.locate import find_cluster
 from exporter.kube_settings import KubernetesSettings
 from tests.support.kube_api import BASE_ROLE, EXEC_ROLE, KubeApiDouble
 

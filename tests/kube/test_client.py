@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 
-from exporter.kube.client import (
+from exporter.kube_client.client import (
     DEPLOYMENTS,
     EVENTS,
     PODS,
@@ -21,8 +21,8 @@ from exporter.kube.client import (
     KubeClient,
     ResourceGone,
 )
-from exporter.kube.locate import find_cluster
-from exporter.kube.reflector import Backoff, Reflector
+from exporter.kube_client.locate import find_cluster
+from exporter.kube_client.reflector import Backoff, Reflector
 from exporter.kube_settings import KubernetesSettings
 from tests.kube.conftest import client_for, wait_for
 from tests.support.kube_api import BASE_ROLE, KubeApiDouble
@@ -261,7 +261,7 @@ async def test_behind_kubectl_proxy_no_token_file_is_a_mode_said_once(
 ) -> None:
     """Plain HTTP, no token: requests go without one, and that is logged once at INFO, not as
     an error at every token check."""
-    caplog.set_level(logging.INFO, logger="exporter.kube")
+    caplog.set_level(logging.INFO, logger="exporter.kube_client")
     with KubeApiDouble(tmp_path, tls="none") as api:
         api.put("", "services", service("a"))
         settings = KubernetesSettings(
@@ -307,7 +307,7 @@ async def test_a_cluster_ca_without_key_usage_is_trusted(tmp_path: Path) -> None
 
 
 def test_without_a_cluster_ca_pythons_default_flags_stay() -> None:
-    from exporter.kube.tls import TlsSettings, cluster_ssl_context
+    from exporter.kube_client.tls import TlsSettings, cluster_ssl_context
 
     assert (
         cluster_ssl_context(TlsSettings()).verify_flags == ssl.create_default_context().verify_flags

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from exporter.context import ProbeRuntime
-from exporter.kube import permissions
-from exporter.kube.client import CLIENT_KEY, KubeClient
-from exporter.kube.permissions import Permission
+from exporter.kube_client import permissions
+from exporter.kube_client.client import CLIENT_KEY, KubeClient
+from exporter.kube_client.permissions import Permission
 from exporter.status import Status
 from probes.drupal.probe import DrupalProbe, run
 from tests.kube.conftest import client_for

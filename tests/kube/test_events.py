@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.kube.client import KubeClient
 from exporter.kube.events import ELLIPSIS, NOTE_LIMIT, SiteEvents, cut_utf8
+from exporter.kube_client.client import KubeClient
 from exporter.kube_settings import EventSettings
 from tests.support.kube_api import KubeApiDouble
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from exporter.kube import permissions
+from exporter.kube_client import permissions
 from tests.support.exporter_process import RunningExporter, running_exporter, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 from tests.support.kube_api import KubeApiDouble

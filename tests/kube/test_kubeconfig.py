@@ -19,16 +19,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.kube.client import SERVICES, KubeClient
-from exporter.kube.cluster import ClusterConfig, NotInCluster
-from exporter.kube.credentials import (
+from exporter.kube_client.client import SERVICES, KubeClient
+from exporter.kube_client.cluster import ClusterConfig, NotInCluster
+from exporter.kube_client.credentials import (
     CredentialError,
     ExecCredentials,
     ExecPlugin,
     parse_exec_credential,
 )
-from exporter.kube.kubeconfig import KubeconfigError, cluster_config
-from exporter.kube.locate import find_cluster
+from exporter.kube_client.kubeconfig import KubeconfigError, cluster_config
+from exporter.kube_client.locate import find_cluster
 from exporter.kube_settings import KubernetesSettings
 from tests.support.exporter_process import running_exporter, site_status, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server

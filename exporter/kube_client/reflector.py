@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import httpx
 
-from exporter.kube.client import ApiError, KubeClient, Object, Resource, ResourceGone
+from exporter.kube_client.client import ApiError, KubeClient, Object, Resource, ResourceGone
 
 log = logging.getLogger(__name__)
 

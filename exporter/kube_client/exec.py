@@ -32,7 +32,7 @@ from wsproto.events import (
     Request,
 )
 
-from exporter.kube.client import PODS, ApiError, KubeClient, check_declared
+from exporter.kube_client.client import PODS, ApiError, KubeClient, check_declared
 
 #: Offered in this order; the server picks the first it speaks.
 SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")

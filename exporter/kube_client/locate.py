@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from exporter.kube.cluster import ClusterConfig, NotInCluster
-from exporter.kube.kubeconfig import KubeconfigError, cluster_config
-from exporter.kube.tls import TlsSettings
+from exporter.kube_client.cluster import ClusterConfig, NotInCluster
+from exporter.kube_client.kubeconfig import KubeconfigError, cluster_config
+from exporter.kube_client.tls import TlsSettings
 from exporter.kube_settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
 
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import yaml
 
-from exporter.kube.cluster import ClusterConfig
-from exporter.kube.credentials import EXEC_API_VERSIONS, ExecPlugin
-from exporter.kube.tls import TlsSettings
+from exporter.kube_client.cluster import ClusterConfig
+from exporter.kube_client.credentials import EXEC_API_VERSIONS, ExecPlugin
+from exporter.kube_client.tls import TlsSettings
 from exporter.kube_settings import KubernetesSettings
 
 #: A kubeconfig with embedded certificates is a few KiB; this is far beyond any real one.

@@ -6,7 +6,7 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.kube.credentials import (
+from exporter.kube_client.credentials import (
     Credentials,
     ExecCredentials,
     ExecPlugin,
@@ -14,7 +14,7 @@ from exporter.kube.credentials import (
     StaticToken,
     TokenFile,
 )
-from exporter.kube.tls import TlsSettings, cluster_ssl_context
+from exporter.kube_client.tls import TlsSettings, cluster_ssl_context
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from exporter.kube import permissions
-from exporter.kube.cluster import ClusterConfig, NotInCluster
-from exporter.kube.locate import cluster_from_environment
-from exporter.kube.permissions import Permission
+from exporter.kube_client import permissions
+from exporter.kube_client.cluster import ClusterConfig, NotInCluster
+from exporter.kube_client.locate import cluster_from_environment
+from exporter.kube_client.permissions import Permission
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class KubeClient:
 
 def check_declared(permission: Permission) -> None:
     if permission not in permissions.ALL:
-        raise RuntimeError(f"{permission} is not declared in exporter.kube.permissions")
+        raise RuntimeError(f"{permission} is not declared in exporter.kube_client.permissions")
 
 
 def _error(response: httpx.Response) -> ApiError:
