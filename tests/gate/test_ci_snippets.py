@@ -44,4 +44,11 @@ def test_every_gate_in_the_snippet_parses(snippet: Path) -> None:
         assert args.command == "gate"
         assert args.prometheus == "http://prometheus:9090"
         assert args.match == 'tier="priprod", environment="prod"'
-    assert build_parser().parse_args(shlex.split(gates[1])[1:]).watch == 3600
+    before, after = (build_parser().parse_args(shlex.split(g)[1:]) for g in gates)
+    assert after.watch == 3600
+    # The window is checked before the deploy, where it can stop it; never after.
+    assert before.window and before.watch is None
+    assert after.window is None
+    lines = list(commands(yaml.safe_load(snippet.read_text())))
+    deploy = lines.index("./deploy.sh")
+    assert lines.index(next(line for line in lines if "--window" in line)) < deploy

@@ -4,6 +4,8 @@ site, validate, and run the gate the CLI accepts against the site's own exporter
 from __future__ import annotations
 
 import os
+import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 import yaml
 
 from exporter.cli import build_parser
+from tests.gate.conftest import gate, running_site
 from tests.k8s.test_manifests import kubernetes_validate
 from tests.support.kustomize import K8S, build, documents
 from tests.support.node_tools import run_node_tool
@@ -18,24 +21,42 @@ from tests.support.node_tools import run_node_tool
 COMPONENTS = ["argocd-gate", "argo-rollouts-analysis"]
 
 
-def site_with(tmp_path: Path, components: list[str]) -> Path:
+def site_with(
+    tmp_path: Path, components: list[str], patches: list[dict[str, Any]] | None = None
+) -> Path:
     """A site overlay (as a site factory would write one) with ``components``."""
     overlay = tmp_path / "site"
     overlay.mkdir()
     relative = os.path.relpath(K8S, overlay)
-    (overlay / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": "shop",
-                "resources": [f"{relative}/base"],
-                "components": [f"{relative}/components/{name}" for name in components],
-                "images": [{"name": "site-status", "newName": "registry.example.org/site-status"}],
-            }
-        )
-    )
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "shop",
+        "resources": [f"{relative}/base"],
+        "components": [f"{relative}/components/{name}" for name in components],
+        "images": [{"name": "site-status", "newName": "registry.example.org/site-status"}],
+    }
+    if patches:
+        kustomization["patches"] = patches
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
     return overlay
+
+
+def window_patch(spec: str) -> dict[str, Any]:
+    """The overlay patch docs/gate.md shows: a deploy window on the PreSync gate."""
+    return {
+        "target": {"kind": "Job", "name": "site-status-gate-before"},
+        "patch": yaml.safe_dump(
+            [
+                {
+                    "op": "add",
+                    "path": "/spec/template/spec/containers/0/args/-",
+                    "value": "--window",
+                },
+                {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": spec},
+            ]
+        ),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +154,47 @@ def test_the_web_analysis_reads_the_rollup_code_from_status(
         for code in range(4)
     }
     assert verdicts == {0: (True, False), 1: (False, False), 2: (False, True), 3: (False, False)}
+
+
+def test_the_presync_hook_judges_before_anything_is_applied(rendered: list[dict[str, Any]]) -> None:
+    job = named(rendered, "Job", "site-status-gate-before")
+    annotations = job["metadata"]["annotations"]
+    # Argo CD runs PreSync hooks before it applies the manifests; a failed one fails the sync.
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    assert job["spec"]["backoffLimit"] == 0
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "gate"
+    assert args.watch is None  # the watch is the PostSync Job's
+    assert args.allow_missing  # the first sync has no exporter yet
+    postsync = named(rendered, "Job", "site-status-gate")
+    assert (
+        postsync["spec"]["template"]["metadata"]["labels"]
+        == (job["spec"]["template"]["metadata"]["labels"])
+    )  # the same NetworkPolicies let both reach the exporter
+
+
+def presync_gate(tmp_path: Path, window: str, url: str) -> subprocess.CompletedProcess[str]:
+    """The PreSync Job's gate, as rendered with ``window`` patched in, run against ``url``."""
+    tmp_path.mkdir()
+    docs = documents(site_with(tmp_path, COMPONENTS, [window_patch(window)]))
+    (container,) = named(docs, "Job", "site-status-gate-before")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    args = [url if arg == "http://site-status:9918" else arg for arg in container["args"]]
+    assert args[-2:] == ["--window", window]
+    return gate(*args[1:])
+
+
+def test_the_presync_hook_refuses_a_sync_outside_the_window(tmp_path: Path) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    with running_site(tmp_path, "shop") as shop:
+        outside = presync_gate(tmp_path / "a", f"{tomorrow} 10:00-11:00 UTC", shop.exporter.url)
+        inside = presync_gate(tmp_path / "b", "daily", shop.exporter.url)
+    assert outside.returncode == 1, outside.stdout + outside.stderr
+    assert outside.stdout.startswith(
+        f"GATE FAIL - outside deploy window (next: {datetime.fromisoformat(tomorrow):%a} 10:00 UTC)"
+    )
+    assert inside.returncode == 0, inside.stdout + inside.stderr
+    assert inside.stdout.startswith("GATE OK - 1 site(s) at most OK")
