@@ -11,6 +11,7 @@ answers for real with known figures. Cases, sources and expectations:
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.support.context import make_context
 REALWORLD = Path(__file__).parent.parent / "fixtures" / "realworld"
 DRUSH_CORPUS = REALWORLD / "drush"
 MOUNT_CORPUS = REALWORLD / "mounts"
+STACK_FRAME = re.compile(r"(?:^|\s)#\d+ |Exception trace|Stack trace")
 DRUSH = str(Path(__file__).parent.parent / "support" / "drush")
 DRUSH_CASES: list[dict[str, Any]] = yaml.safe_load((DRUSH_CORPUS / "cases.yaml").read_text())
 MOUNT_CASES: list[dict[str, Any]] = yaml.safe_load((MOUNT_CORPUS / "cases.yaml").read_text())
@@ -62,6 +64,13 @@ async def test_recorded_drush_run_is_graded_as_an_operator_expects(case: dict[st
     for words in case["summary"]:
         assert words in result.summary, result.summary
     assert len(result.summary) <= 300 and "\n" not in result.summary
+    if case.get("exit"):
+        # A failed run is summarised by its cause: never a stack frame, a URL, a pointer to
+        # more output, or the generic line Drush prints after any fatal error.
+        assert not STACK_FRAME.search(result.summary), result.summary
+        for noise in ("http://", "https://", "for details", "terminated abnormally", "-vvv"):
+            if noise not in " ".join(case["summary"]):
+                assert noise not in result.summary, result.summary
     for key, value in case.get("drupal", {}).items():
         assert result.details["drupal"][key] == value
     assert "db-password" not in str(result.details)
