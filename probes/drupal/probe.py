@@ -299,7 +299,7 @@ def bootstrap_failure(
     tails = drupal_text.output_tails(output, secrets)
     last = tails.get("stderr_tail", [])
     # A PHP fatal error or an exception states its reason first; the last line is a trace frame.
-    reason = drupal_text.error_line(output, secrets) or (last[-1] if last else "")
+    reason = drupal_text.error_line(output, secrets) or drupal_text.last_plain_line(last)
     reason = reason or "no message on stderr"
     summary = f"drush failed (exit {output.exit_code}): {reason}"
     details: dict[str, Any] = {"drush": {**drush, **tails}}

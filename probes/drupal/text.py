@@ -20,6 +20,7 @@ from exporter.redact import (
     redact_urls_in,
     url_secrets,
 )
+from probes.drupal import failure
 from probes.drupal.drush_requirements import plain_text
 
 SUMMARY_CAP = 300
@@ -56,47 +57,27 @@ def tail_lines(data: bytes, secrets: list[str], count: int = TAIL_LINES) -> list
     ]
 
 
-#: Where a PHP or Drush failure states its reason, in the order drush and PHP print them:
-#: ``PHP Fatal error:  Uncaught TypeError: ...`` (PHP's log on stderr), ``Fatal error: ...``
-#: (display_errors on stdout), `` [error]  TypeError: ...`` (drush's logger), a bare
-#: ``TypeError: ...`` / ``Error: Call to undefined function ...``.
-_ERROR_LINE = re.compile(
-    r"^\s*(?:(?:PHP\s+)?(?:Fatal|Parse|Catchable fatal) error:\s*(?P<php>.+)"
-    r"|\[error\]\s+(?P<drush>.+)"
-    r"|(?P<bare>(?:[A-Za-z_][\w\\]*)?(?:Error|Exception):\s.+))",
-    re.IGNORECASE,
-)
-#: Symfony console renders an uncaught exception as ``In File.php line 79:``, a blank line,
-#: and the message on the next non-blank line.
-_SYMFONY_HEADER = re.compile(r"^\s*In \S+ line \d+:\s*$")
-_INLINE_TRACE = re.compile(r"\s+(?:#0\s|Stack trace:).*$")
-#: Lines searched for an error, from the start of each stream.
+#: Bytes of each stream searched for a failure's cause, from its start.
 ERROR_SEARCH_BYTES = 64 * 1024
 
 
 def error_line(output: CommandOutput, secrets: list[str]) -> str | None:
-    """The first line that states a PHP or Drush error (stderr first, then stdout), plain,
-    scrubbed and capped, without the stack trace printed on the same line; None if none."""
+    """The line naming the failure's cause (``failure.first_cause``: stderr first, then
+    stdout), plain, scrubbed and capped; None if none does."""
     for data in (output.stderr, output.stdout):
-        found = first_error_line(data[:ERROR_SEARCH_BYTES].decode("utf-8", errors="replace"))
+        found = failure.first_cause(data[:ERROR_SEARCH_BYTES].decode("utf-8", errors="replace"))
         if found:
             return capped(scrub(plain_text(found, 4 * LINE_CAP), secrets), LINE_CAP)
     return None
 
 
-def first_error_line(text: str) -> str | None:
-    lines = _ANSI.sub("", text).splitlines()
-    for number, line in enumerate(lines):
-        if _SYMFONY_HEADER.match(line):
-            message = next((later for later in lines[number + 1 :] if later.strip()), None)
-            if message is not None:
-                return message.strip()
-            continue
-        match = _ERROR_LINE.match(line)
-        if match is not None:
-            reason = match.group("php") or match.group("drush") or match.group("bare")
-            return _INLINE_TRACE.sub("", reason).strip()
-    return None
+def last_plain_line(lines: list[str]) -> str:
+    """The last of ``lines`` that could say why (not a stack frame, trace header or pointer to
+    more output); ``""`` if none."""
+    for line in reversed(lines):
+        if not failure.never_a_cause(line):
+            return line
+    return ""
 
 
 def output_tails(output: CommandOutput, secrets: list[str]) -> dict[str, Any]:

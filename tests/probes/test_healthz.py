@@ -478,7 +478,11 @@ def test_status_code(code: int, expected: Status) -> None:
 
 def test_status_code_503_is_critical() -> None:
     verdict = grade_body("status-code", 503, JSON, b'{"state": "running", "role": "replica"}')
-    assert (verdict.status, verdict.summary) == (Status.CRITICAL, "HTTP 503, expected 2xx, 3xx")
+    # Only the code counts; what the body says is quoted (Patroni's /leader on a replica).
+    assert (verdict.status, verdict.summary) == (
+        Status.CRITICAL,
+        "HTTP 503: state: running; role: replica",
+    )
 
 
 IAMALIVE = b"<html><head><title>status</title></head><body><h1>iamalive</h1></body></html>\n"
@@ -536,7 +540,7 @@ def test_regex_missing_or_invalid_is_unknown() -> None:
             JSON,
             b'{"state":"running","role":"replica"}',
             503,
-            "status-code",
+            "generic",  # read generically: running, but a 503 (Patroni's own document: patroni)
             Status.CRITICAL,
             id="patroni",
         ),
@@ -589,10 +593,17 @@ def test_json_nested_too_deeply_for_the_parser_is_unknown() -> None:
 
 def test_json_that_is_not_an_object_is_unknown() -> None:
     body = b'[{"status": "pass"}]'
-    # No format's shape: the code decides (an array of checks is Consul's, tested there).
+    # No format's shape: read generically, an array of parts each with its state (an array of
+    # checks is Consul's, tested there); a healthy reading with an error code is CRITICAL.
     auto = grade_body("auto", 200, JSON, body)
-    assert (auto.status, auto.format, auto.body_decides) == (Status.OK, "status-code", False)
+    assert (auto.status, auto.format, auto.body_decides) == (Status.OK, "generic", True)
     assert grade_body("auto", 500, JSON, body).status is Status.CRITICAL
+    numbers = grade_body("auto", 200, JSON, b"[1, 2]")
+    assert (numbers.status, numbers.format, numbers.body_decides) == (
+        Status.OK,
+        "status-code",
+        False,
+    )
     ietf = grade_body("health+json", 200, HEALTH_JSON, b'"pass"')
     assert (ietf.status, ietf.summary) == (Status.UNKNOWN, "JSON string, not an object")
 

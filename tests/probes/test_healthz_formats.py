@@ -231,5 +231,5 @@ def test_a_long_reason_keeps_its_cause() -> None:
 def test_the_code_is_never_said_twice() -> None:
     for fmt in ("auto", "status-code"):
         verdict = grade_body(fmt, 503, "text/html", b"<html>Service Unavailable</html>")
-        assert verdict.summary == "HTTP 503, expected 2xx, 3xx"
+        assert verdict.summary == "HTTP 503: Service Unavailable"
         assert verdict.summary.count("503") == 1

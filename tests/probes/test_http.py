@@ -320,10 +320,11 @@ async def test_the_body_decides_unless_expect_status_is_set(server: MisbehavingS
         Status.CRITICAL,
         "HTTP 503, expected 200; OUT_OF_SERVICE",
     )
-    # A body that is no health document: the code decides, and is said once.
+    # A body that is no health document: the code decides, is said once, and the body's
+    # own words are quoted.
     server.route("/page", status=503, body="<html>down</html>", content_type="text/html")
     page = await run(probe(server.url("/page")))
-    assert (page.status, page.summary) == (Status.CRITICAL, "HTTP 503, expected 2xx, 3xx")
+    assert (page.status, page.summary) == (Status.CRITICAL, "HTTP 503: down")
 
 
 async def test_status_map_from_the_config(server: MisbehavingServer) -> None:

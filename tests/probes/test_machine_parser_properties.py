@@ -35,8 +35,8 @@ from probes.drupal.drush_requirements import (
     parse_requirements,
 )
 from probes.drupal.drush_status import NoStatusJson, status_fields
+from probes.drupal.failure import first_cause, never_a_cause
 from probes.drupal.probe import DrupalProbe, parsed_and_graded
-from probes.drupal.text import first_error_line
 from tests.support.context import make_context
 
 # --- drush output ------------------------------------------------------------------------------
@@ -127,10 +127,26 @@ def test_any_drush_run_is_graded_in_one_short_line(stdout: bytes, stderr: bytes,
         assert result.status is Status.CRITICAL
 
 
-@given(st.text(max_size=400))
-def test_the_first_error_line_is_one_line_of_the_input(text: str) -> None:
-    found = first_error_line(text)
-    assert found is None or ("\n" not in found and found.strip() == found)
+FAILURE_LINES = st.sampled_from(
+    [
+        "#3 /var/www/includes/database.inc(1535): Database::openConnection('default')",
+        "See http://drupal.org/node/1428638 for details.",
+        "Drush command terminated abnormally due to an unrecoverable error.   [error]",
+        "PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted",
+        "In BootstrapHook.php line 32:",
+        "  [Exception]",
+        "Stack trace:",
+        "exception 'PDOException' with message 'SQLSTATE[HY000] [2002]' in     [error]",
+        " [error]  TypeError: str_replace(): Argument #3 ($subject) must be of type",
+    ]
+)
+
+
+@given(st.lists(FAILURE_LINES | st.text(max_size=80), max_size=12).map("\n".join))
+def test_the_cause_of_a_failure_is_one_line_and_never_a_frame_or_a_pointer(text: str) -> None:
+    found = first_cause(text)
+    assert found is None or ("\n" not in found and found.strip() == found and found)
+    assert found is None or not never_a_cause(found)
 
 
 @given(drush_stdout() | st.binary(max_size=500) | DEEP)

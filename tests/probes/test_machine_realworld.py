@@ -29,7 +29,7 @@ from tests.support.context import make_context
 REALWORLD = Path(__file__).parent.parent / "fixtures" / "realworld"
 DRUSH_CORPUS = REALWORLD / "drush"
 MOUNT_CORPUS = REALWORLD / "mounts"
-STACK_FRAME = re.compile(r"(?:^|\s)#\d+ |Exception trace|Stack trace")
+STACK_FRAME = re.compile(r"#\d+ (?:/|\[internal|\{main\})|Exception trace|Stack trace")
 DRUSH = str(Path(__file__).parent.parent / "support" / "drush")
 DRUSH_CASES: list[dict[str, Any]] = yaml.safe_load((DRUSH_CORPUS / "cases.yaml").read_text())
 MOUNT_CASES: list[dict[str, Any]] = yaml.safe_load((MOUNT_CORPUS / "cases.yaml").read_text())

@@ -3,12 +3,15 @@
 Pure functions: the probe fetches, ``grade_body`` grades what came back. One module per
 format, each with its shape test and its status table: ``health_json`` (IETF draft),
 ``spring``, ``microprofile``, ``aspnet``, ``nestjs``, ``elasticsearch``, ``dropwizard``,
-``consul``, ``gitlab``, ``k8s``, plus ``status_code`` and ``regex``; ``detect`` picks one for
-``auto``; ``common`` holds the verdict and the summary.
+``consul``, ``gitlab``, ``k8s``, ``vault``, ``nextcloud``, ``patroni``, plus ``status_code``
+and ``regex``; ``detect`` picks one for ``auto``; ``generic`` reads a JSON body no format
+claims (with the words of ``vocabulary``), ``plain`` what a text page says; ``common`` holds the
+verdict and the summary.
 
 The body decides: when it parses as a health document, its status is the grade and the HTTP
 code is taken as what that product sends with it (Spring's 503 with OUT_OF_SERVICE, Consul's
-429 with a warning). A body that is no health document leaves the grade to the code.
+429 with a warning). A body with no health evidence leaves the grade to the code, and what it
+says is quoted when the code is not the one expected.
 
 Bad input (invalid JSON, odd shapes, undecodable bytes, a body cut at the size cap) is a graded
 verdict, usually UNKNOWN with a reason, never an exception. Text taken from a body is kept as
@@ -21,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Literal, get_args
 
 from exporter.status import Status
-from probes.http.health import detect, k8s, regex, status_code
+from probes.http.health import detect, k8s, plain, regex, status_code
 from probes.http.health.common import (
     MAX_COMPONENTS,
     OUTPUT_CAP,
@@ -59,6 +62,10 @@ HealthFormat = Literal[
     "consul",
     "gitlab",
     "k8s",
+    "vault",
+    "nextcloud",
+    "patroni",
+    "generic",
     "status-code",
     "regex",
 ]
@@ -97,7 +104,7 @@ def body_verdict(
     options: Options,
 ) -> Verdict:
     if fmt == status_code.NAME:
-        return status_code.verdict(code)
+        return detect.text_verdict(decoded(body[: plain.SEARCH_CAP]), code, options)
     if fmt not in FORMATS:
         return unparsed("auto", Status.UNKNOWN, f"unknown healthz format {one_line(fmt, 40)!r}")
     text = decoded(body)

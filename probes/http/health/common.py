@@ -44,7 +44,8 @@ class Verdict:
     a JSON body cut at the size cap). ``body_decides`` is true when the body was read as a
     health document: then its status is the grade and the HTTP code is what that product
     sends with it. Otherwise the code was checked too. ``omitted`` counts components left out
-    over ``MAX_COMPONENTS``.
+    over ``MAX_COMPONENTS``. ``said`` is what a body that does not decide says (its first
+    failure line, its reason fields): quoted when the code is not the one expected.
     """
 
     status: Status
@@ -53,6 +54,7 @@ class Verdict:
     components: tuple[Component, ...] = ()
     body_decides: bool = False
     omitted: int = 0
+    said: str = ""
 
 
 def is_success(status_code: int) -> bool:
@@ -349,9 +351,11 @@ def kept_components(components: Sequence[Component]) -> tuple[Component, ...]:
     return tuple(components[index] for index in sorted(by_severity[:MAX_COMPONENTS]))
 
 
-def unparsed(fmt: str, status: Status, reason: str) -> Verdict:
+def unparsed(fmt: str, status: Status, reason: str, said: str = "") -> Verdict:
     """A verdict on a body that is not a health document: the code decides with it."""
-    return Verdict(status, one_line(reason, SUMMARY_CAP), fmt, body_decides=False)
+    return Verdict(
+        status, one_line(reason, SUMMARY_CAP), fmt, body_decides=False, said=one_line(said, 200)
+    )
 
 
 def with_code(verdict: Verdict, status_code: int, options: Options) -> Verdict:
@@ -359,7 +363,10 @@ def with_code(verdict: Verdict, status_code: int, options: Options) -> Verdict:
     decided (then the code is what the product sends with that status)."""
     if verdict.body_decides or options.expects(status_code):
         return verdict
-    summary = f"HTTP {status_code}, expected {options.expect_text}"
+    if verdict.said:
+        summary = f"HTTP {status_code}: {verdict.said}"
+    else:
+        summary = f"HTTP {status_code}, expected {options.expect_text}"
     if verdict.status is not Status.OK and verdict.summary:
         summary += f"; {verdict.summary}"
     return dataclasses.replace(

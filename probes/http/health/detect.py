@@ -4,6 +4,7 @@ the more specific shape is tried first."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,13 +14,18 @@ from probes.http.health import (
     consul,
     dropwizard,
     elasticsearch,
+    generic,
     gitlab,
     health_json,
     k8s,
     microprofile,
     nestjs,
+    nextcloud,
+    patroni,
+    plain,
     spring,
     status_code,
+    vault,
 )
 from probes.http.health.common import (
     Options,
@@ -36,6 +42,9 @@ TextGrader = Callable[[str, int, Options], Verdict]
 
 #: JSON-object formats: name, shape test, grader; tried in this order under ``auto``.
 OBJECT_FORMATS: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], ObjectGrader], ...] = (
+    (vault.NAME, vault.looks_like, vault.verdict),
+    (nextcloud.NAME, nextcloud.looks_like, nextcloud.verdict),
+    (patroni.NAME, patroni.looks_like, patroni.verdict),
     (consul.NAME, consul.looks_like, consul.verdict),
     (elasticsearch.NAME, elasticsearch.looks_like, elasticsearch.verdict),
     (aspnet.NAME, aspnet.looks_like, aspnet.verdict),
@@ -53,6 +62,9 @@ TEXT_FORMATS: tuple[tuple[str, Callable[[str], bool], TextGrader], ...] = (
     (gitlab.NAME, gitlab.looks_like_text, gitlab.text_verdict),
     (k8s.NAME, k8s.looks_like_text, lambda text, code, _options: k8s.verdict(code, text)),
 )
+#: A JSON body in no format is decoded again to quote it only up to this size (the format
+#: reading already paid for one decode; a larger one is quoted as text).
+QUOTED_JSON_CAP = 64 * 1024
 _OBJECT_GRADERS = {name: grader for name, _, grader in OBJECT_FORMATS}
 _TEXT_GRADERS = {name: grader for name, _, grader in TEXT_FORMATS}
 
@@ -85,12 +97,30 @@ def auto_verdict(code: int, content_type: str, text: str, options: Options) -> V
     for _name, looks_like, grader in TEXT_FORMATS:
         if looks_like(text):
             return grader(text, code, options)
-    return status_code.verdict(code)
+    return generic.word_verdict(text, code, options) or text_verdict(text, code, options)
+
+
+def text_verdict(text: str, code: int, options: Options) -> Verdict:
+    """A text or HTML body in no format: the code decides; for a code not expected, the
+    body's first failure line is kept to be quoted (searched only then: it costs)."""
+    said = "" if options.expects(code) else body_says(text)
+    return unparsed(status_code.NAME, Status.OK, f"HTTP {code}", said=said)
+
+
+def body_says(text: str) -> str:
+    """What a body in no format says: a JSON document's reason fields or first values, a
+    text or HTML page's first failure line."""
+    if looks_like_json("", text) and len(text) <= QUOTED_JSON_CAP:
+        try:
+            return generic.quote(json_value(text))
+        except ValueError:
+            pass
+    return plain.said(text)
 
 
 def json_verdict(document: object, code: int, options: Options) -> Verdict:
-    """A parsed JSON body in the first format its shape fits; one that fits none (Patroni's
-    ``{"state": "running"}``) is graded by the code."""
+    """A parsed JSON body in the first format its shape fits; one that fits none is read by
+    the generic reader (``generic``): its status fields, flags and components, else the code."""
     if consul.looks_like(document):
         return consul.verdict(document, code, options)
     if isinstance(document, Mapping):
@@ -103,11 +133,17 @@ def json_verdict(document: object, code: int, options: Options) -> Verdict:
             return spring.verdict(document, code, options)
         if isinstance(word, str) and word.lower() in health_json.STATUS_WORDS:
             return health_json.verdict(document, code, options)
-    return status_code.verdict(code)
+    return generic.verdict(document, code, options)
 
 
 def format_verdict(fmt: str, code: int, text: str, options: Options) -> Verdict:
     """Grade ``text`` as the named format (not ``auto``, ``regex`` or ``status-code``)."""
+    if fmt == generic.NAME:
+        try:
+            read = generic.verdict(json_value(text), code, options)
+        except ValueError:
+            read = generic.word_verdict(text, code, options) or text_verdict(text, code, options)
+        return dataclasses.replace(read, format=generic.NAME)
     if fmt in _TEXT_GRADERS and not looks_like_json("", text):
         return _TEXT_GRADERS[fmt](text, code, options)
     try:
