@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 
 from exporter.blocking import BlockingRunner, BlockingTimeout
 from exporter.config import ConfigInvalid, Site, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
+from exporter.interrupts import handed_to_loop
 from exporter.memory import release_freed_memory
 from exporter.probe_api import ProbeConfig
 from exporter.registry import KindRegistry
@@ -92,6 +94,9 @@ class Exporter:
         self.discovered: tuple[ProbeConfig, ...] = ()
         self._reloading = False
         self._reload_requested = False
+        self._stop = anyio.Event()
+        self._stop_signal: int | None = None
+        self._shutdown_scope: anyio.CancelScope | None = None
         self._config_reads_in_flight = 0
         if config.kubernetes.enabled:
             self.kubernetes = self._kubernetes()
@@ -194,7 +199,22 @@ class Exporter:
             self._reloading = False
 
     async def serve(self) -> None:
-        """Serve until SIGTERM or SIGINT."""
+        """Serve until SIGTERM or SIGINT (from the first line on: one during start-up stops it
+        as cleanly as one later); a second one cuts the final push short."""
+        with handed_to_loop(self._on_stop_signal):
+            await self._serve()
+
+    def _on_stop_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self._stop_signal is None:
+            self._stop_signal = signum
+            log.info("received %s, stopping", name)
+            self._stop.set()
+        elif self._shutdown_scope is not None:
+            log.warning("received %s again: not waiting for the final push", name)
+            self._shutdown_scope.cancel()
+
+    async def _serve(self) -> None:
         release_freed_memory()  # what loading the config took and no longer needs
         host, port = parse_listen(self.listen)
         try:
@@ -217,7 +237,7 @@ class Exporter:
                 await self._serve_until_signalled()
                 # The final snapshot, then what is queued for Loki, within a bound.
                 budget = SHUTDOWN_REPORT_SECONDS + self.reporting.flush_timeout()
-                with anyio.move_on_after(budget, shield=True):
+                with anyio.move_on_after(budget, shield=True) as self._shutdown_scope:
                     await self.reporting.shutdown()
                 reporting.cancel_scope.cancel()
             with anyio.move_on_after(1.0, shield=True):
@@ -228,23 +248,23 @@ class Exporter:
             log.info("stopped")
 
     async def _serve_until_signalled(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-            async with anyio.create_task_group() as task_group:
-                task_group.start_soon(self.scheduler.run, self.scheduled_config())
-                if self.kubernetes is not None:
-                    task_group.start_soon(self._run_kubernetes, self.kubernetes)
-                task_group.start_soon(self._heartbeat)
-                task_group.start_soon(self._render_metrics_ahead)
-                async for signum in signals:
-                    if signum == signal.SIGHUP:
-                        # In a task of its own: SIGTERM is heard while a reload runs.
-                        self._reload_requested = True
-                        if not self._reloading:
-                            task_group.start_soon(self._reload_on_request)
-                        continue
-                    log.info("received %s, stopping", signal.Signals(signum).name)
-                    break
-                task_group.cancel_scope.cancel()
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(self.scheduler.run, self.scheduled_config())
+            if self.kubernetes is not None:
+                task_group.start_soon(self._run_kubernetes, self.kubernetes)
+            task_group.start_soon(self._heartbeat)
+            task_group.start_soon(self._render_metrics_ahead)
+            task_group.start_soon(self._reload_on_sighup, task_group)
+            await self._stop.wait()
+            task_group.cancel_scope.cancel()
+
+    async def _reload_on_sighup(self, task_group: anyio.abc.TaskGroup) -> None:
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                # In a task of its own: SIGTERM is heard while a reload runs.
+                self._reload_requested = True
+                if not self._reloading:
+                    task_group.start_soon(self._reload_on_request)
 
     async def _run_kubernetes(self, kubernetes: KubernetesIntegration) -> None:
         await self.scheduler.started.wait()  # discovered probes go through scheduler.apply

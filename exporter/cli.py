@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 
 import anyio
 
@@ -17,6 +18,7 @@ from exporter.app import Exporter, ListenError
 from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
 from exporter.gate.arguments import add_parser as add_gate_parser
+from exporter.interrupts import until_signal
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
@@ -169,9 +171,10 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
     if config.kubernetes.enabled:  # discovered probes too (exporter/kube/once.py)
         from exporter.kube.once import run_once_with_discovery
 
-        anyio.run(run_once_with_discovery, runner, config, store, registry)
+        work = partial(run_once_with_discovery, runner, config, store, registry)
     else:
-        anyio.run(run_all_once, runner, config, store, config.exporter.concurrency)
+        work = partial(run_all_once, runner, config, store, config.exporter.concurrency)
+    anyio.run(until_signal, work, "while the probes ran")
     views = store.views(time.time())
     rollup = site_status(views)
     if args.format == "json":
@@ -195,4 +198,6 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from exporter.entry import main as console_script
+
+    sys.exit(console_script())

@@ -20,6 +20,7 @@ from exporter.gate.judge import ExitCode, Judged, Policy, Watch, grace_of, judge
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
 from exporter.gate.sources import ExporterSource, PrometheusSource, Source
 from exporter.gate.windows import inside, next_opening
+from exporter.interrupts import Interrupted
 from exporter.status import Status
 from exporter.units import format_duration
 
@@ -41,7 +42,7 @@ class Progress:
     def show(self, elapsed: float, judged: Sequence[Judged]) -> None:
         good = sum(not j.degraded for j in judged)
         text = (
-            f"watching {format_duration(elapsed)} of {format_duration(self.total)}: "
+            f"watching {format_duration(round(elapsed))} of {format_duration(self.total)}: "
             f"{good}/{len(judged)} sites OK"
         )
         degraded = [j.site.site for j in judged if j.degraded]
@@ -120,9 +121,16 @@ class Gate:
         watch = Watch(self.policy, self.args.grace)
         progress = Progress(self.err, duration)
         start = self.clock()
-        unreachable_since: float | None = None
-        judged: list[Judged] = []
         self.extra["watch_seconds"] = duration
+        try:
+            return self._watch(watch, progress, start, duration)
+        except Interrupted as stop:
+            progress.done()
+            watched = format_duration(self.clock() - start)
+            raise Interrupted(stop.signum, f"after {watched} of watching") from None
+
+    def _watch(self, watch: Watch, progress: Progress, start: float, duration: float) -> int:
+        unreachable_since: float | None = None
         while True:
             now = self.clock()
             try:
