@@ -73,10 +73,10 @@ def parse_size(value: object) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """A short human form, rounded for people: ``2.7ms``, ``270ms``, ``2.5s``, ``45s``, ``7m``,
+    """A short human form, rounded for people: ``2.7ms``, ``0.27s``, ``2.5s``, ``45s``, ``7m``,
     ``3h12m``, ``2d4h``."""
-    if seconds < 1:
-        return _format_subsecond(seconds)
+    if seconds < 0.1:
+        return _format_milliseconds(seconds)
     s = round(seconds)
     if s < 120:
         return f"{seconds:.2g}s" if seconds < 9.5 else f"{s}s"
@@ -90,15 +90,13 @@ def format_duration(seconds: float) -> str:
     return f"{days}d{hours}h" if hours else f"{days}d"
 
 
-def _format_subsecond(seconds: float) -> str:
+def _format_milliseconds(seconds: float) -> str:
     milliseconds = seconds * 1000
     if milliseconds <= 0:
         return "0s"
     if milliseconds < 0.1:
         return "<0.1ms"
-    if milliseconds < 9.95:
-        return f"{milliseconds:.1f}ms"
-    return f"{min(round(milliseconds), 999)}ms"
+    return f"{milliseconds:.1f}ms" if milliseconds < 9.95 else f"{round(milliseconds)}ms"
 
 
 def format_size(size: float) -> str:

@@ -138,3 +138,21 @@ def test_format_duration() -> None:
     assert format_duration(45) == "45s"
     assert format_duration(7 * 3600 + 5) == "7h"
     assert format_duration(3 * 86400 + 7200) == "3d2h"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        # Seen in the field: an http summary "HTTP 200 in 0.00268s" and a gate progress line
+        # "watching 7.45e-07s of 12s" (issue 27).
+        (0.00268, "2.7ms"),
+        (7.45e-07, "<0.1ms"),
+        (0, "0s"),
+        (0.0423, "42ms"),
+        (0.2684, "0.27s"),
+        (2.53, "2.5s"),
+        (9.6, "10s"),
+    ],
+)
+def test_short_durations_are_rounded_for_people(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

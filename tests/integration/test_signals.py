@@ -1,6 +1,6 @@
 """One signal policy for every command, driven through a terminal as a person meets it: Ctrl-C
 (or SIGTERM) at start-up, while a probe runs, while serving and while the gate watches ends the
-command with one line and the documented exit code (README "Stopping a command"), never a
+command with one line and the documented exit code (docs/usage.md, "Stopping a command"), never a
 traceback."""
 
 from __future__ import annotations
