@@ -340,8 +340,10 @@ def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             durations.drupal_requirement_error,
             f"Drupal requirement {{{{ $labels.requirement }}}} of {site} is an error",
             "drush core-requirements lists this requirement with severity error (the status "
-            "report at /admin/reports/status shows the same). Its title, value and "
-            "description are in the site detail dashboard's requirements table and in Loki: "
+            "report at /admin/reports/status shows the same) and the probe's severity_overrides "
+            "do not grade it lower. The site detail dashboard lists it in Drupal requirements; "
+            "its title and value are in the probe's summary in Latest status reports, and its "
+            "title, value and description in the report's details.problems, in Loki: "
             f"{loki_hint(config, DRUPAL_KIND)}.",
         ),
         Alert(

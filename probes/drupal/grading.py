@@ -46,6 +46,8 @@ class Grade:
     #: Reported as warning or error but graded lower by an override.
     downgraded: tuple[Graded, ...]
     ignored: tuple[str, ...]
+    #: Every requirement not ignored, with the severity it is graded with.
+    graded: tuple[Graded, ...] = ()
 
 
 class _Matcher:
@@ -73,13 +75,14 @@ def grade(
     overrides: Mapping[str, SeverityOverride],
 ) -> Grade:
     ignored_by, overridden_by = _Matcher(ignore), _Matcher(list(overrides))
-    errors, warnings, downgraded, ignored = [], [], [], []
+    errors, warnings, downgraded, ignored, every = [], [], [], [], []
     for row in rows:
         if ignored_by.find(row) is not None:
             ignored.append(row.id)
             continue
         key = overridden_by.find(row)
         graded = Graded(row, graded_sid(row, overrides[key] if key is not None else None))
+        every.append(graded)
         if graded.sid == ERROR:
             errors.append(graded)
         elif graded.sid == WARNING:
@@ -87,7 +90,9 @@ def grade(
         elif row.sid in (WARNING, ERROR):
             downgraded.append(graded)
     status = Status.CRITICAL if errors else Status.WARNING if warnings else Status.OK
-    return Grade(status, tuple(errors), tuple(warnings), tuple(downgraded), tuple(ignored))
+    return Grade(
+        status, tuple(errors), tuple(warnings), tuple(downgraded), tuple(ignored), tuple(every)
+    )
 
 
 def problem_details(verdict: Grade, scrub: Callable[[str], str]) -> dict[str, Any]:

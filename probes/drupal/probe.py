@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 REQUIREMENT_SEVERITY = MetricFamily(
     "site_status_drupal_requirement_severity",
     "Severity of each requirement Drupal reports (sid: -1 info, 0 OK, 1 warning, 2 error), "
-    "as reported, before ignore and overrides; capped per probe.",
+    "as graded: after severity_overrides, none for an ignored one; capped per probe.",
     ("requirement",),
 )
 REQUIREMENTS = MetricFamily(
@@ -336,7 +336,7 @@ def graded_requirements(
     }
     if requirements.malformed_rows:
         details["malformed_rows"] = requirements.malformed_rows
-    samples, cut = requirement_samples(requirements, config.max_requirement_series)
+    samples, cut = requirement_samples(requirements, verdict, config.max_requirement_series)
     if cut:
         details["requirement_series_cut"] = cut
     summary = drupal_text.scrub(summary_of(verdict, len(requirements.rows)), secrets)
@@ -346,11 +346,16 @@ def graded_requirements(
     return Result(verdict.status, capped, details, samples, reason=Reason.REQUIREMENT, part=part)
 
 
-def requirement_samples(requirements: Requirements, cap: int) -> tuple[tuple[Sample, ...], int]:
-    """A series per requirement (the worst first when capped), counts per severity; how many
-    requirements got no series of their own."""
-    ranked = sorted(requirements.rows, key=lambda row: (-row.sid, row.id))
-    samples = [Sample(REQUIREMENT_SEVERITY.name, row.sid, (row.id,)) for row in ranked[:cap]]
+def requirement_samples(
+    requirements: Requirements, verdict: Grade, cap: int
+) -> tuple[tuple[Sample, ...], int]:
+    """A series per graded requirement (the worst first when capped), counts per reported
+    severity; how many requirements got no series of their own.
+
+    The series carries the graded severity, so an override in the config is what stops the
+    alert on it (an ignored requirement has none); the details keep what Drupal reported."""
+    ranked = sorted(verdict.graded, key=lambda g: (-g.sid, g.requirement.id))
+    samples = [Sample(REQUIREMENT_SEVERITY.name, g.sid, (g.requirement.id,)) for g in ranked[:cap]]
     counts = Counter(row.sid for row in requirements.rows)
     samples += [
         Sample(REQUIREMENTS.name, counts.get(sid, 0), (name,))

@@ -163,8 +163,17 @@ async def test_ignore_and_overrides_tune_the_grade() -> None:
         "experimental_modules": "ok",
         "update_contrib": "ok",
     }
-    # The series say what Drupal reported, whatever the grade.
-    assert series(result, SEVERITY)["trusted_host_patterns",] == 2
+    # The series follow the grade, so an override is what ends the alert on a requirement
+    # (SiteStatusDrupalRequirementError: severity == 2); an ignored one has no series. The
+    # details and the counts keep what Drupal reported.
+    severities = series(result, SEVERITY)
+    assert ("trusted_host_patterns",) not in severities and ("cron",) not in severities
+    assert severities["update_core",] == 1
+    assert severities["experimental_modules",] == 0 and severities["update_contrib",] == 0
+    assert 2 not in severities.values()
+    assert series(result, COUNTS)[("error",)] == 3
+    core = next(p for p in result.details["problems"] if p["id"] == "update_core")
+    assert (core["severity"], core["title"]) == ("error", "Drupal core update status")
 
 
 async def test_command_line_working_directory_uri_and_environment(tmp_path: Path) -> None:
