@@ -30,6 +30,8 @@ import yaml
 
 K8S = Path(__file__).resolve().parent
 TIERS = ("priprod", "flexprod", "besteffort")
+#: Where Prometheus runs by default: k8s/base/networkpolicy.yaml lets only this namespace in.
+DEFAULT_MONITORING = "monitoring"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
@@ -162,7 +164,23 @@ def kustomization(args: argparse.Namespace, relative: str) -> dict[str, Any]:
         {"name": "site-status-config", "behavior": "replace", "files": ["site-status.yaml"]}
     ]
     document["patches"] = [{"path": "apiserver.yaml"}]
+    if args.monitoring_namespace != DEFAULT_MONITORING:
+        document["patches"].append(
+            {
+                "target": {"kind": "NetworkPolicy", "name": "site-status"},
+                "patch": yaml.safe_dump(scraper_patch(args.monitoring_namespace), sort_keys=False),
+            }
+        )
     return document
+
+
+def scraper_patch(namespace: str) -> list[dict[str, Any]]:
+    """Let Prometheus in from ``namespace`` instead (k8s/base/networkpolicy.yaml)."""
+    path = "/spec/ingress/0/from/0/namespaceSelector/matchLabels/kubernetes.io~1metadata.name"
+    return [
+        {"op": "test", "path": path, "value": DEFAULT_MONITORING},
+        {"op": "replace", "path": path, "value": namespace},
+    ]
 
 
 def apiserver_patch(cidr: str) -> dict[str, Any]:
@@ -192,6 +210,8 @@ def header(args: argparse.Namespace) -> str:
         argv.append("--drupal-exec")
     if args.probe_ingresses:
         argv.append("--probe-ingresses")
+    if args.monitoring_namespace != DEFAULT_MONITORING:
+        argv += ["--monitoring-namespace", args.monitoring_namespace]
     return f"# Written by: python3 k8s/new-site.py {shlex.join(argv)}\n"
 
 
@@ -223,6 +243,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drupal-exec", action="store_true", help="pods/exec for a drupal probe")
     p.add_argument(
         "--probe-ingresses", action="store_true", help="allow egress to the ingress controller"
+    )
+    p.add_argument(
+        "--monitoring-namespace",
+        default=DEFAULT_MONITORING,
+        help="the namespace Prometheus scrapes from (the NetworkPolicy lets only it in)",
     )
     p.add_argument("--out", type=Path, default=K8S / "overlays", help="where overlays live")
     p.add_argument("--force", action="store_true", help="overwrite an existing overlay")

@@ -13,6 +13,7 @@ import yaml
 
 from exporter.config import parse_config
 from exporter.registry import default_registry
+from tests.k8s.netpol import Port, ingress_allowed, pod
 from tests.support.kustomize import K8S, documents
 
 SCRIPT = K8S / "new-site.py"
@@ -167,3 +168,32 @@ def test_exec_with_a_drupal_probe_gets_the_component(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     docs = documents(tmp_path / "shop")
     assert [d for d in docs if d["metadata"]["name"] == "site-status-drupal-exec"]
+
+
+def test_monitoring_namespace_lets_that_prometheus_scrape_and_no_other(tmp_path: Path) -> None:
+    # A kube-prometheus-stack in "observability" (docs/k8s-cluster-overlay): without the option
+    # the sites' NetworkPolicy lets in only "monitoring", and nothing is scraped.
+    done = new_site(
+        "shop",
+        "--tier",
+        "priprod",
+        *COMMON,
+        "--monitoring-namespace",
+        "observability",
+        "--out",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--monitoring-namespace" in written_by(tmp_path / "shop")
+    docs = documents(tmp_path / "shop")
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    template = deployment["spec"]["template"]
+    ports = tuple(
+        Port(p["containerPort"], p.get("protocol", "TCP"), p.get("name"))
+        for p in template["spec"]["containers"][0]["ports"]
+    )
+    exporter = pod("shop", template["metadata"]["labels"], "10.244.1.20", ports)
+    scraper = {"app.kubernetes.io/name": "prometheus"}
+    metrics = Port(9918)
+    assert ingress_allowed(docs, pod("observability", scraper, "10.244.2.9"), exporter, metrics)
+    assert not ingress_allowed(docs, pod("monitoring", scraper, "10.244.2.8"), exporter, metrics)
