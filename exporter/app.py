@@ -21,9 +21,9 @@ from exporter.reports.service import Reporting
 from exporter.reports.stats import ReportStats
 from exporter.run_stats import ExporterHealth, RunStats
 from exporter.scheduler import ProbeRunner, Scheduler, probe_spec
-from exporter.store import ProbeRecord, ResultStore
+from exporter.store import ResultStore
 from exporter.web.httpd import HttpServer
-from exporter.web.metrics import Exposition, SelfMetrics, render_probe_lines
+from exporter.web.metrics import Exposition, SelfMetrics
 from exporter.web.server import RENDER_AHEAD_INTERVAL, Endpoints, serve, tick
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Exporter:
         self.reporting = Reporting(
             config.reports, self.site, self.store, self.blocking, self.report_stats
         )
-        self.scheduler = Scheduler(self.runner, self.store, self._render, self.reporting.on_result)
+        self.scheduler = Scheduler(self.runner, self.store, self.reporting.on_result)
         self.exposition = Exposition(
             self.store,
             registry.families,
@@ -141,9 +141,6 @@ class Exporter:
     def schedule_discovered(self, probes: tuple[ProbeConfig, ...]) -> None:
         self.discovered = probes
         self.scheduler.apply(self.scheduled_config())
-
-    def _render(self, state: ProbeRecord) -> dict[str, str]:
-        return render_probe_lines(state, self.registry.families())
 
     async def reload(self) -> bool:
         """Load the config again in a worker thread, within a deadline (the file may sit on a

@@ -12,7 +12,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -132,12 +132,10 @@ class Scheduler:
         self,
         runner: ProbeRunner,
         store: ResultStore,
-        render: Callable[[ProbeRecord], Mapping[str, str]],
         on_result: ResultListener | None = None,
     ) -> None:
         self.runner = runner
         self.store = store
-        self.render = render
         self.on_result = on_result
         self._scheduled: dict[str, _Scheduled] = {}
         self._due: list[tuple[float, int, _Scheduled]] = []
@@ -234,7 +232,7 @@ class Scheduler:
         self._wakeup.set()
 
     async def _record(self, name: str, result: Result, duration: float) -> None:
-        change = self.store.record(name, result, duration, render=self.render)
+        change = self.store.record(name, result, duration)
         if change is not None and self.on_result is not None:
             try:
                 await self.on_result(*change)

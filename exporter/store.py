@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from exporter.probe_api import Result
@@ -49,8 +49,6 @@ class ProbeRecord:
     duration: float = 0.0
     #: When ``status`` became what it is (unix time; 0 before the first result).
     status_since: float = 0.0
-    #: Rendered exposition lines of this state's values, by family (see exporter.web.metrics).
-    lines: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(slots=True)
@@ -177,8 +175,6 @@ class ResultStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._states: dict[str, ProbeRecord] = {}
-        #: Each probe's rendered lines by family, so a scrape joins a family in one call.
-        self._by_family: dict[str, dict[str, str]] = {}
         #: Probes with a run in progress, and since when (unix time).
         self._running: dict[str, float] = {}
 
@@ -192,9 +188,6 @@ class ResultStore:
                 else ProbeRecord(spec)
                 for spec in specs
             }
-            self._by_family = {}
-            for state in self._states.values():
-                self._index(state, None)
             self._running = {n: t for n, t in self._running.items() if n in self._states}
 
     def run_started(self, name: str, at: float | None = None) -> None:
@@ -214,7 +207,6 @@ class ResultStore:
         result: Result,
         duration: float,
         finished_at: float | None = None,
-        render: Callable[[ProbeRecord], Mapping[str, str]] | None = None,
     ) -> tuple[ProbeRecord, ProbeRecord] | None:
         """Store a result; return (before, after), or None if the probe is no longer configured."""
         with self._lock:
@@ -225,25 +217,9 @@ class ResultStore:
             damped = damp(before, result)
             since = before.status_since if damped.status == before.status else finished
             after = replace(damped, duration=duration, finished_at=finished, status_since=since)
-            if render is not None:
-                after = replace(after, lines=render(after))
             self._states[name] = after
             self._running.pop(name, None)
-            self._index(after, before)
             return before, after
-
-    def _index(self, state: ProbeRecord, before: ProbeRecord | None) -> None:
-        name = state.spec.name
-        for family, text in state.lines.items():
-            self._by_family.setdefault(family, {})[name] = text
-        if before is not None:
-            for family in before.lines.keys() - state.lines.keys():
-                del self._by_family[family][name]
-
-    def rendered(self, family: str) -> str:
-        """Every probe's rendered lines of ``family``, joined."""
-        with self._lock:
-            return "".join(self._by_family.get(family, {}).values())
 
     def states(self) -> list[ProbeRecord]:
         with self._lock:

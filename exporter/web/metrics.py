@@ -1,17 +1,18 @@
 """``/metrics``: a custom Collector over the result store, and a fast text renderer.
 
 Both read the same rows. The renderer exists because a scrape must stay cheap with hundreds of
-probes: each probe's lines are rendered once, when its result is recorded (see
-``ResultStore.record``), and a scrape only joins them. Only the status lines, which depend on
-the clock (staleness) and on other probes (dependencies), are rendered at scrape time.
+probes: each probe's lines are rendered once per recorded result (``ProbeLines``, keyed by the
+store's immutable record), and a scrape only joins them. Only the status lines, which depend on
+the clock (staleness) and on other probes (dependencies), are rendered at every scrape.
 """
 
 from __future__ import annotations
 
 import math
 import platform
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client import generate_latest as generate_text
@@ -245,6 +246,28 @@ def reason_rows(views: Sequence[ProbeView]) -> Iterator[Row]:
             yield PROBE_REASON, ids, float(view.status)
 
 
+class ProbeLines:
+    """Each probe's rendered lines, kept until the store holds a new record for it."""
+
+    def __init__(self, families: Callable[[], Mapping[str, MetricFamily]]) -> None:
+        self._families = families
+        self._lock = threading.Lock()
+        self._by_probe: dict[str, tuple[ProbeRecord, dict[str, str]]] = {}
+
+    def of(self, records: Sequence[ProbeRecord]) -> list[dict[str, str]]:
+        """The lines of each record, by family, rendering only records not seen before."""
+        with self._lock:
+            cached, fresh = self._by_probe, {}
+            for record in records:
+                name = record.spec.name
+                known = cached.get(name)
+                if known is None or known[0] is not record:
+                    known = (record, render_probe_lines(record, self._families()))
+                fresh[name] = known
+            self._by_probe = fresh
+            return [lines for _, lines in fresh.values()]
+
+
 @dataclass
 class Exposition:
     """Everything ``/metrics`` shows, read fresh at each scrape."""
@@ -257,6 +280,10 @@ class Exposition:
     blocking: BlockingRunner
     #: The node's name (``exporter.node``), read at each scrape like the site.
     node: Callable[[], str] = lambda: ""
+    probe_lines: ProbeLines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.probe_lines = ProbeLines(self.families)
 
     def global_rows(self, views: Sequence[ProbeView]) -> Iterator[Row]:
         yield from reason_rows(views)
@@ -289,10 +316,10 @@ class Exposition:
     def render(self, openmetrics: bool = False) -> bytes:
         """The exposition of every site_status series (process metrics: ``SelfMetrics``)."""
         views = self.store.views()
+        by_probe = self.probe_lines.of([view.state for view in views])
         status_lines = [
-            (view.state.lines.get(PROBE_STATUS.name) or status_prefix(view.state))
-            + _STATUS_VALUES[view.status]
-            for view in views
+            lines[PROBE_STATUS.name] + _STATUS_VALUES[view.status]
+            for view, lines in zip(views, by_probe, strict=True)
         ]
         global_lines: dict[str, list[str]] = {}
         for family, values, value in self.global_rows(views):
@@ -305,7 +332,7 @@ class Exposition:
             elif family.name in global_lines:
                 lines = "".join(global_lines[family.name])
             else:
-                lines = self.store.rendered(family.name)
+                lines = "".join(probe.get(family.name, "") for probe in by_probe)
             if lines:
                 out.append(_header(family, openmetrics))
                 out.append(lines)

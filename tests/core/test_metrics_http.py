@@ -21,7 +21,7 @@ from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 from exporter.web.httpd import HttpServer
-from exporter.web.metrics import Exposition, SelfMetrics, SiteStatusCollector, render_probe_lines
+from exporter.web.metrics import Exposition, SelfMetrics, SiteStatusCollector
 from exporter.web.server import (
     FORMAT_IDLE,
     Endpoints,
@@ -48,9 +48,6 @@ def exposition() -> Exposition:
         ]
     )
 
-    def render(state: object) -> dict[str, str]:
-        return render_probe_lines(state, registry.families())  # type: ignore[arg-type]
-
     disk = Result(
         Status.CRITICAL,
         "/data 95% used",
@@ -60,13 +57,12 @@ def exposition() -> Exposition:
             Sample("site_status_disk_available_bytes", 5e7, ("/data",)),
         ),
     )
-    store.record("data-disk", disk, 0.002, render=render)
-    store.record("forecast", Result(Status.CRITICAL, "old"), 0.001, render=render)
+    store.record("data-disk", disk, 0.002)
+    store.record("forecast", Result(Status.CRITICAL, "old"), 0.001)
     store.record(
         'we"ird\\name',
         Result(Status.OK, "fine", {}, (Sample("site_status_load_average", 0.5, ("1m",)),)),
         0.0001,
-        render=render,
     )
     stats = RunStats()
     stats.runs["disk", "critical"] += 3

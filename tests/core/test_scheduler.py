@@ -111,7 +111,7 @@ async def run_scheduler_for(
     cfg: SiteStatusConfig, seconds: float, store: ResultStore | None = None
 ) -> ResultStore:
     store = store or ResultStore()
-    scheduler = Scheduler(runner(), store, lambda state: {})
+    scheduler = Scheduler(runner(), store)
     with anyio.move_on_after(seconds):
         await scheduler.run(cfg)
     return store
@@ -172,7 +172,7 @@ async def test_apply_keeps_unchanged_probes_and_stops_removed_ones() -> None:
     async def listen(before: ProbeRecord, after: ProbeRecord) -> None:
         records.append(after.spec.name)
 
-    scheduler = Scheduler(runner(), store, lambda state: {}, listen)
+    scheduler = Scheduler(runner(), store, listen)
     first = config("""
         defaults: {interval: 0.2s, jitter: 0s}
         probes: [{name: keep, kind: test}, {name: drop, kind: test}]
@@ -210,7 +210,7 @@ async def test_while_a_run_is_in_flight_the_last_result_is_reported_with_its_age
             await anyio.sleep(0.05)
             seen.append(view_document(store.views()[0]))
 
-    scheduler = Scheduler(runner(), store, lambda state: {})
+    scheduler = Scheduler(runner(), store)
     with anyio.move_on_after(1.5):
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(watch)

@@ -121,7 +121,7 @@ def test_echoed_secrets_reach_no_surface(
     result = anyio.run(probe)
     store = ResultStore()
     store.configure([ProbeSpec("echo", "http", 60.0)])
-    store.record("echo", result, 0.01, render=lambda state: render_probe_lines(state, FAMILIES))
+    store.record("echo", result, 0.01)
     [view] = store.views(time.time())
     assert view.status.name == "CRITICAL", view.summary
     log = io.StringIO()  # a careless log line: the echoed body's summary
@@ -138,7 +138,7 @@ def test_echoed_secrets_reach_no_surface(
         "status": json.dumps([view_document(view)], default=str, indent=1),
         "check --format json": json.dumps({"probes": [view_document(view)]}, default=str),
         "report": encode(transition_report(Site(name="s"), view, None, time.time())),
-        "metrics": "".join(view.state.lines.values()),
+        "metrics": "".join(render_probe_lines(view.state, FAMILIES).values()),
         "log": log.getvalue(),
     }
     authorization = base64.b64encode(f"{USER}:{password}".encode()).decode()
