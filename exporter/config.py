@@ -63,6 +63,9 @@ class Site(Strict):
     environment: str = Field(default="prod", max_length=63)
     tier: Literal["priprod", "flexprod", "besteffort"] = "besteffort"
     profile: str = Field(default="", max_length=63)
+    #: The cluster the site runs in, as its Prometheus names it (``external_labels.cluster``):
+    #: a Loki stream label of the reports and a fact on the status page. Empty: one cluster.
+    cluster: str = Field(default="", max_length=63, pattern=r"^[A-Za-z0-9._-]*$")
     #: One-off windows ``{start, end}``, weekly ones ``{weekday, start, end, timezone}``, and
     #: schedules of the one-line grammar (``first wed 18:00-22:00 Europe/Oslo``, ``except ...``).
     maintenance: tuple[Window, ...] = ()

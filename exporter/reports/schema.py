@@ -52,12 +52,16 @@ def timestamp(unix: float) -> str:
 
 
 def site_identity(site: Site) -> dict[str, str]:
-    return {
+    identity = {
         "name": site.name,
         "environment": site.environment,
         "tier": site.tier,
         "profile": site.profile,
     }
+    # Only where set: a reader of schema version 1 before clusters knows no such field.
+    if site.cluster:
+        identity["cluster"] = site.cluster
+    return identity
 
 
 def one_line(text: str) -> str:

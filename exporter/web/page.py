@@ -228,6 +228,7 @@ def render_page(site: Site, views: list[ProbeView], now: float | None = None) ->
     facts = "".join(
         f'<div><dt>{label}</dt><dd id="site-{label}"{extra}>{e(value)}</dd></div>'
         for label, value, extra in (
+            *((("cluster", site.cluster, ""),) if site.cluster else ()),
             ("environment", site.environment, ""),
             ("tier", site.tier, ""),
             ("profile", site.profile, ""),

@@ -72,6 +72,7 @@ def site_document(site: Site, views: Iterable[ProbeView], now: float) -> dict[st
             "environment": site.environment,
             "tier": site.tier,
             "profile": site.profile,
+            "cluster": site.cluster,
         },
         "status": rollup.name,
         "code": int(rollup),

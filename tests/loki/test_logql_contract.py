@@ -42,7 +42,7 @@ def documented_logql() -> list[str]:
 
 
 def dashboard_logql() -> list[str]:
-    values = {"environment": "prod", "tier": ".*", "profile": ".*", "site": "shop"}
+    values = {"cluster": "", "environment": "prod", "tier": ".*", "profile": ".*", "site": "shop"}
     return [interpolate(q.expr, values) for q in queries() if q.datasource == "loki"]
 
 

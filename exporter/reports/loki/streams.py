@@ -1,10 +1,11 @@
 """Loki streams of the reports: a fixed, bounded label set and strictly increasing timestamps.
 
-Labels are only ``job, site, environment, tier, report_type``: two streams per site, whatever
-its probes are. ``status`` and the probe's ``kind`` were labels once; they split a site into
-up to ~50 small streams (8 kinds x 4 statuses + 4), 7,200 for 200 sites, past Loki's default
-of 5,000 active streams per tenant, the pattern Loki's label guidance warns against
-(docs/reports.md). They are in the line (``| json``) and, when enabled, structured metadata.
+Labels are only ``job, site, environment, tier, report_type``, and ``cluster`` where the config
+names one (``site.cluster``: the same site runs in several clusters): two streams per site,
+whatever its probes are. ``status`` and the probe's ``kind`` were labels once; they split a
+site into up to ~50 small streams (8 kinds x 4 statuses + 4), 7,200 for 200 sites, past
+Loki's default of 5,000 active streams per tenant, the pattern Loki's label guidance warns
+against (docs/reports.md). They are in the line (``| json``) and, when enabled, structured metadata.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 JOB = "site-status"
-LABEL_NAMES = ("job", "site", "environment", "tier", "report_type")
+LABEL_NAMES = ("job", "site", "environment", "tier", "report_type", "cluster")
 #: Loki's default ``max_label_value_length`` is 2048, counted in bytes (Go's ``len``).
 MAX_LABEL_VALUE_BYTES = 2048
 
@@ -37,6 +38,7 @@ def report_labels(report: Mapping[str, Any]) -> dict[str, str]:
         "environment": site["environment"],
         "tier": site["tier"],
         "report_type": report["report_type"],
+        "cluster": site.get("cluster", ""),
     }
     return {k: cut_utf8(v, MAX_LABEL_VALUE_BYTES) for k, v in labels.items() if v}
 
