@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mixin.alerts import with_cluster
 from mixin.config import MixinConfig
 from tests.docs.snippets import DOCS, REPO, fenced_blocks, shown_in
 from tests.support.exporter_process import free_port, wait_until
@@ -245,8 +246,10 @@ def test_the_merge_recipe_keeps_both_configs_routing(tmp_path: Path) -> None:
         assert routed.stdout.strip() == receiver, labels
 
 
-def alert_loki_queries() -> list[str]:
-    """The LogQL each alert's description tells the on-call person to run, for site shop."""
+def alert_loki_queries(cluster: str = "") -> list[str]:
+    """The LogQL each alert's description tells the on-call person to run, for site shop (in
+    ``cluster``, as its Prometheus's external label, or on one Prometheus without one)."""
+    in_cluster = with_cluster(MixinConfig(), ', cluster="{{ . }}"')
     found = []
     for group in yaml.safe_load((REPO / "alerts" / "site-status-alerts.rules.yml").read_text())[
         "groups"
@@ -259,16 +262,19 @@ def alert_loki_queries() -> list[str]:
                     query.group(1)
                     .replace("{{ $labels.site }}", "shop")
                     .replace("{{ $labels.environment }}", "prod")
+                    .replace(in_cluster, f', cluster="{cluster}"' if cluster else "")
                 )
     return found
 
 
-def test_the_alerts_loki_queries_parse_and_filter_on_the_line() -> None:
+@pytest.mark.parametrize("cluster", ["", "dr"])
+def test_the_alerts_loki_queries_parse_and_filter_on_the_line(cluster: str) -> None:
     """Status and kind are fields of the report line, not stream labels (docs/reports.md)."""
-    queries = alert_loki_queries()
+    queries = alert_loki_queries(cluster)
     assert len(queries) == 4
     assert logql_syntax_errors(queries) == {}
+    labels = ["job", "site", "environment", "report_type", *(["cluster"] if cluster else [])]
     for query in queries:
         selector = query.split("}")[0]
-        assert re.findall(r"(\w+)=", selector) == ["job", "site", "environment", "report_type"]
+        assert re.findall(r"(\w+)=", selector) == labels
         assert re.search(r'\| json \| (status|probe_kind)="\w+"$', query), query
