@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +23,9 @@ settings.register_profile(
     deadline=2000,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile("site-status")
+# scripts/test --quick: a fifth of the examples (HYPOTHESIS_PROFILE=quick); CI draws them all.
+settings.register_profile("quick", settings.get_profile("site-status"), max_examples=20)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "site-status"))
 
 
 @pytest.fixture
@@ -37,13 +40,19 @@ def fuse_mount(tmp_path: Path) -> Iterator[FuseMounts]:
 
 TESTS = Path(__file__).resolve().parent
 #: Tests left out by ``scripts/test --quick`` (``-m "not slow"``): end-to-end runs of the
-#: exporter with its peers, the fleet and the benchmarks' smoke runs, and the few that start a
-#: real Prometheus on a large TSDB or hold hundreds of connections. Globs, relative to tests/.
+#: exporter with its peers (the gate's against real exporters and Prometheus), the fleet's
+#: rules, routing and smoke runs, the benchmarks' smoke runs, and the few that evaluate 30 days
+#: of rules, query a large TSDB or hold hundreds of connections. Globs, relative to tests/;
+#: a single test says ``pytest.mark.slow`` itself.
 SLOW = (
     "integration/*",
     "test_fleet_*.py",
+    "mixin/test_fleet_*.py",
     "*/test_bench_*.py",
     "test_bench_*.py",
+    "gate/test_gate_exporters.py",
+    "gate/test_gate_prometheus.py",
+    "kube/test_exporter_in_kubernetes.py",
     "mixin/test_site_queries_scale.py",
     "core/test_httpd_attacks.py",
 )

@@ -48,12 +48,17 @@ def test_promtool_accepts_the_rule_files() -> None:
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.parametrize("test_file", ["alerts.test.yml", "availability.test.yml"])
+@pytest.mark.parametrize(
+    "test_file",
+    # 30 days of availability rules: a minute of CPU, left out of scripts/test --quick.
+    ["alerts.test.yml", pytest.param("availability.test.yml", marks=pytest.mark.slow)],
+)
 def test_promtool_unit_tests_pass(test_file: str) -> None:
     result = promtool("test", "rules", test_file, cwd=PROMTOOL_TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
     """A wrong expectation is caught: the unit tests are not vacuous."""
     text = (PROMTOOL_TESTS / "availability.test.yml").read_text()
