@@ -19,6 +19,7 @@ from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_
 from exporter.context import ProbeRuntime
 from exporter.gate.arguments import add_parser as add_gate_parser
 from exporter.interrupts import until_signal
+from exporter.log_format import OneLineFormatter
 from exporter.memory import tune_malloc
 from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
@@ -74,13 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     tune_malloc()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "warning").upper(),
-        stream=sys.stderr,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
-    )
+    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(), stream=sys.stderr)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+        handler.setFormatter(OneLineFormatter())
     # httpx logs every request at INFO: one line per probe run is noise, not news.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from exporter.gate.matchers import Matcher, MatcherError, parse_matchers
 from exporter.gate.windows import WindowSpecError, parse_window
 from exporter.schedule.rules import Rule
 from exporter.units import parse_duration
@@ -15,6 +16,31 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+#: A lookback, a watch or a grace longer than this is a typo, not a plan.
+MAX_DURATION = 31 * 24 * 3600.0
+
+
+def _bounded_duration(text: str) -> float:
+    seconds = _duration(text)
+    if seconds > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than 31 days")
+    return seconds
+
+
+def _lookback(text: str) -> float:
+    seconds = _bounded_duration(text)
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a lookback is at least 1s")
+    return seconds
+
+
+def _matchers(text: str) -> tuple[Matcher, ...]:
+    try:
+        return parse_matchers(text)
+    except MatcherError as error:
+        raise argparse.ArgumentTypeError(f"not a label matcher list: {error}") from None
 
 
 def _window(text: str) -> list[Rule]:
@@ -40,12 +66,18 @@ def add_parser(commands: Any) -> None:
     source.add_argument("--prometheus", metavar="URL", help="many sites through Prometheus")
     gate.add_argument(
         "--match",
-        default="",
+        type=_matchers,
+        default=(),
         metavar="MATCHERS",
         help="with --prometheus: label matchers on site_status_site_info, "
         'e.g. \'tier="priprod", environment="prod"\'',
     )
     gate.add_argument("--max-status", choices=["ok", "warning"], default="ok")
+    gate.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="pass when no site matches (default: that fails: a typo in --match is no pass)",
+    )
     gate.add_argument(
         "--allow-missing", action="store_true", help="a site with no data does not fail the gate"
     )
@@ -55,16 +87,19 @@ def add_parser(commands: Any) -> None:
         help="a site in a maintenance window fails like any other (default: reported, excused)",
     )
     gate.add_argument(
-        "--watch", type=_duration, metavar="DURATION", help="keep watching this long (e.g. 1h)"
+        "--watch",
+        type=_bounded_duration,
+        metavar="DURATION",
+        help="keep watching this long (e.g. 1h)",
     )
     gate.add_argument(
         "--grace",
-        type=_duration,
+        type=_bounded_duration,
         metavar="DURATION",
         help="with --watch: a degradation fails once it lasts this long "
         "(default: one interval of the failing probe; 60s through Prometheus)",
     )
-    gate.add_argument("--poll", type=_duration, default=5.0, metavar="DURATION")
+    gate.add_argument("--poll", type=_bounded_duration, default=5.0, metavar="DURATION")
     gate.add_argument(
         "--window",
         type=_window,
@@ -76,8 +111,10 @@ def add_parser(commands: Any) -> None:
     )
     gate.add_argument(
         "--lookback",
-        default="1h",
+        type=_lookback,
+        default=3600.0,
+        metavar="DURATION",
         help="with --prometheus: a site seen this recently but with no data now is missing",
     )
-    gate.add_argument("--timeout", type=_duration, default=10.0, metavar="DURATION")
+    gate.add_argument("--timeout", type=_bounded_duration, default=10.0, metavar="DURATION")
     gate.add_argument("--format", choices=["text", "json"], default="text")

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import httpx
-
 from exporter.gate import report
+from exporter.gate.fetch import Fetcher
 from exporter.gate.judge import ExitCode, Judged, Policy, Watch, grace_of, judge
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
 from exporter.gate.sources import ExporterSource, PrometheusSource, Source
@@ -23,6 +22,7 @@ from exporter.gate.windows import inside, next_opening
 from exporter.interrupts import Interrupted
 from exporter.status import Status
 from exporter.units import format_duration
+from exporter.visible_text import visible
 
 #: A site's /status unreachable in a watch for this long (or the grace, if longer) ends the
 #: watch with UNKNOWN: a short blip of the network is not a verdict on the rollout.
@@ -48,6 +48,7 @@ class Progress:
         degraded = [j.site.site for j in judged if j.degraded]
         if degraded:
             text += " (degraded: " + ", ".join(degraded) + ")"
+        text = visible(text)
         if self.tty:
             self.stream.write("\r\x1b[K" + text)
         else:
@@ -108,7 +109,10 @@ class Gate:
                 return self.finish(ExitCode.FAIL, f"outside deploy window (next: {opening})")
         try:
             if self.args.watch is None:
-                judged = judge(self.source.read(), self.policy)
+                sites = self.source.read()
+                if not sites and not self.args.allow_empty:
+                    return self.finish(ExitCode.FAIL, self.nothing_matched())
+                judged = judge(sites, self.policy)
                 outcome, text = report.summary_text(judged, self.policy.max_status)
                 return self.finish(outcome, text, judged)
             return self.watch(self.args.watch)
@@ -116,6 +120,12 @@ class Gate:
             return self.finish(ExitCode.UNKNOWN, str(error))
         except SourceRejected as error:
             return self.finish(ExitCode.USAGE, str(error))
+
+    def nothing_matched(self) -> str:
+        return (
+            f"no site matched {self.source.describe()} (a typo in --match? "
+            "--allow-empty passes an empty match)"
+        )
 
     def watch(self, duration: float) -> int:
         watch = Watch(self.policy, self.args.grace)
@@ -143,6 +153,9 @@ class Gate:
                     raise
                 self.sleep(self.args.poll)
                 continue
+            if not sites and not self.args.allow_empty:
+                progress.done()
+                return self.finish(ExitCode.FAIL, self.nothing_matched())
             judged, lasting = watch.observe(sites, now)
             progress.show(now - start, judged)
             if lasting:
@@ -173,10 +186,10 @@ class Gate:
 
 
 def run(args: argparse.Namespace) -> int:
-    with httpx.Client(timeout=args.timeout, follow_redirects=False, trust_env=True) as client:
+    with Fetcher(args.timeout) as fetcher:
         source: Source
         if args.url:
-            source = ExporterSource(args.url, client, args.allow_missing)
+            source = ExporterSource(args.url, fetcher, args.allow_missing)
         else:
-            source = PrometheusSource(args.prometheus, args.match, client, args.lookback)
+            source = PrometheusSource(args.prometheus, args.match, fetcher, args.lookback)
         return Gate(args, source, sys.stdout, sys.stderr).run()

@@ -11,6 +11,9 @@ from exporter.status import Status
 
 #: When no probe says how often it runs (Prometheus mode), a degradation must last this long.
 DEFAULT_GRACE = 60.0
+#: The longest grace a probe's interval gives: a probe that runs once a day does not hold a
+#: pipeline for a day (``--grace`` says otherwise when that is wanted).
+MAX_DERIVED_GRACE = 3600.0
 
 
 class ExitCode(enum.IntEnum):
@@ -60,7 +63,7 @@ def grace_of(site: SiteState, grace: float | None) -> float:
     if grace is not None:
         return grace
     intervals = [probe.interval_seconds for probe in site.failing if probe.interval_seconds]
-    return max(intervals, default=DEFAULT_GRACE)
+    return min(max(intervals, default=DEFAULT_GRACE), MAX_DERIVED_GRACE)
 
 
 class Watch:

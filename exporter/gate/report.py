@@ -8,6 +8,7 @@ from typing import Any
 from exporter.gate.judge import ExitCode, Judged
 from exporter.gate.model import SiteState
 from exporter.status import Status
+from exporter.visible_text import visible
 
 #: A site's line is cut here: a pipeline log is read by a person, one line per site.
 LINE_LIMIT = 400
@@ -16,10 +17,13 @@ _WORDS = {ExitCode.PASS: "OK", ExitCode.FAIL: "FAIL", ExitCode.USAGE: "UNKNOWN"}
 
 
 def first_line(outcome: ExitCode, text: str) -> str:
-    return f"GATE {_WORDS.get(outcome, 'UNKNOWN')} - {text}"
+    return f"GATE {_WORDS.get(outcome, 'UNKNOWN')} - {visible(text)}"
 
 
 def cut(text: str, limit: int = LINE_LIMIT) -> str:
+    """One visible line of at most ``limit`` characters: a source's names and summaries can
+    hold newlines and escape sequences that would overwrite the verdict on a terminal."""
+    text = visible(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

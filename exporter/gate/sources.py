@@ -1,12 +1,20 @@
-"""Where the gate reads site status: exporters' ``/status``, or Prometheus' query API."""
+"""Where the gate reads site status: exporters' ``/status``, or Prometheus' query API.
+
+Whatever a source sends is checked before it is believed: a document of another shape is
+``SourceUnreachable`` (exit 3, one line), never a traceback and never a pass. Through
+Prometheus, everything about a site is joined on the identity of the exporter that published it
+(``cluster``, ``job``, ``instance``), never on a label: a site's ``site`` label can be
+published by any scrape target, its identity only by the target itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-import httpx
-
+from exporter.gate.fetch import Fetcher
+from exporter.gate.matchers import Matcher, describe, selector
 from exporter.gate.model import (
     GateProbe,
     SiteState,
@@ -14,9 +22,20 @@ from exporter.gate.model import (
     SourceUnreachable,
     worst_first,
 )
-from exporter.status import Status
+from exporter.redact import redact_url
+from exporter.status import Status, worst
+from exporter.units import format_duration
 
 SITE_LABELS = ("site", "environment", "tier", "profile")
+#: Who published a series: the scrape target (``job``, ``instance``) and, where several
+#: Prometheus servers are queried as one (Thanos, Mimir), their ``cluster`` external label.
+IDENTITY = ("cluster", "job", "instance")
+#: A probe interval beyond this is not believed (a watch's grace is one interval).
+MAX_INTERVAL = 24 * 3600.0
+#: The longest text taken from a document for a name or a summary.
+TEXT_CHARS = 1000
+
+Identity = tuple[str, ...]
 
 
 class Source(Protocol):
@@ -27,34 +46,42 @@ class Source(Protocol):
 
 def _status(value: object) -> Status:
     """A Nagios code as a status; anything else (NaN, garbage) is UNKNOWN."""
+    if isinstance(value, bool):
+        return Status.UNKNOWN
     try:
-        return Status(int(float(str(value))))
-    except (TypeError, ValueError, OverflowError):
+        number = float(value) if isinstance(value, int | float | str) else math.nan
+        return Status(int(number)) if number == int(number) else Status.UNKNOWN
+    except (ValueError, OverflowError):
         return Status.UNKNOWN
 
 
-def _get_json(client: httpx.Client, url: str, params: dict[str, str] | None = None) -> Any:
-    try:
-        response = client.get(url, params=params)
-    except httpx.HTTPError as error:
-        raise SourceUnreachable(f"cannot reach {url}: {error or type(error).__name__}") from None
-    try:
-        document = response.json()
-    except ValueError:
-        raise SourceUnreachable(f"{url}: HTTP {response.status_code}, not JSON") from None
-    return document, response.status_code
+def _text(value: object, default: str = "") -> str:
+    """A string field as text, capped; anything else (a number, a list) as ``default``."""
+    if isinstance(value, str):
+        return value[:TEXT_CHARS]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)[:TEXT_CHARS]
+    return default
+
+
+def _interval(value: object) -> float | None:
+    """A probe's interval in seconds, when it is a believable one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) and 0 < seconds <= MAX_INTERVAL else None
 
 
 class ExporterSource:
     """One or more exporters, each read at ``URL/status``."""
 
-    def __init__(self, urls: Sequence[str], client: httpx.Client, allow_missing: bool) -> None:
+    def __init__(self, urls: Sequence[str], fetcher: Fetcher, allow_missing: bool) -> None:
         self.urls = [url.rstrip("/") for url in urls]
-        self.client = client
+        self.fetcher = fetcher
         self.allow_missing = allow_missing
 
     def describe(self) -> str:
-        return ", ".join(self.urls)
+        return ", ".join(redact_url(url) for url in self.urls)
 
     def read(self) -> list[SiteState]:
         sites = []
@@ -64,109 +91,165 @@ class ExporterSource:
             except SourceUnreachable as error:
                 if not self.allow_missing:
                     raise
-                sites.append(SiteState(site=url, status=None, missing_reason=str(error)))
+                name = redact_url(url)
+                sites.append(SiteState(site=name, status=None, missing_reason=str(error)))
         return sites
 
     def _read_one(self, url: str) -> SiteState:
-        document, code = _get_json(self.client, f"{url}/status")
-        if code != 200 or not isinstance(document, dict):
-            raise SourceUnreachable(f"{url}/status: HTTP {code}, not a site-status document")
-        site = document.get("site") or {}
-        probes = [
-            GateProbe(
-                name=str(probe.get("name", "?")),
-                status=_status(probe.get("code")),
-                summary=str(probe.get("summary", "")),
-                interval_seconds=probe.get("interval_seconds"),
-            )
-            for probe in document.get("probes", [])
-            if isinstance(probe, dict)
-        ]
-        return SiteState(
-            site=str(site.get("name", url)),
-            status=_status(document.get("code")),
-            maintenance=bool(document.get("maintenance")),
-            labels={key: str(site.get(key, "")) for key in SITE_LABELS[1:]},
-            failing=worst_first([probe for probe in probes if probe.status is not Status.OK]),
+        document, code = self.fetcher.get_json(f"{url}/status")
+        return exporter_site(document, code, redact_url(url))
+
+
+def exporter_site(document: Any, code: int, url: str) -> SiteState:
+    """The site an exporter's ``/status`` document describes; ``SourceUnreachable`` if it is
+    not one."""
+    if code != 200 or not isinstance(document, dict):
+        raise SourceUnreachable(f"{url}/status: HTTP {code}, not a site-status document")
+    site, probes = document.get("site"), document.get("probes")
+    if not isinstance(site, dict) or not isinstance(probes, list) or "code" not in document:
+        raise SourceUnreachable(f"{url}/status: not a site-status document (site, probes, code)")
+    states = [
+        GateProbe(
+            name=_text(probe.get("name"), "?"),
+            status=_status(probe.get("code")),
+            summary=_text(probe.get("summary")),
+            interval_seconds=_interval(probe.get("interval_seconds")),
         )
-
-
-def joined(metric: str, match: str) -> str:
-    """``metric`` with the site's labels, for the sites whose site_info matches ``match``."""
-    return (
-        f"{metric} * on(job, instance) group_left({', '.join(SITE_LABELS)}) "
-        f"site_status_site_info{{{match}}}"
+        for probe in probes
+        if isinstance(probe, dict)
+    ]
+    return SiteState(
+        site=_text(site.get("name"), url) or url,
+        status=_status(document.get("code")),
+        maintenance=document.get("maintenance") is True,
+        labels={key: _text(site.get(key)) for key in SITE_LABELS[1:]},
+        failing=worst_first([probe for probe in states if probe.status is not Status.OK]),
     )
 
 
+def joined(metric: str, info: str) -> str:
+    """``metric`` of each exporter, with its site's labels, for the exporters whose site_info
+    is ``info``: joined on who published both."""
+    return f"{metric} * on({', '.join(IDENTITY)}) group_left({', '.join(SITE_LABELS)}) {info}"
+
+
 class PrometheusSource:
-    """Many sites through Prometheus: the site rollup joined with the site info labels.
+    """Many sites through Prometheus: each exporter's rollup joined with its site info.
 
     A site that had a site_info series within ``lookback`` but has none now (its exporter is
-    down, or its series went stale) is *missing*."""
+    down, or its series went stale) is *missing*. A site's status is the worst of its exporters
+    that are not in maintenance; it is excused for maintenance only when every exporter that
+    publishes it says so."""
 
-    def __init__(self, url: str, match: str, client: httpx.Client, lookback: str) -> None:
+    def __init__(
+        self, url: str, matchers: tuple[Matcher, ...], fetcher: Fetcher, lookback: float
+    ) -> None:
         self.url = url.rstrip("/")
-        self.match = match
-        self.client = client
+        self.info = selector("site_status_site_info", matchers)
+        self.matchers = matchers
+        self.fetcher = fetcher
         self.lookback = lookback
 
     def describe(self) -> str:
-        return f"{self.url} {{{self.match}}}"
+        return f"{redact_url(self.url)} {describe(self.matchers)}"
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        document, code = _get_json(self.client, f"{self.url}/api/v1/query", {"query": expr})
+    def query(self, expr: str) -> list[tuple[dict[str, str], str]]:
+        """The instant vector ``expr`` evaluates to: each sample's labels and value."""
+        url = f"{self.url}/api/v1/query"
+        document, code = self.fetcher.get_json(url, {"query": expr})
+        shown = redact_url(self.url)
         if not isinstance(document, dict):
-            raise SourceUnreachable(f"{self.url}: HTTP {code}, not a Prometheus answer")
+            raise SourceUnreachable(f"{shown}: HTTP {code}, not a Prometheus answer")
         if document.get("status") != "success":
-            error = str(document.get("error", f"HTTP {code}"))
+            error = _text(document.get("error"), f"HTTP {code}")[:300]
             if document.get("errorType") == "bad_data":
                 raise SourceRejected(f"Prometheus refused the query: {error}")
-            raise SourceUnreachable(f"{self.url}: {error}")
-        result: list[dict[str, Any]] = document["data"]["result"]
-        return result
+            raise SourceUnreachable(f"{shown}: {error}")
+        return vector_samples(document.get("data"), shown)
 
     def read(self) -> list[SiteState]:
-        status = self._by_site(joined("site_status_site_status", self.match))
-        in_maintenance = {
-            sample["metric"].get("site", "")
-            for sample in self.query(joined("(site_status_maintenance == 1)", self.match))
-        }
-        failing: dict[str, list[GateProbe]] = {}
-        for sample in self.query(joined("(site_status_probe_status > 0)", self.match)):
-            labels = sample["metric"]
-            probe = GateProbe(labels.get("probe", "?"), _status(sample["value"][1]))
-            failing.setdefault(labels.get("site", ""), []).append(probe)
-        known = self.query(
-            f"last_over_time(site_status_site_info{{{self.match}}}[{self.lookback}])"
+        rollups = self.query(joined("site_status_site_status", self.info))
+        maintenance = self.query(joined("(site_status_maintenance == 1)", self.info))
+        failing = self.query(joined("(site_status_probe_status > 0)", self.info))
+        lookback = f"{round(self.lookback * 1000)}ms"
+        known = self.query(f"last_over_time({self.info}[{lookback}])")
+        return prometheus_sites(
+            rollups, maintenance, failing, known, format_duration(self.lookback)
         )
-        labels_of = {s["metric"].get("site", ""): s["metric"] for s in known}
-        sites = []
-        for name in sorted(set(labels_of) | set(status)):
-            labels = labels_of.get(name) or status[name][1]
-            common = {key: labels.get(key, "") for key in SITE_LABELS[1:]}
-            if name not in status:
-                reason = f"no current data (seen within {self.lookback}; exporter down?)"
-                sites.append(SiteState(name, None, labels=common, missing_reason=reason))
-                continue
-            sites.append(
-                SiteState(
-                    site=name,
-                    status=status[name][0],
-                    maintenance=name in in_maintenance,
-                    labels=common,
-                    failing=worst_first(failing.get(name, [])),
-                )
-            )
-        return sites
 
-    def _by_site(self, expr: str) -> dict[str, tuple[Status, dict[str, str]]]:
-        """Per site, the worst value over its exporters (replicas), and its labels."""
-        found: dict[str, tuple[Status, dict[str, str]]] = {}
-        for sample in self.query(expr):
-            labels = sample["metric"]
-            value = _status(sample["value"][1])
-            site = labels.get("site", "")
-            if site not in found or value.worse_than(found[site][0]):
-                found[site] = (value, labels)
-        return found
+
+def vector_samples(data: object, where: str) -> list[tuple[dict[str, str], str]]:
+    """The samples of a query's ``data``; ``SourceUnreachable`` unless it is an instant vector
+    of ``{"metric": {label: value}, "value": [time, "value"]}``."""
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        raise SourceUnreachable(f"{where}: not a Prometheus answer (data is no vector)")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise SourceUnreachable(f"{where}: not a Prometheus answer (data.result is no list)")
+    samples = []
+    for sample in result:
+        metric = sample.get("metric") if isinstance(sample, dict) else None
+        value = sample.get("value") if isinstance(sample, dict) else None
+        if (
+            not isinstance(metric, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in metric.items())
+            or not isinstance(value, list)
+            or len(value) != 2
+            or not isinstance(value[1], str)
+        ):
+            raise SourceUnreachable(f"{where}: not a Prometheus answer (a malformed sample)")
+        samples.append((metric, value[1]))
+    return samples
+
+
+def _identity(labels: Mapping[str, str]) -> Identity:
+    return tuple(labels.get(key, "") for key in IDENTITY)
+
+
+def prometheus_sites(
+    rollups: list[tuple[dict[str, str], str]],
+    maintenance: list[tuple[dict[str, str], str]],
+    failing: list[tuple[dict[str, str], str]],
+    known: list[tuple[dict[str, str], str]],
+    lookback: str,
+) -> list[SiteState]:
+    """Sites from the four answers, each exporter's data kept to the exporter that sent it."""
+    exporters: dict[str, dict[Identity, Status]] = {}
+    labels_of: dict[str, dict[str, str]] = {}
+    for labels, _ in known:
+        labels_of.setdefault(labels.get("site", ""), labels)
+    for labels, value in rollups:
+        site = labels.get("site", "")
+        exporters.setdefault(site, {})[_identity(labels)] = _status(value)
+        labels_of.setdefault(site, labels)
+    in_maintenance = {_identity(labels) for labels, _ in maintenance}
+    probes: dict[Identity, list[GateProbe]] = {}
+    for labels, value in failing:
+        probe = GateProbe(_text(labels.get("probe"), "?"), _status(value))
+        probes.setdefault(_identity(labels), []).append(probe)
+    sites = []
+    for name in sorted(labels_of):
+        common = {key: labels_of[name].get(key, "") for key in SITE_LABELS[1:]}
+        current = exporters.get(name)
+        if not current:
+            reason = f"no current data (seen within {lookback}; exporter down?)"
+            sites.append(SiteState(name, None, labels=common, missing_reason=reason))
+            continue
+        working = [identity for identity in current if identity not in in_maintenance]
+        counted = working or list(current)
+        worst_of: dict[str, GateProbe] = {}
+        for identity in counted:
+            for probe in probes.get(identity, []):
+                seen = worst_of.get(probe.name)
+                if seen is None or probe.status.worse_than(seen.status):
+                    worst_of[probe.name] = probe
+        sites.append(
+            SiteState(
+                site=name,
+                status=worst(current[identity] for identity in counted),
+                maintenance=not working,
+                labels=common,
+                failing=worst_first(list(worst_of.values())),
+            )
+        )
+    return sites

@@ -43,7 +43,7 @@ def test_every_gate_in_the_snippet_parses(snippet: Path) -> None:
         args = build_parser().parse_args(words[1:])
         assert args.command == "gate"
         assert args.prometheus == "http://prometheus:9090"
-        assert args.match == 'tier="priprod", environment="prod"'
+        assert [m.promql() for m in args.match] == ['tier="priprod"', 'environment="prod"']
     before, after = (build_parser().parse_args(shlex.split(g)[1:]) for g in gates)
     assert after.watch == 3600
     # The window is checked before the deploy, where it can stop it; never after.

@@ -77,6 +77,9 @@ def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path
         in_maintenance = gate("--prometheus", url, "--match", 'site="museum"')
         as_json = gate("--prometheus", url, "--match", 'tier="priprod"', "--format", "json")
         bad_match = gate("--prometheus", url, "--match", "tier=priprod")
+        injected = gate("--prometheus", url, "--match", 'tier="x"} or vector(0) or {a="')
+        typo = gate("--prometheus", url, "--match", 'tier="prioprod"')
+        typo_allowed = gate("--prometheus", url, "--match", 'tier="prioprod"', "--allow-empty")
         analysis = {
             site: analysis_result(prometheus, site) for site in ("shop", "campus", "library")
         }
@@ -86,7 +89,7 @@ def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path
     first, *lines = priprod.stdout.splitlines()
     assert first == "GATE FAIL - 2 of 4 site(s) above OK: campus, library"
     assert lines[0] == "campus CRITICAL - release-marker CRITICAL"
-    assert lines[1].startswith("library MISSING - no current data (seen within 1h")
+    assert lines[1].startswith("library MISSING - no current data (seen within 60m")
     assert lines[2].startswith("museum CRITICAL - release-marker CRITICAL (in maintenance")
 
     assert allowed.returncode == 1
@@ -107,7 +110,49 @@ def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path
     # The Argo Rollouts template's query gives each site's rollup, and nothing for a missing one.
     assert analysis == {"shop": [0.0], "campus": [2.0], "library": []}
 
+    # Matchers are parsed, never pasted into the query (finding 4).
     assert bad_match.returncode == 2
-    assert bad_match.stdout.startswith("GATE UNKNOWN - Prometheus refused the query:")
+    assert "--match: not a label matcher list: the value must be quoted" in bad_match.stderr
+    assert injected.returncode == 2, injected.stdout
+    assert "--match: not a label matcher list: expected ','" in injected.stderr
+    # A match of no site fails, unless that is asked for (finding 4).
+    assert typo.returncode == 1, typo.stdout
+    assert typo.stdout.splitlines() == [
+        f'GATE FAIL - no site matched {url} {{tier="prioprod"}} '
+        "(a typo in --match? --allow-empty passes an empty match)"
+    ]
+    assert typo_allowed.returncode == 0
+    assert typo_allowed.stdout.splitlines() == ["GATE OK - 0 site(s) at most OK"]
     assert unreachable.returncode == 3
     assert unreachable.stdout.startswith(f"GATE UNKNOWN - cannot reach {url}/api/v1/query")
+
+
+def test_another_target_cannot_excuse_a_site_by_publishing_its_name(tmp_path: Path) -> None:
+    """Finding 3: maintenance was keyed by the ``site`` label alone, so any scrape target that
+    published ``site_status_maintenance 1`` under a failing site's name excused it (exit 0).
+    Here a second real exporter calls itself "campus" and declares maintenance."""
+    (tmp_path / "other").mkdir()
+    with contextlib.ExitStack() as stack:
+        campus = stack.enter_context(running_site(tmp_path, "campus"))
+        impostor = stack.enter_context(
+            running_site(tmp_path / "other", "campus", maintenance=maintenance_now())
+        )
+        targets = [s.exporter.url.removeprefix("http://") for s in (campus, impostor)]
+        prometheus = stack.enter_context(
+            running_prometheus(tmp_path, targets, [], f"127.0.0.1:{free_port()}", interval="1s")
+        )
+        campus.fail()
+
+        def both_scraped() -> bool:
+            states = prometheus.query("site_status_site_status")
+            return sorted(float(s["value"][1]) for s in states) == [0.0, 2.0] and bool(
+                prometheus.query("site_status_maintenance == 1")
+            )
+
+        wait_until(both_scraped, timeout=40, interval=0.5)
+        result = gate("--prometheus", prometheus.url, "--match", 'site="campus"')
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "GATE FAIL - 1 of 1 site(s) above OK: campus",
+        "campus CRITICAL - release-marker CRITICAL",
+    ]
