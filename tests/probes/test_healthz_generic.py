@@ -155,3 +155,20 @@ def test_a_text_page_quotes_its_first_failure_line_only_for_an_unexpected_code()
     prose = b"Welcome\nAll systems go.\nerror rate: 0%\n"
     assert grade_body("auto", 502, TEXT, prose).summary == "HTTP 502: error rate: 0%"
     assert grade_body("auto", 200, TEXT, prose).status is Status.OK
+
+
+def test_an_nginx_error_page_is_quoted_with_the_code_said_once() -> None:
+    page = (
+        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n"
+        b"</body>\r\n</html>\r\n"
+    )
+    verdict = grade_body("auto", 502, "text/html", page)
+    assert (verdict.status, verdict.summary) == (Status.CRITICAL, "HTTP 502: Bad Gateway")
+
+
+def test_a_state_object_under_a_state_key_is_read_as_components() -> None:
+    body = json.dumps({"status": {"database": "ok", "cache": "down"}}).encode()
+    verdict = grade_body("auto", 200, JSON, body)
+    assert verdict.status is Status.CRITICAL
+    assert "status.cache (down)" in verdict.summary

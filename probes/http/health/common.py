@@ -364,7 +364,9 @@ def with_code(verdict: Verdict, status_code: int, options: Options) -> Verdict:
     if verdict.body_decides or options.expects(status_code):
         return verdict
     if verdict.said:
-        summary = f"HTTP {status_code}: {verdict.said}"
+        # nginx's error page says "502 Bad Gateway": the code is said once.
+        said = verdict.said.removeprefix(f"{status_code} ").lstrip() or verdict.said
+        summary = f"HTTP {status_code}: {said}"
     else:
         summary = f"HTTP {status_code}, expected {options.expect_text}"
     if verdict.status is not Status.OK and verdict.summary:

@@ -130,7 +130,10 @@ def components(node: Mapping[str, Any], options: Options, depth: int) -> Iterato
     """The parts of ``node`` with a state, at most ``MAX_DEPTH`` levels below the top."""
     for key, value in node.items():
         name = one_line(str(key), NAME_CAP)
-        if key in _OWN_KEYS or (key in vocabulary.REASON_KEYS and key not in CONTAINERS):
+        nested = isinstance(value, Mapping | list)
+        if (key in _OWN_KEYS and not nested) or (
+            key in vocabulary.REASON_KEYS and key not in CONTAINERS
+        ):
             continue
         if key in FAILURE_CONTAINERS and isinstance(value, Mapping | list):
             yield from failure_entries(value)
