@@ -48,6 +48,7 @@ from exporter.maintenance import MaintenanceWindow as MaintenanceWindow  # re-ex
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
 from exporter.schedule import timeline
+from exporter.schedule.announce import Announcement, announce
 
 ENV_PREFIX = "SITE_STATUS_"
 DEFAULT_LISTEN = ":9918"
@@ -72,6 +73,10 @@ class Site(Strict):
 
     def in_maintenance(self, moment: datetime | None = None) -> bool:
         return timeline.covers(self.maintenance, moment or datetime.now(UTC))
+
+    def announced(self, moment: datetime | None = None) -> Announcement:
+        """The maintenance window the site is in, and the next one."""
+        return announce(self.maintenance, moment or datetime.now(UTC))
 
 
 class LokiBasicAuth(Strict):

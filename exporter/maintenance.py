@@ -66,8 +66,13 @@ class MaintenanceWindow(_Window):
             raise ValueError("end must be after start")
         return self
 
-    blackout: bool = False
-    zone: str = "UTC"
+    @property
+    def blackout(self) -> bool:
+        return False
+
+    @property
+    def zone(self) -> str:
+        return "UTC"
 
     def covers(self, moment: datetime) -> bool:
         return _aware(self.start) <= moment < _aware(self.end)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from exporter import __version__
 from exporter.config import Site
+from exporter.schedule.announce import opening_document
 from exporter.status import Status
 from exporter.store import ProbeView, site_status
 
@@ -124,6 +125,7 @@ def snapshot_summary(views: Sequence[ProbeView]) -> str:
 def snapshot_report(
     site: Site, views: Sequence[ProbeView], trigger: Trigger, observed_at: float
 ) -> Report:
+    announced = site.announced(datetime.fromtimestamp(observed_at, UTC))
     return {
         "schema_version": SCHEMA_VERSION,
         "report_type": "snapshot",
@@ -132,7 +134,9 @@ def snapshot_report(
         "status": site_status(views).name,
         "summary": one_line(snapshot_summary(views)),
         "trigger": trigger,
-        "maintenance": site.in_maintenance(),
+        "maintenance": announced.current is not None,
+        "maintenance_window": opening_document(announced.current, announced.at),
+        "next_maintenance": opening_document(announced.next, announced.at),
         "probes": [
             {
                 "name": view.name,

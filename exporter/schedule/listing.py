@@ -34,7 +34,16 @@ def line(opening: Opening) -> str:
     return f"{text}  {opening.reason}" if opening.reason else text
 
 
-def short(opening: Opening) -> str:
-    """``Thu 15:00-17:00 Europe/Oslo``: the banner's and the gate's form (no date)."""
+def short(opening: Opening, now: datetime | None = None) -> str:
+    """``Thu 15:00-17:00 Europe/Oslo`` (the banner's and the gate's form): the weekday alone
+    within a day and within the coming week, the date too beyond; ``until ...`` for an
+    open-ended window (an annotation's maintenance-until)."""
     start, end = local(opening.start, opening.zone), local(opening.end, opening.zone)
-    return f"{start:%a %H:%M}-{end:%H:%M} {opening.zone}"
+    if opening.start.year < 2000:
+        return f"until {end:%a %d %b %H:%M} {opening.zone}"
+    day = "%a" if now is None or opening.start - now < timedelta(days=6) else "%a %d %b"
+    if end.date() == start.date():
+        return f"{start.strftime(day)} {start:%H:%M}-{end:%H:%M} {opening.zone}"
+    if end - start <= timedelta(days=1):
+        return f"{start.strftime(day)} {start:%H:%M}-{end:%a %H:%M} {opening.zone}"
+    return f"{start:%a %d %b %H:%M}-{end:%a %d %b %H:%M} {opening.zone}"

@@ -32,6 +32,7 @@ from exporter.probe_api import MetricFamily
 from exporter.reports.series import stuck_report_families
 from exporter.reports.stats import ReportStats
 from exporter.run_stats import ExporterHealth, RunStats
+from exporter.schedule.announce import reason_of
 from exporter.status import Status
 from exporter.store import ProbeRecord, ProbeView, ResultStore, site_status
 
@@ -86,6 +87,21 @@ NODE_INFO = _family(
 )
 MAINTENANCE = _family(
     "site_status_maintenance", "1 while the site is in a declared maintenance window, else 0."
+)
+MAINTENANCE_INFO = _family(
+    "site_status_maintenance_info",
+    "1 while the site is in a declared maintenance window, with the window's reason (cut to 100 "
+    "characters); absent outside one. One series at most.",
+    "reason",
+)
+MAINTENANCE_NEXT_START = _family(
+    "site_status_maintenance_next_start_timestamp_seconds",
+    "Unix time at which the next declared maintenance window starts (looked for within 400 "
+    "days); absent when there is none.",
+)
+MAINTENANCE_NEXT_END = _family(
+    "site_status_maintenance_next_end_timestamp_seconds",
+    "Unix time at which the next declared maintenance window ends; absent when there is none.",
 )
 RUNS = _family(
     "site_status_probe_runs_total",
@@ -150,6 +166,9 @@ CORE_FAMILIES = (
     SITE_INFO,
     NODE_INFO,
     MAINTENANCE,
+    MAINTENANCE_INFO,
+    MAINTENANCE_NEXT_START,
+    MAINTENANCE_NEXT_END,
     RUNS,
     ERRORS,
     RUN_SECONDS,
@@ -291,7 +310,13 @@ class Exposition:
         yield SITE_STATUS, (), float(site_status(views))
         yield SITE_INFO, (site.name, site.environment, site.tier, site.profile), 1.0
         yield NODE_INFO, (self.node(),), 1.0
-        yield MAINTENANCE, (), float(site.in_maintenance())
+        announced = site.announced()
+        yield MAINTENANCE, (), float(announced.current is not None)
+        if announced.current is not None:
+            yield MAINTENANCE_INFO, (reason_of(announced.current),), 1.0
+        if announced.next is not None:
+            yield MAINTENANCE_NEXT_START, (), announced.next.start.timestamp()
+            yield MAINTENANCE_NEXT_END, (), announced.next.end.timestamp()
         runs, errors, seconds = self.stats.snapshot()
         for (kind, status), count in sorted(runs.items()):
             yield RUNS, (kind, status), float(count)

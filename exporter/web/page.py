@@ -48,6 +48,9 @@ dl{margin:0}
 dt{color:var(--muted)}
 dd{margin:0;font-weight:600;color:var(--fg)}
 .maint{color:var(--warning)}
+.banner{max-width:58rem;width:calc(100% - 2rem);margin:.6rem auto 0;padding:.5rem .8rem;
+border-radius:.4rem;border:1px solid var(--line);background:var(--card)}
+.banner.now{border-color:var(--warning);color:var(--warning);font-weight:600}
 .counts{margin:.2rem 0 0;color:var(--muted)}
 .probes{list-style:none;margin:0;padding:0;display:grid;gap:.6rem}
 .probe{border:1px solid var(--line);border-left:.35rem solid var(--c);border-radius:.4rem;
@@ -131,8 +134,15 @@ SCRIPT = """
     var rollup = document.getElementById("rollup");
     rollup.className = "rollup s-" + word.toLowerCase();
     document.getElementById("rollup-status").textContent = word;
-    document.getElementById("site-maintenance").textContent =
-      doc.maintenance ? "in maintenance" : "no";
+    var maint = document.getElementById("site-maintenance");
+    maint.textContent = doc.maintenance ? "in maintenance" : "no";
+    maint.className = doc.maintenance ? "maint" : "";
+    var banner = document.getElementById("maintenance-banner");
+    var w = doc.maintenance_window || doc.next_maintenance;
+    banner.hidden = !w;
+    banner.className = "banner" + (doc.maintenance_window ? " now" : "");
+    var words = doc.maintenance_window ? "In maintenance: " : "Next maintenance: ";
+    banner.textContent = !w ? "" : words + w.text + (w.reason ? ", " + w.reason : "");
     document.title = word + " \\u00b7 " + doc.site.name + " \\u00b7 site-status";
     var list = document.getElementById("probes");
     var open = {};
@@ -236,6 +246,7 @@ def render_page(site: Site, views: list[ProbeView], now: float | None = None) ->
         )
     )
     probes = "".join(_probe_item(view_document(view, now)) for view in ordered)
+    banner_class, banner = banner_text(document)
     updated = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S")
     counted = " \u00b7 ".join(counts)
     page = (
@@ -250,6 +261,8 @@ def render_page(site: Site, views: list[ProbeView], now: float | None = None) ->
         f'<div class="word" id="rollup-status">{rollup}</div>'
         f'<div><h1 id="site-name">{e(site.name)}</h1><dl class="facts">{facts}</dl>'
         f'<p class="counts" id="counts">{counted}</p></div></header>'
+        f'<p id="maintenance-banner" class="{banner_class}" role="status"'
+        f"{'' if banner else ' hidden'}>{e(banner)}</p>"
         f'<main><ul class="probes" id="probes">{probes}</ul></main>'
         '<footer><nav><a href="/metrics">/metrics</a><a href="/status">/status</a>'
         '<a href="/healthz">/healthz</a></nav>'
@@ -257,6 +270,18 @@ def render_page(site: Site, views: list[ProbeView], now: float | None = None) ->
         f"<script>{SCRIPT}</script></body></html>\n"
     )
     return page.encode(errors="replace")  # a lone surrogate (a file name) becomes "?"
+
+
+def banner_text(document: dict[str, Any]) -> tuple[str, str]:
+    """The announced-maintenance banner: the window the site is in, else the next one (the
+    script above writes the same from /status)."""
+    window = document["maintenance_window"] or document["next_maintenance"]
+    if window is None:
+        return "banner", ""
+    now = document["maintenance_window"] is not None
+    words = "In maintenance: " if now else "Next maintenance: "
+    reason = f", {window['reason']}" if window["reason"] else ""
+    return ("banner now" if now else "banner"), f"{words}{window['text']}{reason}"
 
 
 def _probe_item(probe: dict[str, Any]) -> str:

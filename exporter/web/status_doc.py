@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs
 
 from exporter.config import Site
+from exporter.schedule.announce import opening_document
 from exporter.status import Status
 from exporter.store import ProbeView, site_status
 
@@ -66,6 +68,7 @@ def view_document(view: ProbeView, now: float | None = None) -> dict[str, Any]:
 def site_document(site: Site, views: Iterable[ProbeView], now: float) -> dict[str, Any]:
     """The document's fields besides ``probes``."""
     rollup = site_status(views)
+    announced = site.announced(datetime.fromtimestamp(now, UTC))
     return {
         "site": {
             "name": site.name,
@@ -76,7 +79,10 @@ def site_document(site: Site, views: Iterable[ProbeView], now: float) -> dict[st
         },
         "status": rollup.name,
         "code": int(rollup),
-        "maintenance": site.in_maintenance(),
+        "maintenance": announced.current is not None,
+        #: The window the site is in (with its reason), and the next one: announced maintenance.
+        "maintenance_window": opening_document(announced.current, announced.at),
+        "next_maintenance": opening_document(announced.next, announced.at),
         "generated_at": round(now, 3),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,43 @@ def test_the_page_reads_on_a_phone_in_dark_mode(
         )
         assert background == "rgb(13, 17, 23)"  # the dark palette
         assert policy_errors(browser) == []
+
+
+def test_the_banner_announces_the_window_and_then_the_next_one(tmp_path: Path) -> None:
+    """A window that ends a few seconds after the page loads: the banner says the site is in
+    maintenance and why, then (redrawn from /status) the next window with its reason."""
+    now = datetime.now(UTC)
+    soon = now + timedelta(seconds=10)
+    later = (now + timedelta(days=30)).date()
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            site:
+              name: banner-site
+              maintenance:
+                - {{start: "{(now - timedelta(hours=1)).isoformat()}", end: "{soon.isoformat()}",
+                    reason: database upgrade}}
+                - {{schedule: "{later} 15:00-17:00 Europe/Oslo", reason: releases}}
+            reports: {{file: {tmp_path}/reports.jsonl}}
+            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            probes:
+              - {{name: present, kind: file, path: {config}}}
+            """
+        )
+    )
+    until = soon.strftime("%H:%M")
+    next_text = f"{later:%a %d %b} 15:00-17:00 Europe/Oslo, releases"
+    with running_exporter(config, tmp_path) as running, chromium() as browser:
+        browser.get(running.url + "/")
+        banner = browser.find_element(By.ID, "maintenance-banner")
+        assert banner.is_displayed()
+        assert banner.text.startswith("In maintenance: ")
+        assert banner.text.endswith(f"{until} UTC, database upgrade")
+        assert "now" in (banner.get_attribute("class") or "")
+        wait_until(lambda: banner.text.startswith("Next maintenance"), timeout=30, interval=0.5)
+        assert banner.text == f"Next maintenance: {next_text}"
+        assert "now" not in (banner.get_attribute("class") or "")
+        assert browser.find_element(By.ID, "site-maintenance").text == "no"
+        assert policy_errors(browser) == []
+        browser.save_screenshot(str(tmp_path / "banner.png"))
