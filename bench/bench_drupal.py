@@ -32,20 +32,14 @@ from types import FrameType
 from typing import Any
 
 from bench.bench_exporter import (
-    REPO,
-    BenchmarkBroken,
-    Child,
     Scraper,
-    cpu_seconds,
     machine_description,
     percentile,
     raise_system_exit,
-    rss_mib,
     seconds,
     started_site_status,
-    stop,
-    wait_ready,
 )
+from tools.processes import REPO, BenchmarkBroken, Child, cpu_seconds, rss_mib, stop, wait_ready
 
 DRUSH = REPO / "tests" / "support" / "drush"
 FIXTURES = REPO / "tests" / "probes" / "fixtures" / "drush"

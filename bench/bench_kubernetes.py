@@ -28,18 +28,15 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.bench_exporter import (  # noqa: E402
-    BenchmarkBroken,
     Scraper,
     config_document,
     probe_files,
-    rss_mib,
     seconds,
     started_site_status,
-    stop,
-    wait_ready,
 )
 from tests.support.http_server import misbehaving_server  # noqa: E402
 from tests.support.kube_api import KubeApiDouble  # noqa: E402
+from tools.processes import BenchmarkBroken, rss_mib, stop, wait_ready  # noqa: E402
 
 #: The issue's target: Kubernetes mode stays within this of the file-only figure.
 EXTRA_TARGET_MIB = 10.0

@@ -27,11 +27,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.bench_exporter import site_status_env, started_child, stop, wait_ready
 from tools.fleet.configs import drush_wrapper, site_document, write_shared_files, write_site
 from tools.fleet.measure import pss_by_mapping
 from tools.fleet.plan import Site, Timing
 from tools.fleet.processes import free_port
+from tools.processes import site_status_env, started_child, stop, wait_ready
 
 #: The issue's target for the fleet (where shared pages are split among ~200 exporters).
 PSS_TARGET_MIB = 32.0

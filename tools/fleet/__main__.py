@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench.bench_exporter import BenchmarkBroken
 from tools.fleet import analyse, plots, report
 from tools.fleet.run import Readings, play, running_fleet
+from tools.processes import BenchmarkBroken
 
 
 def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:

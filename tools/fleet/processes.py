@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.bench_exporter import (
+from tools.fleet.configs import REPO
+from tools.processes import (
     BenchmarkBroken,
     Child,
     site_status_argv,
@@ -24,7 +25,6 @@ from bench.bench_exporter import (
     started_child,
     stop,
 )
-from tools.fleet.configs import REPO
 
 NGINX = "/usr/sbin/nginx"
 PROMETHEUS = "prometheus"

@@ -14,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from bench.bench_exporter import BenchmarkBroken, Child, stop
 from tools.fleet import compress, configs, measure, processes
 from tools.fleet.plan import (
     SHARED_DEPENDENCY,
@@ -27,6 +26,7 @@ from tools.fleet.plan import (
     fleet,
     roles,
 )
+from tools.processes import BenchmarkBroken, Child, rss_mib, stop
 
 ALERTS_DIR = configs.REPO / "alerts"
 START_SPACING = 0.15  # seconds between two exporter starts: imports are CPU-bound
@@ -398,8 +398,6 @@ def window_end(running: Fleet, readings: Readings) -> None:
     assert running.sinks is not None
     readings.cpu_end["sinks"] = measure.cpu(running.sinks.process.pid)
     readings.load_average = _loadavg()
-    from bench.bench_exporter import rss_mib
-
     readings.prometheus_rss_mib = rss_mib(running.prometheus.process.pid)
 
 
