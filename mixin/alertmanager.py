@@ -23,6 +23,7 @@ from typing import Any
 
 from mixin.config import CLUSTER_LABEL
 from mixin.fleet import FLEET_ALERT, SITE_PAGES_REGEX
+from mixin.notifications import TEMPLATE_FILE
 
 OFFICE_HOURS = "office-hours"
 WEEKLY_MAINTENANCE = "weekly-maintenance"
@@ -30,6 +31,9 @@ PAGER = "pager"
 TEAM_CHAT = "team-chat"
 EXPORTER_ALERTS = "SiteStatusExporter(Down|Absent)"
 CLUSTER = CLUSTER_LABEL
+#: One notification per site, per node (SiteStatusLoadHigh) and per cause (SiteStatusWarningShared:
+#: kind, reason, part); labels an alert does not have group as empty (docs/alerts.md).
+GROUP_BY = ["alertname", CLUSTER, "site", "environment", "node", "kind", "reason", "part"]
 
 
 def office_hours_oslo() -> list[dict[str, Any]]:
@@ -62,6 +66,8 @@ class AlertmanagerSettings:
     pager_repeat_interval: str = "1h"
     office_hours: list[dict[str, Any]] = field(default_factory=office_hours_oslo)
     weekly_maintenance: list[dict[str, Any]] = field(default_factory=thursday_afternoon_oslo)
+    #: Template files, relative to the config file (mixin/notifications.py).
+    templates: tuple[str, ...] = (TEMPLATE_FILE,)
 
 
 def _route(receiver: str, *matchers: str, **extra: Any) -> dict[str, Any]:
@@ -128,13 +134,14 @@ def alertmanager_config(settings: AlertmanagerSettings | None = None) -> dict[st
     return {
         "route": {
             "receiver": TEAM_CHAT,
-            "group_by": ["alertname", CLUSTER, "site", "environment"],
+            "group_by": GROUP_BY,
             "group_wait": settings.group_wait,
             "group_interval": settings.group_interval,
             "repeat_interval": settings.repeat_interval,
             "routes": routes(settings),
         },
         "inhibit_rules": inhibit_rules(),
+        "templates": list(settings.templates),
         "receivers": [
             {
                 "name": PAGER,
@@ -208,7 +215,7 @@ def alertmanager_config_crd(
         "spec": {
             "route": {
                 "receiver": TEAM_CHAT,
-                "groupBy": ["alertname", CLUSTER, "site", "environment"],
+                "groupBy": GROUP_BY,
                 "groupWait": settings.group_wait,
                 "groupInterval": settings.group_interval,
                 "repeatInterval": settings.repeat_interval,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mixin.causes import RETIRED, own_warnings, reasons_at, unless_retired
 from mixin.config import MixinConfig
 from mixin.promql import SITE_LABELS, PromQL
 from mixin.recording import MAINTENANCE
@@ -36,6 +37,8 @@ class Alert:
     keep_firing_for: str | None = None
     #: The dashboard the alert links to; the site detail dashboard unless set.
     dashboard_url: str | None = None
+    #: Not about one site (a node, a fleet): no site dashboard, no Loki query of its reports.
+    fleet_level: bool = False
 
     def rule(self, config: MixinConfig) -> dict[str, Any]:
         rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
@@ -50,6 +53,9 @@ class Alert:
             "runbook_url": f"{config.runbook_url_base}/{self.name}.md",
             "dashboard_url": self.dashboard_url or site_dashboard_link(config),
         }
+        if not self.fleet_level:
+            # The site's latest reports: the whole story of each probe, summaries included.
+            rule["annotations"]["loki_query"] = loki_hint(config)
         return rule
 
 
@@ -117,22 +123,25 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
         Alert(
             "SiteStatusSiteCritical",
             "critical",
-            q.unless_maintenance(q.with_site(f"{status} == 2")),
+            unless_retired(config, q.unless_maintenance(q.with_site(f"{status} == 2"))),
             durations.site_critical,
-            f"{site} is CRITICAL",
+            f"{site} is CRITICAL: {reasons_at(q, '== 2')}",
             f"The site's rollup has been CRITICAL for {durations.site_critical}. Critical "
-            f"probes: {probes_at(q, 2)}. Read why in the site detail dashboard (probe "
-            "status timeline and latest reports) or in Loki: "
+            f"probes, with why: {reasons_at(q, '== 2')}. Their summaries are in the site "
+            "detail dashboard (probe status timeline and latest reports) and in Loki: "
             f"{loki_hint(config, status_is('CRITICAL'))}.",
         ),
         Alert(
             "SiteStatusSiteDegraded",
             "warning",
-            q.unless_maintenance(q.with_site(f"{status} == 1")),
+            q.unless_maintenance(q.with_site(f"{status} == 1"))
+            + f"\nand {q.on_target}\n  ({own_warnings(config)})",
             durations.site_degraded,
-            f"{site} has been WARNING for {durations.site_degraded}",
-            f"The site works but needs attention. Probes at WARNING: {probes_at(q, 1)}. "
-            "Their summaries are in the site detail dashboard and in Loki: "
+            f"{site} has been WARNING for {durations.site_degraded}: {reasons_at(q, '> 0')}",
+            "The site works but needs attention. Probes not OK, with why: "
+            f"{reasons_at(q, '> 0')}. A warning many sites share (SiteStatusWarningShared) "
+            "and the node's load (SiteStatusLoadHigh) are told once for all and do not make "
+            "this alert. The summaries are in the site detail dashboard and in Loki: "
             f"{loki_hint(config, status_is('WARNING'))}.",
         ),
         Alert(
@@ -140,11 +149,12 @@ def site_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             "warning",
             q.unless_maintenance(q.with_site(f"{status} == 3")),
             durations.site_unknown,
-            f"{site} status is UNKNOWN",
+            f"{site} status is UNKNOWN: {reasons_at(q, '== 3')}",
             "The exporter cannot decide the site's status, so this time counts as unknown "
-            f"in availability. Probes at UNKNOWN: {probes_at(q, 3)}. Their reason (probe "
-            "error, timeout, stale result, blocked by another probe) is in the site detail "
-            f"dashboard and in Loki: {loki_hint(config, status_is('UNKNOWN'))}.",
+            f"in availability. Probes at UNKNOWN, with why: {reasons_at(q, '== 3')} (error: "
+            "the probe failed; timeout; stale: no fresh result; blocked: by another probe). "
+            "The summaries are in the site detail dashboard and in Loki: "
+            f"{loki_hint(config, status_is('UNKNOWN'))}.",
         ),
         Alert(
             "SiteStatusProbesStale",
@@ -181,9 +191,12 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
         ' "tier", "unknown", "", ""))\n'
         f"unless {q.on_target}\n  {maintenance_lately} == 1"
     )
+    down = unless_retired(config, down)
     by_site = q.on_site
+    # A retired site's namespace is gone or scaled to zero (kube-state-metrics): nobody to page.
+    kept = f"({remembered}\n  unless on({config.cluster_label}, namespace) {RETIRED})"
     absent = (
-        f"max by ({site_labels}) ({remembered})\n"
+        f"max by ({site_labels}) {kept}\n"
         f"unless {by_site}\n  {q.info()}\n"
         # A target that is still scraped but down is SiteStatusExporterDown's.
         f"unless {by_site}\n  ({remembered} * {q.on_target} group_left {up})\n"
@@ -210,8 +223,9 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
             f"No site-status exporter is scraped for {site}",
             f"The site was scraped within the last {lookback} but no target reports it now: "
             "the exporter's workload was removed or service discovery lost it (ServiceMonitor, "
-            "labels, namespace selector). If the site was retired on purpose, silence this "
-            f"alert; it ends by itself after {lookback}.",
+            "labels, namespace selector). A site retired on purpose (its namespace deleted, "
+            "or its workloads scaled to zero, as kube-state-metrics sees them) does not alert; "
+            f"without kube-state-metrics it ends by itself after {lookback}.",
         ),
         Alert(
             "SiteStatusConfigReloadFailed",
@@ -307,20 +321,50 @@ def resource_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
         ),
         certificate("warning", limits.certificate_warning_days, durations.certificate_warning),
         certificate("critical", limits.certificate_critical_days, durations.certificate_critical),
-        Alert(
-            "SiteStatusLoadHigh",
-            "warning",
-            q.unless_maintenance(
-                q.with_site(f"{load}\n/ {on_probe} group_left\n  {cpus}\n> {limits.load_per_cpu:g}")
-            ),
-            durations.load_high,
-            f'Load per CPU of {site} is {{{{ printf "%.2f" $value }}}}',
-            f"The {limits.load_window} load average per CPU has been above "
-            f"{limits.load_per_cpu:g} for {durations.load_high}: requests queue. Look for "
-            "runaway processes (cron, drush, backups), CPU limits that are too low, and noisy "
-            "neighbours on the node.",
-        ),
+        load_high(config, q, f"{load}\n  / {on_probe} group_left\n  {cpus}"),
     ]
+
+
+def load_high(config: MixinConfig, q: PromQL, per_cpu: str) -> Alert:
+    """Load is the node's, not the site's: one alert per node (``site_status_node_info``),
+    with the highest load per CPU its exporters see and the sites on it."""
+    limits, durations = config.thresholds, config.for_
+    cluster = config.cluster_label
+    on_node = f"{q.on_target} group_left(node)\n  {q.metric('site_status_node_info')}"
+    per_target = q.unless_maintenance(f"({per_cpu})\n* {on_node}")
+    expr = f"max by ({cluster}, node) (\n{per_target}\n) > {limits.load_per_cpu:g}"
+    on_it = (
+        f"site_status_node_info{{{cluster}=%q, node=%q}} * on({', '.join(config.target_key)}) "
+        "group_left(site) site_status_site_info"
+    )
+    args = f"$labels.{cluster} $labels.node"
+    sites = (
+        f'{{{{ range $i, $s := printf "{on_it}" {args} | query | sortByLabel "site" }}}}'
+        "{{ if lt $i 10 }}{{ if $i }}, {{ end }}{{ .Labels.site }}{{ end }}{{ end }}"
+    )
+    count = f'{{{{ with printf "count({on_it})" {args} | query }}}}{{{{ . | first | value }}}}'
+    where = with_cluster(config, " (cluster {{ . }})")
+    return Alert(
+        "SiteStatusLoadHigh",
+        "warning",
+        expr,
+        durations.load_high,
+        f'Node {{{{ $labels.node }}}}{where}: load per CPU is {{{{ printf "%.2f" $value }}}}',
+        f"The {limits.load_window} load average per CPU on node {{{{ $labels.node }}}} has "
+        f"been above {limits.load_per_cpu:g} for {durations.load_high}: requests queue on "
+        f"every site there. One message per node, not per site: sites on it: {count}{{{{ end }}}} "
+        f'({sites}{{{{ with printf "count({on_it}) > 10" {args} | query }}}}, ...{{{{ end }}}}). '
+        "Look for runaway processes (cron, drush, backups), CPU limits that are too low, and "
+        "noisy neighbours on the node.",
+        dashboard_url=fleet_dashboard_link(config),
+        fleet_level=True,
+    )
+
+
+def fleet_dashboard_link(config: MixinConfig) -> str:
+    return f"{config.grafana_url}/d/{config.fleet_dashboard_uid}/site-status-fleet" + with_cluster(
+        config, "?var-cluster={{ . }}"
+    )
 
 
 def drupal_and_report_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:

@@ -54,6 +54,8 @@ class ForDurations(Strict):
     certificate_warning: PromDuration = "1h"
     certificate_critical: PromDuration = "10m"
     load_high: PromDuration = "30m"
+    #: A warning shared by ``shared_min_sites`` sites of a tier (one notification for them all).
+    shared_warning: PromDuration = "30m"
     report_delivery_failing: PromDuration = "15m"
     reports_dropped: PromDuration = "0s"
     #: Shorter than ``site_critical`` and ``exporter_down`` (minus evaluation and group wait), so
@@ -102,6 +104,16 @@ class MixinConfig(Strict):
     #: The fleet alert keeps firing this long after the count falls below ``fleet_min_sites``,
     #: so sites that recover last (or a count that flaps around the limit) do not page one by one.
     fleet_keep_firing_for: PromDuration = "10m"
+    #: This many sites of a tier with the same warning (probe kind, reason and part) are one
+    #: cause: one SiteStatusWarningShared instead of a SiteStatusSiteDegraded per site.
+    shared_min_sites: int = Field(default=3, ge=2)
+    #: Matchers of kube-state-metrics' series, without braces: how a retired site is known
+    #: (its namespace deleted, or its workloads scaled to zero). Needs ``honorLabels: true``
+    #: on its scrape (kube-prometheus-stack's default), so ``namespace`` is the object's.
+    kube_state_metrics_selector: str = 'job="kube-state-metrics"'
+    #: The exporter's own Deployment: left out when deciding that a site's workloads are all
+    #: scaled to zero.
+    exporter_workload: str = "site-status"
     #: ``for`` of every alert; the end-to-end test renders the rules with short ones.
     for_: ForDurations = Field(default_factory=ForDurations, alias="for")
     thresholds: Thresholds = Field(default_factory=Thresholds)

@@ -15,6 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from mixin.alerts import Alert, all_alerts, with_cluster
+from mixin.causes import (
+    in_common,
+    probe_reason_rule,
+    retired_rule,
+    shared_warning_alert,
+    warning_sites_rule,
+)
 from mixin.config import MixinConfig
 from mixin.promql import PromQL
 
@@ -57,24 +64,35 @@ def fleet_alert(config: MixinConfig) -> Alert:
         "critical",
         f"count by ({config.cluster_label}, tier) ({FAILING}) >= {config.fleet_min_sites}",
         config.for_.fleet_critical,
-        f"{{{{ $value }}}} {{{{ $labels.tier }}}} sites{cluster} are failing at once",
+        f"{{{{ $value }}}} {{{{ $labels.tier }}}} sites{cluster} are failing at once; in "
+        f"common: {in_common(config, FAILING, 1)}",
         f"At least {config.fleet_min_sites} {{{{ $labels.tier }}}} sites{cluster} are CRITICAL "
         "or have lost their exporter at the same time: look for a cause they share (a "
         "database, the ingress controller, DNS, storage, a platform release) before looking "
-        "at any one site. "
-        f"Failing now: {sites_listed(config)}. While this alert fires, the sites' own pages "
+        "at any one site. What most of them have in common (sites, probe kind, reason, "
+        f"part): {in_common(config, FAILING, 3)}. Failing now: {sites_listed(config)}. "
+        "While this alert fires, the sites' own pages "
         f"({', '.join(SITE_PAGES)}) are held back by Alertmanager (inhibited, still visible "
         "there and in the fleet dashboard); it keeps firing "
         f"{config.fleet_keep_firing_for} after fewer than {config.fleet_min_sites} sites fail, "
         "then sites still failing page one by one.",
         keep_firing_for=config.fleet_keep_firing_for,
         dashboard_url=dashboard,
+        fleet_level=True,
     )
 
 
 def fleet_group(config: MixinConfig) -> dict[str, Any]:
     # One group: the record is evaluated first, and the alert reads it at the same timestamp.
+    # The records first: the alerts read them at the same timestamp.
     return {
         "name": FLEET_GROUP,
-        "rules": [failing_rule(config), fleet_alert(config).rule(config)],
+        "rules": [
+            retired_rule(config),
+            probe_reason_rule(config),
+            failing_rule(config),
+            warning_sites_rule(config),
+            fleet_alert(config).rule(config),
+            shared_warning_alert(config),
+        ],
     }

@@ -15,6 +15,7 @@ from mixin.config import MixinConfig, load_config
 from mixin.dashboards.fleet import fleet_dashboard
 from mixin.dashboards.site import site_dashboard
 from mixin.kubernetes import cluster_files
+from mixin.notifications import TEMPLATE, TEMPLATE_FILE
 from mixin.render import GENERATED, to_json, to_yaml
 from mixin.rules import rule_files
 
@@ -33,6 +34,7 @@ def generated_files(config: MixinConfig) -> dict[str, str]:
         for name, document in rule_files(config).items()
     }
     files["alerts/alertmanager.yml"] = to_yaml(alertmanager_config(), GENERATED)
+    files[f"alerts/{TEMPLATE_FILE}"] = TEMPLATE
     dashboards = {
         "site-status-fleet": fleet_dashboard(config),
         "site-status-site": site_dashboard(config),

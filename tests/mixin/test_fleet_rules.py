@@ -37,8 +37,10 @@ def site(
     critical: tuple[int, int] | None = None,
     down: tuple[int, int] | None = None,
     maintenance: bool = False,
+    drush_fails: bool = False,
 ) -> list[dict[str, str]]:
-    """The series of one site's exporter: CRITICAL in ``critical`` [from, to) minutes, or not
+    """The series of one site's exporter: CRITICAL in ``critical`` [from, to) minutes (its
+    healthz says component database fails; with ``drush_fails`` its drush too), or not
     scraped at all in ``down`` (its own series go stale, ``up`` is 0)."""
     instance = f"{name}:9918"
     target = f'job="site-status", instance="{instance}"'
@@ -57,6 +59,14 @@ def site(
     def up(minute: int) -> int:
         return 0 if down and down[0] <= minute < down[1] else 1
 
+    def reason(minute: int) -> Any:
+        """2 while CRITICAL, then a staleness marker: no series while OK."""
+        if critical and critical[0] <= minute < critical[1]:
+            return 2
+        return "stale" if critical and minute == critical[1] else "_"
+
+    reasons = [HEALTHZ_DATABASE, *([DRUSH_NO_DATABASE] if drush_fails else [])]
+
     info = f'site="{name}", environment="prod", tier="{tier}", profile="os2web"'
     return [
         {"series": f"site_status_site_info{{{target}, {info}}}", "values": per_minute(scraped(1))},
@@ -66,7 +76,19 @@ def site(
             "values": per_minute(scraped(1 if maintenance else 0)),
         },
         {"series": f"site_status_site_status{{{target}}}", "values": per_minute(scraped(status))},
+        *(
+            {
+                "series": f"site_status_probe_reason{{{target}, {labels}}}",
+                "values": per_minute(scraped(reason)),
+            }
+            for labels in reasons
+        ),
     ]
+
+
+#: The shared database down, as the sites' probes say it (docs/reasons.md).
+HEALTHZ_DATABASE = 'probe="frontpage", kind="http", reason="component", part="database"'
+DRUSH_NO_DATABASE = 'probe="drupal", kind="drupal", reason="drush", part="SQLSTATE[HY000] [2002]"'
 
 
 def storm_sites() -> list[list[dict[str, str]]]:
@@ -77,27 +99,33 @@ def storm_sites() -> list[list[dict[str, str]]]:
         name = f"site{number:02d}"
         if number <= 25:
             start = 2 + (number - 1) // 10
-            sites.append(site(name, critical=(start, 20)))
+            sites.append(site(name, critical=(start, 20), drush_fails=number <= 10))
         else:
             sites.append(site(name, down=(4, 20)))
     return sites
 
 
-def fleet_firing(tier: str, sites: list[str]) -> dict[str, Any]:
-    """The alert as promtool must see it, from the shipped rule's own text."""
+def fleet_firing(tier: str, sites: list[str], in_common: list[str]) -> dict[str, Any]:
+    """The alert as promtool must see it, from the shipped rule's own text; ``in_common``: the
+    causes it names, most shared first."""
     listed = "".join(f"{name} (prod) " for name in sorted(sites))
     rule = fleet_alert(MixinConfig()).rule(MixinConfig())
     # No cluster label and no external labels here: the cluster's mention renders as nothing.
     template = rule["annotations"]["description"].replace(
         with_cluster(MixinConfig(), " in cluster {{ . }}"), ""
     )
-    start = template.index("{{ range")
-    end = template.index("{{ end }}") + len("{{ end }}")
-    description = (template[:start] + listed + template[end:]).replace("{{ $labels.tier }}", tier)
+    start = template.index('{{ range printf "site_status_site:failing')
+    end = template.index("{{ end }}", start) + len("{{ end }}")
+    template = template[:start] + listed + template[end:]
+    start = template.index("{{ range $i, $c")
+    end = template.index(". Failing now:")
+    description = (template[:start] + "; ".join(in_common) + template[end:]).replace(
+        "{{ $labels.tier }}", tier
+    )
     return {
         "exp_labels": {"tier": tier, "severity": "critical"},
         "exp_annotations": {
-            "summary": f"{len(sites)} {tier} sites are failing at once",
+            "summary": f"{len(sites)} {tier} sites are failing at once; in common: {in_common[0]}",
             "description": description,
             "runbook_url": f"{RUNBOOK}/{FLEET_ALERT}.md",
             "dashboard_url": (
@@ -111,8 +139,11 @@ def expect(minute: int, alertname: str, alerts: list[dict[str, Any]]) -> dict[st
     return {"eval_time": f"{minute}m", "alertname": alertname, "exp_alerts": alerts}
 
 
-def site_critical(name: str) -> dict[str, Any]:
-    """As in alerts.test.yml; these sites have no probe series, so no probe is listed."""
+def site_critical(name: str, drush: bool = False) -> dict[str, Any]:
+    """As in alerts.test.yml: the probes that say why, by name."""
+    why = "frontpage: component database"
+    if drush:
+        why = f"drupal: drush SQLSTATE[HY000] [2002]; {why}"
     return {
         "exp_labels": {
             "job": "site-status",
@@ -124,12 +155,17 @@ def site_critical(name: str) -> dict[str, Any]:
             "severity": "critical",
         },
         "exp_annotations": {
-            "summary": f"{name} (prod, priprod) is CRITICAL",
+            "summary": f"{name} (prod, priprod) is CRITICAL: {why}",
             "description": (
-                "The site's rollup has been CRITICAL for 5m. Critical probes: . Read why in the "
-                "site detail dashboard (probe status timeline and latest reports) or in Loki: "
+                f"The site's rollup has been CRITICAL for 5m. Critical probes, with why: {why}. "
+                "Their summaries are in the site detail "
+                "dashboard (probe status timeline and latest reports) and in Loki: "
                 f'{{job="site-status", site="{name}", environment="prod", '
                 'report_type="transition"} | json | status="CRITICAL".'
+            ),
+            "loki_query": (
+                f'{{job="site-status", site="{name}", environment="prod", '
+                'report_type="transition"} | json'
             ),
             "runbook_url": f"{RUNBOOK}/SiteStatusSiteCritical.md",
             "dashboard_url": (
@@ -151,6 +187,12 @@ def group(name: str, sites: list[list[dict[str, str]]], **tests: Any) -> dict[st
 
 def storm() -> dict[str, Any]:
     everyone = [f"site{n:02d}" for n in range(1, 31)]
+    # The summary's first line names the shared component; the description the top three.
+    common = [
+        "25 http component database",
+        "10 drupal drush SQLSTATE[HY000] [2002]",
+        "5 exporter not scraped",
+    ]
     healthy = [site(f"calm{n}", tier="flexprod") for n in range(2)]
     in_maintenance = site("library", critical=(2, 20), maintenance=True)
     return group(
@@ -166,17 +208,19 @@ def storm() -> dict[str, Any]:
         alert_rule_test=[
             # Pending from 2m (10 sites fail), firing after its 2m "for".
             expect(3, FLEET_ALERT, []),
-            expect(4, FLEET_ALERT, [fleet_firing("priprod", everyone)]),
+            expect(4, FLEET_ALERT, [fleet_firing("priprod", everyone, common)]),
             # Not one per-site page is due yet: the fleet alert is ahead of them all.
             expect(6, "SiteStatusSiteCritical", []),
             expect(6, "SiteStatusExporterDown", []),
             expect(
-                7, "SiteStatusSiteCritical", [site_critical(f"site{n:02d}") for n in range(1, 11)]
+                7,
+                "SiteStatusSiteCritical",
+                [site_critical(f"site{n:02d}", drush=True) for n in range(1, 11)],
             ),
-            expect(7, FLEET_ALERT, [fleet_firing("priprod", everyone)]),
+            expect(7, FLEET_ALERT, [fleet_firing("priprod", everyone, common)]),
             # Everyone recovers at 20m: it keeps firing 10m more (keep_firing_for, with the
             # value and list it last had), so sites that recover late do not page one by one.
-            expect(28, FLEET_ALERT, [fleet_firing("priprod", everyone)]),
+            expect(28, FLEET_ALERT, [fleet_firing("priprod", everyone, common)]),
             expect(31, FLEET_ALERT, []),
         ],
     )
@@ -214,7 +258,15 @@ def tiers_apart() -> dict[str, Any]:
             *(site(f"pri{n}", critical=(2, 40)) for n in range(2)),
         ],
         alert_rule_test=[
-            expect(5, FLEET_ALERT, [fleet_firing("flexprod", ["flex0", "flex1", "flex2"])]),
+            expect(
+                5,
+                FLEET_ALERT,
+                [
+                    fleet_firing(
+                        "flexprod", ["flex0", "flex1", "flex2"], ["3 http component database"]
+                    )
+                ],
+            ),
         ],
     )
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from mixin.alerts import all_alerts
+from mixin.causes import SHARED_WARNING_ALERT, WARNING_SITES
 from mixin.config import MixinConfig
 from mixin.fleet import FAILING, FLEET_ALERT
 from mixin.generate import REPO, generated_files, stale_files
@@ -85,6 +86,10 @@ def alert_names() -> list[str]:
     return sorted({alert.name for alert in all_alerts(MixinConfig())})
 
 
+#: Alerts about a node, not a site: they carry ``node`` instead of the site's labels.
+NODE_ALERTS = {"SiteStatusLoadHigh"}
+
+
 def in_maintenance_targets(group: dict[str, Any]) -> set[str]:
     """Instances of the group whose maintenance series says 1."""
     targets = set()
@@ -114,7 +119,9 @@ def test_every_alert_is_tested_firing_not_firing_and_muted(alertname: str) -> No
         for case in cases:
             for alert in case["exp_alerts"]:
                 labels = alert["exp_labels"]
-                assert {"severity", "site", "tier"} <= labels.keys(), (alertname, labels)
+                per_node = alertname in NODE_ALERTS
+                needed = {"severity", "node"} if per_node else {"severity", "site", "tier"}
+                assert needed <= labels.keys(), (alertname, labels)
     assert fired, f"{alertname}: no case where it fires"
     assert quiet, f"{alertname}: no case where it does not fire"
     assert muted, f"{alertname}: no case showing it muted by site_status_maintenance"
@@ -126,7 +133,8 @@ def test_every_alert_has_severity_annotations_runbook_and_dashboard() -> None:
     records = {
         rule["record"]: rule for group in groups for rule in group["rules"] if "record" in rule
     }
-    assert {rule["alert"] for rule in rules} == {*alert_names(), FLEET_ALERT}
+    assert {rule["alert"] for rule in rules} == {*alert_names(), FLEET_ALERT, SHARED_WARNING_ALERT}
+    fleet_level = {FLEET_ALERT, SHARED_WARNING_ALERT, *NODE_ALERTS}
     for rule in rules:
         name = rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning"), name
@@ -134,11 +142,15 @@ def test_every_alert_has_severity_annotations_runbook_and_dashboard() -> None:
         assert annotations["summary"] and annotations["description"], name
         assert annotations["runbook_url"].endswith(f"/{name}.md"), name
         assert (REPO / "docs" / "runbooks" / f"{name}.md").is_file(), f"no runbook for {name}"
-        dashboard = "/d/site-status-fleet/" if name == FLEET_ALERT else "/d/site-status-site/"
+        dashboard = "/d/site-status-fleet/" if name in fleet_level else "/d/site-status-site/"
         assert dashboard in annotations["dashboard_url"], name
+        # Per-site alerts link the Loki query of the site's reports.
+        assert ("loki_query" in annotations) == (name not in fleet_level), name
         # Directly, or through the recorded site_status_site:maintenance; the fleet alert
-        # counts site_status_site:failing, which leaves sites in maintenance out.
-        expr = records[FAILING]["expr"] if name == FLEET_ALERT else rule["expr"]
+        # counts site_status_site:failing and the shared warning site_status_warning:sites,
+        # which leave sites in maintenance out.
+        recorded = {FLEET_ALERT: FAILING, SHARED_WARNING_ALERT: WARNING_SITES}
+        expr = records[recorded[name]]["expr"] if name in recorded else rule["expr"]
         assert re.search(r"site_status(_site:)?_?maintenance\b", expr), name
 
 
