@@ -79,6 +79,10 @@ def object_verdict(document: Mapping[str, Any], code: int, options: Options) -> 
             return unparsed(NAME, Status.UNKNOWN, note, said=reason_of(document))
         return silent(document, code)
     lead = lead_text(document, raw, top)
+    reason = reason_of(document) if raw is None and flags else ""
+    if reason:  # {"maintenance": true, "message": "upgrading"}: the flags say it, with why
+        lead = f"{', '.join(key for _, key in flags)} ({reason})"
+        return graded(worst(flag for flag, _ in flags), lead, [], found, code)
     return graded(top, lead, flags, found, code)
 
 
@@ -200,7 +204,9 @@ def component(name: str, node: Mapping[str, Any], options: Options) -> Component
     graded_status = worst([status or Status.OK, *flags])
     reason = reason_of(node) if graded_status is not Status.OK else ""
     if not reason and graded_status is not Status.OK and raw is not None:
-        reason = text_of(raw)
+        # Kong's {"database": {"reachable": false}}: the field says what a bare false cannot.
+        key = next(k for k in vocabulary.STATUS_KEYS if node.get(k) is raw)
+        reason = f"{key} {text_of(raw)}" if isinstance(raw, bool) else text_of(raw)
     return Component(name, graded_status, reason)
 
 
