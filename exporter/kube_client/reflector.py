@@ -10,43 +10,16 @@ it waits as client-go's reflector does, so a server that answers 410 forever is 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import httpx
 
+from exporter.backoff import Backoff
 from exporter.kube_client.client import ApiError, KubeClient, Object, Resource, ResourceGone
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Backoff:
-    """client-go's reflector backoff: ``wait.NewExponentialBackoffManager(800ms, 30s, 2m, 2.0,
-    1.0)`` (k8s.io/client-go/tools/cache/reflector.go). Each wait is the current step plus up to
-    100 % jitter; the step doubles up to ``maximum``, and starts over when no wait was needed
-    for ``reset_after`` (the server is taken to be healthy again)."""
-
-    start: float = 0.8
-    maximum: float = 30.0
-    reset_after: float = 120.0
-    jitter: float = 1.0
-    random: Callable[[], float] = field(default=random.random, repr=False)
-    _step: float = field(init=False, default=0.0)
-    _last: float = field(init=False, default=-float("inf"))
-
-    def next_wait(self) -> float:
-        now = time.monotonic()
-        if now - self._last > self.reset_after:
-            self._step = self.start
-        self._last = now
-        wait = self._step * (1 + self.jitter * self.random())
-        self._step = min(self._step * 2, self.maximum)
-        return wait
 
 
 class Reflector:
@@ -61,7 +34,8 @@ class Reflector:
         backoff: Backoff | None = None,
     ) -> None:
         self.client = client
-        self.backoff = backoff or Backoff()
+        # client-go's reflector backoff (see exporter.backoff).
+        self.backoff = backoff or Backoff(first=1.6, longest=60.0, reset_after=120.0)
         self.resource = resource
         self.on_change = on_change
         self.watch_timeout = watch_timeout
@@ -86,7 +60,7 @@ class Reflector:
                 self.resource_version = None
             except (ApiError, httpx.HTTPError, OSError, ValueError) as error:
                 self._failed(error)
-            await anyio.sleep(self.backoff.next_wait())
+            await anyio.sleep(self.backoff.next_delay())
 
     async def _list(self) -> None:
         listing = await self.client.list(self.resource)

@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 
+from exporter.backoff import Backoff
 from exporter.kube_client.client import (
     DEPLOYMENTS,
     EVENTS,
@@ -22,7 +23,7 @@ from exporter.kube_client.client import (
     ResourceGone,
 )
 from exporter.kube_client.locate import find_cluster
-from exporter.kube_client.reflector import Backoff, Reflector
+from exporter.kube_client.reflector import Reflector
 from exporter.kube_settings import KubernetesSettings
 from tests.kube.conftest import client_for, wait_for
 from tests.support.kube_api import BASE_ROLE, KubeApiDouble
@@ -181,7 +182,7 @@ async def test_a_server_that_answers_410_forever_is_not_hammered(tmp_path: Path)
     does ours. Without it, this second would see hundreds of lists."""
     with KubeApiDouble(tmp_path, always_gone=True) as api:
         kube = client_for(api)
-        backoff = Backoff(start=0.05, maximum=0.2, reset_after=60)
+        backoff = Backoff(first=0.1, longest=0.4, reset_after=60)
         reflector = Reflector(kube, SERVICES, lambda: None, backoff=backoff)
         try:
             async with anyio.create_task_group() as group:
@@ -199,11 +200,11 @@ async def test_a_server_that_answers_410_forever_is_not_hammered(tmp_path: Path)
 
 
 def test_the_backoff_doubles_up_to_its_maximum_and_starts_over_when_healthy() -> None:
-    backoff = Backoff(start=0.8, maximum=30.0, reset_after=120.0, random=lambda: 0.5)
-    waits = [backoff.next_wait() for _ in range(8)]
+    backoff = Backoff(first=1.6, longest=60.0, reset_after=120.0, random=lambda: 0.5)
+    waits = [backoff.next_delay() for _ in range(8)]
     assert waits == pytest.approx([1.2, 2.4, 4.8, 9.6, 19.2, 38.4, 45.0, 45.0])
     backoff._last -= 121  # two minutes without a wait
-    assert backoff.next_wait() == pytest.approx(1.2)
+    assert backoff.next_delay() == pytest.approx(1.2)
 
 
 @pytest.mark.parametrize(
@@ -321,7 +322,9 @@ async def test_a_malformed_watch_event_is_an_error_the_reflector_survives(
     with KubeApiDouble(tmp_path, watch_preamble=(line,)) as api:
         api.put("", "services", service("a"))
         kube = client_for(api)
-        reflector = Reflector(kube, SERVICES, lambda: None, backoff=Backoff(start=0.05))
+        reflector = Reflector(
+            kube, SERVICES, lambda: None, backoff=Backoff(first=0.1, longest=60.0)
+        )
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(reflector.run)

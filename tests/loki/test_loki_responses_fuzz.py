@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exporter.backoff import MAX_RETRY_AFTER, parse_retry_after
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
-from exporter.reports.loki.backoff import MAX_RETRY_AFTER, parse_retry_after
 from exporter.reports.loki.client import (
     DROP_STATUSES,
     METADATA_REFUSED,

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from exporter import __version__
+from exporter.backoff import parse_retry_after
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
 from exporter.redact import redact, redact_urls_in
-from exporter.reports.loki.backoff import parse_retry_after
 from exporter.reports.stats import RetryCause
 
 if TYPE_CHECKING:

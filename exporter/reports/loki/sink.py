@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 
 import anyio
 
+from exporter.backoff import Backoff
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
 from exporter.reports.episode import Episode
-from exporter.reports.loki.backoff import Backoff
 from exporter.reports.loki.batch import push_body
 from exporter.reports.loki.client import LokiClient, PushOutcome
 from exporter.reports.loki.spool import Spool, SpoolEntry, SpoolRecord
