@@ -61,6 +61,9 @@ class ForDurations(Strict):
     #: Shorter than ``site_critical`` and ``exporter_down`` (minus evaluation and group wait), so
     #: the fleet alert is in Alertmanager, inhibiting, before the first per-site page is due.
     fleet_critical: PromDuration = "2m"
+    #: The ticket-level burn (3 days at the budget's pace). The page-level burn has no setting:
+    #: its ``for`` is ``site_critical`` plus two state intervals (mixin/slo.py says why).
+    error_budget_slow_burn: PromDuration = "15m"
 
 
 class Thresholds(Strict):
@@ -75,6 +78,38 @@ class Thresholds(Strict):
     load_window: str = "15m"
     report_delivery_seconds: float = 900
     reports_dropped_window: PromDuration = "30m"
+
+
+class Objective(Strict):
+    """Service-level targets as ratios (0.995 = 99.5 %); None: no target, no budget, no alert."""
+
+    availability: float | None = Field(default=None, gt=0, lt=1)
+    reliability: float | None = Field(default=None, gt=0, lt=1)
+
+
+class SiteObjective(Objective):
+    """One site's own targets, instead of its tier's (in every environment unless named)."""
+
+    site: str = Field(min_length=1)
+    environment: str | None = None
+
+
+def _default_tiers() -> dict[str, Objective]:
+    return {
+        "priprod": Objective(availability=0.995, reliability=0.995),
+        "flexprod": Objective(availability=0.99, reliability=0.99),
+        "besteffort": Objective(),
+    }
+
+
+class ServiceLevels(Strict):
+    """Targets per tier, overridable per site (docs/alerts.md, "Service levels")."""
+
+    tiers: dict[str, Objective] = Field(default_factory=_default_tiers)
+    sites: tuple[SiteObjective, ...] = ()
+    #: The month-to-date counters carry over a gap of Prometheus' own evaluations this long;
+    #: after a longer one they start again from that moment (each evaluation reads this range).
+    month_carry: PromDuration = "2h"
 
 
 class MixinConfig(Strict):
@@ -114,6 +149,7 @@ class MixinConfig(Strict):
     #: The exporter's own Deployment: left out when deciding that a site's workloads are all
     #: scaled to zero.
     exporter_workload: str = "site-status"
+    service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
     #: ``for`` of every alert; the end-to-end test renders the rules with short ones.
     for_: ForDurations = Field(default_factory=ForDurations, alias="for")
     thresholds: Thresholds = Field(default_factory=Thresholds)

@@ -38,7 +38,7 @@ import trustme
 import yaml
 
 from mixin.alertmanager import AlertmanagerSettings, alertmanager_config
-from mixin.config import MixinConfig
+from mixin.config import MixinConfig, ServiceLevels
 from mixin.rules import rule_files
 from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
 from tests.support.exporter_process import REPO, RunningExporter, running_exporter, wait_until
@@ -78,8 +78,14 @@ def alertmanager_settings(receiver: WebhookReceiver) -> AlertmanagerSettings:
     )
 
 
+#: Burn-rate windows are hours and days: squeezed into seconds they would fire on any outage.
+#: They are tested with promtool (tests/mixin/test_error_budget.py); here no tier has a target.
+NO_TARGETS = ServiceLevels(tiers={})
+
+
 def write_rules(workdir: Path) -> list[Path]:
-    config = MixinConfig(state_interval="1s", window_interval="1s").with_all_for("2s")
+    config = MixinConfig(state_interval="1s", window_interval="1s", service_levels=NO_TARGETS)
+    config = config.with_all_for("2s")
     paths = []
     for name, document in rule_files(config).items():
         path = workdir / name
@@ -295,7 +301,12 @@ STORM_SITES = 30
 
 def fleet_rules(workdir: Path) -> list[Path]:
     """The shipped rules with short durations, in the shipped order: fleet ``for`` first."""
-    fast = MixinConfig(state_interval="1s", window_interval="1s", fleet_keep_firing_for="5s")
+    fast = MixinConfig(
+        state_interval="1s",
+        window_interval="1s",
+        fleet_keep_firing_for="5s",
+        service_levels=NO_TARGETS,
+    )
     fast = fast.with_all_for("5s")
     config = fast.model_copy(update={"for_": fast.for_.model_copy(update={"fleet_critical": "1s"})})
     paths = []

@@ -17,6 +17,7 @@ from mixin.config import MixinConfig
 from mixin.fleet import FAILING, FLEET_ALERT
 from mixin.generate import REPO, generated_files, stale_files
 from mixin.rules import ALERTS_FILE, RECORDING_FILE
+from mixin.slo import burn_alerts
 
 PROMTOOL_TESTS = Path(__file__).parent / "promtool"
 RULE_FILES = [REPO / "alerts" / ALERTS_FILE, REPO / "alerts" / RECORDING_FILE]
@@ -76,14 +77,20 @@ def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
     assert "site_status_site:availability:ratio_1d" in result.stdout + result.stderr
 
 
+#: The files with alert tests (error_budget.test.yml runs in tests/mixin/test_error_budget.py).
+ALERT_TEST_FILES = ("alerts.test.yml", "error_budget.test.yml")
+
+
 def alert_tests() -> list[dict[str, Any]]:
-    document = yaml.safe_load((PROMTOOL_TESTS / "alerts.test.yml").read_text())
-    groups: list[dict[str, Any]] = document["tests"]
+    groups: list[dict[str, Any]] = []
+    for name in ALERT_TEST_FILES:
+        groups += yaml.safe_load((PROMTOOL_TESTS / name).read_text())["tests"]
     return groups
 
 
 def alert_names() -> list[str]:
-    return sorted({alert.name for alert in all_alerts(MixinConfig())})
+    config = MixinConfig()
+    return sorted({alert.name for alert in [*all_alerts(config), *burn_alerts(config)]})
 
 
 #: Alerts about a node, not a site: they carry ``node`` instead of the site's labels.
