@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
             help="YAML config file (env SITE_STATUS_CONFIG); none: the embedded default",
         )
         sub.add_argument(
-            "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+            "--log-level",
+            default="info",
+            choices=["debug", "info", "warning", "error"],
+            help="the least severe log records written to stderr (default: info)",
         )
         return sub
 
@@ -59,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
             "check", help="run every probe once, print, exit with the rollup's Nagios code"
         )
     )
-    check.add_argument("--format", choices=["table", "json"], default="table")
+    check.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="a line and a table for people and Nagios (default), or one JSON document",
+    )
     for sub in (run, check):
         sub.add_argument(
             "--context",

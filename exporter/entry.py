@@ -13,11 +13,10 @@ from collections.abc import Sequence
 
 from exporter.interrupts import Interrupted, install
 
-COMMANDS = ("run", "check", "validate", "gate")
-
 
 def command_of(argv: Sequence[str]) -> str:
-    return next((arg for arg in argv if arg in COMMANDS), "")
+    """The subcommand: the first word that is not an option (the global options take none)."""
+    return next((arg for arg in argv if not arg.startswith("-")), "")
 
 
 def interrupted(stop: Interrupted, command: str) -> tuple[str, int]:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from exporter.gate.matchers import Matcher, MatcherError, parse_matchers
+from exporter.gate.urls import exporter_url, prometheus_url
 from exporter.gate.windows import WindowSpecError, parse_window
 from exporter.schedule.rules import Rule
 from exporter.units import parse_duration
@@ -61,9 +62,18 @@ def add_parser(commands: Any) -> None:
     )
     source = gate.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--url", action="append", metavar="URL", help="an exporter (reads URL/status); repeatable"
+        "--url",
+        action="append",
+        type=exporter_url,
+        metavar="URL",
+        help="an exporter, its base URL or its /status (http://site-status:9918); repeatable",
     )
-    source.add_argument("--prometheus", metavar="URL", help="many sites through Prometheus")
+    source.add_argument(
+        "--prometheus",
+        type=prometheus_url,
+        metavar="URL",
+        help="many sites through Prometheus (http://prometheus:9090)",
+    )
     gate.add_argument(
         "--match",
         type=_matchers,
@@ -72,7 +82,12 @@ def add_parser(commands: Any) -> None:
         help="with --prometheus: label matchers on site_status_site_info, "
         'e.g. \'tier="priprod", environment="prod"\'',
     )
-    gate.add_argument("--max-status", choices=["ok", "warning"], default="ok")
+    gate.add_argument(
+        "--max-status",
+        choices=["ok", "warning"],
+        default="ok",
+        help="the worst site rollup that passes (default: ok)",
+    )
     gate.add_argument(
         "--allow-empty",
         action="store_true",
@@ -99,7 +114,21 @@ def add_parser(commands: Any) -> None:
         help="with --watch: a degradation fails once it lasts this long "
         "(default: one interval of the failing probe; 60s through Prometheus)",
     )
-    gate.add_argument("--poll", type=_bounded_duration, default=5.0, metavar="DURATION")
+    gate.add_argument(
+        "--poll",
+        type=_bounded_duration,
+        default=5.0,
+        metavar="DURATION",
+        help="with --watch: how often to read the source (default: 5s)",
+    )
+    gate.add_argument(
+        "--wait-first-result",
+        type=_bounded_duration,
+        metavar="DURATION",
+        help="without --watch: wait this long for probes with no result yet (an exporter "
+        "that has just started) before judging them UNKNOWN; 0: do not wait "
+        "(default: twice their interval, at most 10m)",
+    )
     gate.add_argument(
         "--window",
         type=_window,
@@ -114,7 +143,19 @@ def add_parser(commands: Any) -> None:
         type=_lookback,
         default=3600.0,
         metavar="DURATION",
-        help="with --prometheus: a site seen this recently but with no data now is missing",
+        help="with --prometheus: a site seen this recently but with no data now is missing "
+        "(default: 1h)",
     )
-    gate.add_argument("--timeout", type=_bounded_duration, default=10.0, metavar="DURATION")
-    gate.add_argument("--format", choices=["text", "json"], default="text")
+    gate.add_argument(
+        "--timeout",
+        type=_bounded_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="the whole of one HTTP request to the source (default: 10s)",
+    )
+    gate.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="lines for people (default) or one JSON document",
+    )

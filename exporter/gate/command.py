@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from exporter.gate import report
 from exporter.gate.fetch import Fetcher
+from exporter.gate.first_results import read_with_first_results
 from exporter.gate.judge import ExitCode, Judged, Policy, Watch, grace_of, judge
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
 from exporter.gate.sources import ExporterSource, PrometheusSource, Source
@@ -109,7 +110,9 @@ class Gate:
                 return self.finish(ExitCode.FAIL, f"outside deploy window (next: {opening})")
         try:
             if self.args.watch is None:
-                sites = self.source.read()
+                sites = read_with_first_results(
+                    self.source, self.args.wait_first_result, self.clock, self.sleep, self.err
+                )
                 if not sites and not self.args.allow_empty:
                     return self.finish(ExitCode.FAIL, self.nothing_matched())
                 judged = judge(sites, self.policy)

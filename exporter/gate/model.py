@@ -29,6 +29,8 @@ class SiteState:
     failing: tuple[GateProbe, ...] = ()
     #: Why the site is missing, when it is.
     missing_reason: str = ""
+    #: Probes with no result yet (the exporter has just started): not a verdict.
+    pending: tuple[GateProbe, ...] = ()
 
 
 class SourceUnreachable(Exception):

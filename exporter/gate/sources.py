@@ -108,6 +108,7 @@ def exporter_site(document: Any, code: int, url: str) -> SiteState:
     site, probes = document.get("site"), document.get("probes")
     if not isinstance(site, dict) or not isinstance(probes, list) or "code" not in document:
         raise SourceUnreachable(f"{url}/status: not a site-status document (site, probes, code)")
+    listed = [probe for probe in probes if isinstance(probe, dict)]
     states = [
         GateProbe(
             name=_text(probe.get("name"), "?"),
@@ -115,8 +116,13 @@ def exporter_site(document: Any, code: int, url: str) -> SiteState:
             summary=_text(probe.get("summary")),
             interval_seconds=_interval(probe.get("interval_seconds")),
         )
-        for probe in probes
-        if isinstance(probe, dict)
+        for probe in listed
+    ]
+    # "No result yet" (the exporter has just started) is no verdict: the gate may wait for it.
+    pending = [
+        state
+        for state, probe in zip(states, listed, strict=True)
+        if probe.get("reason") == "pending"
     ]
     return SiteState(
         site=_text(site.get("name"), url) or url,
@@ -124,6 +130,7 @@ def exporter_site(document: Any, code: int, url: str) -> SiteState:
         maintenance=document.get("maintenance") is True,
         labels={key: _text(site.get(key)) for key in SITE_LABELS[1:]},
         failing=worst_first([probe for probe in states if probe.status is not Status.OK]),
+        pending=tuple(pending),
     )
 
 

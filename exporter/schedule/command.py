@@ -39,7 +39,12 @@ def add_parser(commands: Any) -> None:
         metavar="TIME",
         help="list from this instant (ISO 8601, e.g. 2027-03-01T00:00Z; default now)",
     )
-    windows.add_argument("--format", choices=["text", "json"], default="text")
+    windows.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="lines for people (default) or one JSON document",
+    )
     windows.add_argument(
         "--argocd",
         action="store_true",
