@@ -163,4 +163,4 @@ def test_the_option_table_of_docs_gate_md_lists_every_option(
     text = (REPO / "docs" / "gate.md").read_text()
     documented = set(re.findall(r"^\| `(--[a-z-]+)", text, re.MULTILINE))
     options = set(options_and_help(help_of(capsys, "gate"))) - {"--help"}
-    assert documented == options - {"--url", "--prometheus", "--match"}
+    assert documented == options - {"--url", "--prometheus"}
