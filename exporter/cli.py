@@ -120,6 +120,12 @@ def _validate(args: argparse.Namespace, registry: KindRegistry) -> int:
     if config is None or listen_error:
         return EXIT_CONFIG_INVALID
     source = args.config or "embedded default config"
+    if not config.probes and not config.kubernetes.enabled:
+        print(f"invalid config {source}: no probes, nothing to check", file=sys.stderr)
+        return EXIT_CONFIG_INVALID
+    if not config.probes:
+        print(f"{source}: valid, no probes of its own (Kubernetes discovery adds them)")
+        return 0
     print(f"{source}: valid, {len(config.probes)} probe(s) for site {config.site.name}")
     return 0
 
@@ -133,9 +139,13 @@ def _use_context(args: argparse.Namespace) -> None:
 
 def _listen_error(flag: str | None) -> str | None:
     """One line about an unusable ``--listen`` or ``SITE_STATUS_LISTEN``, or None."""
-    origin, value = ("--listen", flag) if flag else (LISTEN_ENV, os.environ.get(LISTEN_ENV))
-    if not value:
-        return None
+    # An empty --listen is a mistake; an empty variable is unset (the Downward API's "").
+    if flag is not None:
+        origin, value = "--listen", flag
+    else:
+        origin, value = LISTEN_ENV, os.environ.get(LISTEN_ENV) or ""
+        if not value:
+            return None
     try:
         parse_listen(value)
     except ValueError as error:
@@ -183,6 +193,8 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
     anyio.run(until_signal, work, "while the probes ran")
     views = store.views(time.time())
     rollup = site_status(views)
+    if not views:  # a check of nothing is no OK
+        return _no_probes(args, config)
     if args.format == "json":
         document = {
             "site": config.site.name,
@@ -201,6 +213,23 @@ def _check(args: argparse.Namespace, registry: KindRegistry) -> int:
     # Leave at once: a call abandoned on a hung mount must not hold up the plugin's exit.
     sys.stdout.flush()
     os._exit(int(rollup))
+
+
+def _no_probes_reason(args: argparse.Namespace, config: SiteStatusConfig) -> str:
+    source = args.config or "embedded default config"
+    if config.kubernetes.enabled:
+        return f"no probes: {source} has none and Kubernetes discovery found none"
+    return f"no probes: {source} has none, so nothing is checked (add a probes: list)"
+
+
+def _no_probes(args: argparse.Namespace, config: SiteStatusConfig) -> int:
+    reason = _no_probes_reason(args, config)
+    if args.format == "json":
+        document = {"site": config.site.name, "status": "UNKNOWN", "code": 3, "summary": reason}
+        print(json.dumps({**document, "probes": []}, indent=1))
+    else:
+        print(f"SITE-STATUS UNKNOWN - {reason}")
+    return int(Status.UNKNOWN)
 
 
 if __name__ == "__main__":

@@ -225,6 +225,11 @@ class ExporterSettings(Strict):
 
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``:PORT`` (all addresses) or ``[::1]:PORT``."""
+    if not value.strip():
+        raise ValueError("listen address is empty: write HOST:PORT or :PORT (e.g. :9918)")
+    if "://" in value:
+        bare = value.strip().split("://", 1)[1].rstrip("/")
+        raise ValueError(f"listen address {value!r} takes no scheme: write {bare}")
     host, sep, port = value.strip().rpartition(":")
     if not sep:
         hint = f" (did you mean :{port}?)" if port.isdigit() else ""
@@ -431,6 +436,8 @@ def _config_error(
         loc = (*loc, "kind")
     elif error["type"] == "union_tag_not_found":
         message = f"missing 'kind'; known kinds: {', '.join(registry.names())}"
+    elif error["type"] in ("tuple_type", "list_type") and isinstance(error["input"], dict):
+        message = "must be a list: start each entry with '- ' (this is a mapping)"
     variable = _environment_variable(loc)
     if variable is not None:
         return ConfigError(format_path(loc), f"{message} (from environment {variable})")

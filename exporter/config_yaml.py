@@ -29,6 +29,17 @@ MAX_DEPTH = 50
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _tab_named(text: str, line: int, column: int) -> str | None:
+    """The usual cause of "found character that cannot start any token", said plainly: a tab
+    where YAML wants spaces (libyaml's message does not name the character)."""
+    lines = text.splitlines()
+    written = lines[line] if 0 <= line < len(lines) else ""
+    tab = written.find("\t", 0, column + 1)
+    if tab < 0:
+        return None
+    return f"a tab at column {tab + 1}: YAML indents with spaces, never tabs"
+
+
 class YamlLimitExceeded(Exception):
     """The document is beyond a limit; the message says which."""
 
@@ -53,6 +64,8 @@ class YamlDocument:
             mark = getattr(error, "problem_mark", None)
             problem = getattr(error, "problem", None) or str(error)
             line = mark.line + 1 if mark else None
+            if mark is not None:
+                problem = _tab_named(text, mark.line, mark.column) or problem
             raise YamlError(ConfigError("", f"invalid YAML: {problem}", line)) from None
         except YamlLimitExceeded as error:
             raise YamlError(ConfigError("", str(error))) from None
