@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -31,6 +32,25 @@ def _prometheus_duration(value: str) -> str:
 
 
 PromDuration = Annotated[str, AfterValidator(_prometheus_duration)]
+
+#: Hosts reserved for examples (RFC 2606, RFC 6761): a link to one never opens.
+_EXAMPLE_HOST = re.compile(r"(^|\.)(example|example\.(com|net|org))$", re.IGNORECASE)
+
+
+def _working_link(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
+    if _EXAMPLE_HOST.search(parts.hostname):
+        raise ValueError(
+            f"{parts.hostname} is an example host: every alert's link would lead nowhere; "
+            "set the URL your people open"
+        )
+    return value.rstrip("/")
+
+
+#: A link that alerts carry: http(s), and not left at an example host.
+Link = Annotated[str, AfterValidator(_working_link)]
 
 
 class Strict(BaseModel):
@@ -120,8 +140,12 @@ class MixinConfig(Strict):
     target_labels: tuple[str, ...] = ("job", "instance")
     #: Label matchers of the Loki report streams, without braces.
     loki_selector: str = 'job="site-status"'
-    grafana_url: str = "https://grafana.example"
-    runbook_url_base: str = "https://site-status.example/docs/runbooks"
+    #: Grafana as the on-call person reaches it. The default is Grafana's own port on this
+    #: machine: ``kubectl port-forward`` to the Grafana service (docs/operations.md).
+    grafana_url: Link = "http://localhost:3000"
+    #: Where ``<alert name>.md`` is. The default is a checkout served where the person reading
+    #: the alert is: ``python3 -m http.server 8000`` in it serves docs/runbooks/ at this URL.
+    runbook_url_base: Link = "http://localhost:8000/docs/runbooks"
     fleet_dashboard_uid: str = "site-status-fleet"
     site_dashboard_uid: str = "site-status-site"
     #: How far back the site identity of a target that stopped answering is remembered.

@@ -10,6 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+from pydantic import ValidationError
+
 from mixin.alertmanager import alertmanager_config
 from mixin.config import MixinConfig, load_config
 from mixin.dashboards.fleet import fleet_dashboard
@@ -66,7 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true", help="only report stale files")
     args = parser.parse_args(argv)
-    files = generated_files(load_config(args.config))
+    try:
+        config = load_config(args.config)
+    except (OSError, yaml.YAMLError) as error:
+        print(f"python -m mixin: cannot read {args.config}: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "(top)"
+            message = problem["msg"].removeprefix("Value error, ")
+            print(f"python -m mixin: {args.config}: {where}: {message}", file=sys.stderr)
+        return 2
+    files = generated_files(config)
     if args.check:
         stale = stale_files(files, args.out)
         for name in stale:

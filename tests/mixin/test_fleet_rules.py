@@ -24,7 +24,7 @@ from mixin.rules import ALERTS_FILE, RECORDING_FILE
 from tests.mixin.test_rules import promtool
 
 MINUTES = 40  # every series has a sample per minute from 0m to 40m
-RUNBOOK = "https://site-status.example/docs/runbooks"
+RUNBOOK = "http://localhost:8000/docs/runbooks"
 
 
 def per_minute(value_at: Any) -> str:
@@ -129,7 +129,7 @@ def fleet_firing(tier: str, sites: list[str], in_common: list[str]) -> dict[str,
             "description": description,
             "runbook_url": f"{RUNBOOK}/{FLEET_ALERT}.md",
             "dashboard_url": (
-                f"https://grafana.example/d/site-status-fleet/site-status-fleet?var-tier={tier}"
+                f"http://localhost:3000/d/site-status-fleet/site-status-fleet?var-tier={tier}"
             ),
         },
     }
@@ -169,7 +169,7 @@ def site_critical(name: str, drush: bool = False) -> dict[str, Any]:
             ),
             "runbook_url": f"{RUNBOOK}/SiteStatusSiteCritical.md",
             "dashboard_url": (
-                "https://grafana.example/d/site-status-site/site-status-site"
+                "http://localhost:3000/d/site-status-site/site-status-site"
                 f"?var-environment=prod&var-site={name}"
             ),
         },
