@@ -43,6 +43,7 @@ site:
 reports:
   loki:
     url: http://loki-gateway.loki.svc.cluster.local
+    tenant: site-status         # one tenant for the fleet: the dashboards read across sites
     spool: {{directory: /var/lib/site-status/loki-spool}}
 kubernetes:
   enabled: true
