@@ -24,7 +24,7 @@ from tests.mixin.test_fleet_rules import expect, group, write_tests
 from tests.mixin.test_rules import promtool
 
 MINUTES = 160
-RUNBOOK = "https://site-status.example/docs/runbooks"
+RUNBOOK = "http://localhost:8000/docs/runbooks"
 KSM = 'job="kube-state-metrics"'
 
 Values = Callable[[int], Any]
@@ -156,7 +156,7 @@ def shared_warning() -> dict[str, Any]:
             ),
             "runbook_url": f"{RUNBOOK}/{SHARED_WARNING_ALERT}.md",
             "dashboard_url": (
-                "https://grafana.example/d/site-status-fleet/site-status-fleet?var-tier=flexprod"
+                "http://localhost:3000/d/site-status-fleet/site-status-fleet?var-tier=flexprod"
             ),
         },
     }
