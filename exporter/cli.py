@@ -26,6 +26,7 @@ from exporter.registry import KindRegistry, default_registry
 from exporter.run_stats import RunStats
 from exporter.schedule.command import add_parser as add_windows_parser
 from exporter.scheduler import ProbeRunner, run_all_once
+from exporter.service_report.arguments import add_parser as add_report_parser
 from exporter.status import Status
 from exporter.store import ResultStore, site_status
 from exporter.web.status_doc import view_document
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     with_config(commands.add_parser("validate", help="check the config; exit 0 or 2"))
     add_gate_parser(commands)
+    add_report_parser(commands)
     add_windows_parser(commands)
     return parser
 
@@ -95,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from exporter.gate.command import run as run_gate
 
         return run_gate(args)
+    if args.command == "report":
+        from exporter.service_report.command import run as run_report
+
+        return run_report(args)
     if args.command == "windows":
         from exporter.schedule.command import run as run_windows
 

@@ -18,10 +18,10 @@ from exporter.gate.matchers import Matcher, describe, selector
 from exporter.gate.model import (
     GateProbe,
     SiteState,
-    SourceRejected,
     SourceUnreachable,
     worst_first,
 )
+from exporter.gate.prometheus import answer_data, vector_samples
 from exporter.redact import redact_url
 from exporter.status import Status, worst
 from exporter.units import format_duration
@@ -162,17 +162,8 @@ class PrometheusSource:
 
     def query(self, expr: str) -> list[tuple[dict[str, str], str]]:
         """The instant vector ``expr`` evaluates to: each sample's labels and value."""
-        url = f"{self.url}/api/v1/query"
-        document, code = self.fetcher.get_json(url, {"query": expr})
-        shown = redact_url(self.url)
-        if not isinstance(document, dict):
-            raise SourceUnreachable(f"{shown}: HTTP {code}, not a Prometheus answer")
-        if document.get("status") != "success":
-            error = _text(document.get("error"), f"HTTP {code}")[:300]
-            if document.get("errorType") == "bad_data":
-                raise SourceRejected(f"Prometheus refused the query: {error}")
-            raise SourceUnreachable(f"{shown}: {error}")
-        return vector_samples(document.get("data"), shown)
+        data = answer_data(self.fetcher, self.url, "/api/v1/query", {"query": expr})
+        return vector_samples(data, redact_url(self.url))
 
     def read(self) -> list[SiteState]:
         rollups = self.query(joined("site_status_site_status", self.info))
@@ -183,30 +174,6 @@ class PrometheusSource:
         return prometheus_sites(
             rollups, maintenance, failing, known, format_duration(self.lookback)
         )
-
-
-def vector_samples(data: object, where: str) -> list[tuple[dict[str, str], str]]:
-    """The samples of a query's ``data``; ``SourceUnreachable`` unless it is an instant vector
-    of ``{"metric": {label: value}, "value": [time, "value"]}``."""
-    if not isinstance(data, dict) or data.get("resultType") != "vector":
-        raise SourceUnreachable(f"{where}: not a Prometheus answer (data is no vector)")
-    result = data.get("result")
-    if not isinstance(result, list):
-        raise SourceUnreachable(f"{where}: not a Prometheus answer (data.result is no list)")
-    samples = []
-    for sample in result:
-        metric = sample.get("metric") if isinstance(sample, dict) else None
-        value = sample.get("value") if isinstance(sample, dict) else None
-        if (
-            not isinstance(metric, dict)
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in metric.items())
-            or not isinstance(value, list)
-            or len(value) != 2
-            or not isinstance(value[1], str)
-        ):
-            raise SourceUnreachable(f"{where}: not a Prometheus answer (a malformed sample)")
-        samples.append((metric, value[1]))
-    return samples
 
 
 def _identity(labels: Mapping[str, str]) -> Identity:

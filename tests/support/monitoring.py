@@ -160,7 +160,12 @@ def _process(command: list[str], log: Path, ready_url: str) -> Iterator[subproce
 
 @contextlib.contextmanager
 def running_prometheus(
-    workdir: Path, targets: list[str], rule_files: list[Path], alertmanager: str, interval: str
+    workdir: Path,
+    targets: list[str],
+    rule_files: list[Path],
+    alertmanager: str,
+    interval: str,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Prometheus]:
     """Prometheus scraping ``targets`` as job ``site-status`` and sending to ``alertmanager``."""
     config = {
@@ -181,6 +186,7 @@ def running_prometheus(
         "--web.console.libraries=/nonexistent",
         # A firing alert is re-sent this often; resolved ones are sent at once.
         "--rules.alert.resend-delay=1s",
+        *extra_args,
     ]
     url = f"http://127.0.0.1:{port}"
     log = workdir / "prometheus.log"
