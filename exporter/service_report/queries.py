@@ -1,0 +1,56 @@
+"""The PromQL of the report: each exporter's state per minute, as the recording rules define it
+(docs/alerts.md, "Availability and reliability").
+
+Per exporter (scrape target): *known* is scraped (``up == 1``) with a rollup other than
+UNKNOWN; *down* is known and CRITICAL; *in maintenance* is known inside a declared window. The
+queries evaluated every minute of a month stay on each exporter's own series: no join with the
+site info per minute (at 200 sites a join each step costs more than everything else). Which
+site an exporter belongs to is asked once (``targets``) and applied in Python; ``--match`` is
+applied there too. Like the recording rules, a site with several exporters (replicas) sums their
+minutes. Targets are told apart by cluster (absent on one Prometheus), job and instance.
+"""
+
+from __future__ import annotations
+
+SITE_LABELS = ("site", "environment", "tier", "profile")
+SITE_KEY = ("cluster", *SITE_LABELS)
+TARGET_KEY = ("cluster", "job", "instance")
+ON_TARGET = f"on({', '.join(TARGET_KEY)})"
+
+#: Codes of an exporter's minute that is not simply up: down outside maintenance (an incident
+#: minute), up inside a maintenance window, down inside one (from the two sparse answers).
+DOWN, MAINTENANCE_UP, MAINTENANCE_DOWN = 1, 2, 3
+
+STATUS = "site_status_site_status"
+SCRAPED = f"and {ON_TARGET} up == 1"
+
+
+def known_minutes(seconds: int) -> str:
+    """Per exporter, the minutes known in the ``seconds`` up to the query time (a subquery
+    sampled every minute on the minute, as the range queries' steps)."""
+    return f"sum_over_time(({STATUS} != bool 3 {SCRAPED})[{seconds}s:1m])"
+
+
+#: Per exporter, the minutes it was known and CRITICAL (nothing otherwise: the answer is small).
+DOWN_MINUTES = f"{STATUS} == 2 {SCRAPED}"
+
+#: Per exporter, the minutes it was known and inside a declared maintenance window.
+MAINTENANCE_MINUTES = f"site_status_maintenance == 1 and {ON_TARGET} {STATUS} != 3 {SCRAPED}"
+
+#: The CRITICAL probes of each exporter, minute by minute.
+CRITICAL_PROBES = "site_status_probe_status == 2"
+
+#: Their bounded reasons, where the exporter publishes them (site_status_probe_reason,
+#: docs/reasons.md); value: the probe's status code.
+PROBE_REASONS = "site_status_probe_reason == 2"
+
+
+def targets(info: str, seconds: int) -> str:
+    """Every exporter whose site info matched in the ``seconds`` up to the query time, with its
+    site's labels (``info``: site_status_site_info with the ``--match`` matchers)."""
+    return f"last_over_time({info}[{seconds}s])"
+
+
+def objective(sli: str, seconds: int) -> str:
+    by = f"by ({', '.join(SITE_KEY)})"
+    return f"max {by} (last_over_time(site_status_site:objective:{sli}[{seconds}s]))"
