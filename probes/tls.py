@@ -5,9 +5,10 @@ Stable API (the ``http`` kind imports these):
 - ``CERT_EXPIRY``: the ``site_status_tls_cert_expiry_timestamp_seconds`` family (no labels).
 - ``ExpiryDaysLimits``: lower limits in days (``{warning: 14, critical: 7}``; a single value is
   critical); ``default_expiry_limits()`` gives that default.
-- ``make_ssl_context(verify, ca_file, cert_file, key_file)``: a client ``ssl.SSLContext``.
+- ``make_ssl_context(verify, ca_file, cert_file, key_file)``: a client ``ssl.SSLContext``
+  (``exporter.outbound.ssl_context`` with a probe's settings).
 - ``shared_ssl_context(context, verify, ca_file, cert_file, key_file)``: the same, made once per
-  runtime (building a context costs ~20 ms CPU) through ``ProbeContext.shared``.
+  runtime (building a context is costly, see docs/benchmarks.md) through ``ProbeContext.shared``.
 - ``cert_not_after(ssl_object)``: the peer certificate's notAfter as a Unix timestamp, also when
   ``verify`` is off (then read from the DER certificate), or ``None``.
 - ``graded_expiry(limits, not_after, now)``: ``(status, "certificate expires in 3 days (min 7)")``.
@@ -19,8 +20,10 @@ from __future__ import annotations
 import ssl
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from exporter.outbound import TlsSettings, ssl_context
 from exporter.probe_api import MetricFamily, Status
 from exporter.thresholds import Limits
 
@@ -66,13 +69,14 @@ def make_ssl_context(
     With ``verify=False`` neither the chain nor the host name is checked (the certificate's
     expiry is still read by ``cert_not_after``).
     """
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if cert_file is not None:
-        context.load_cert_chain(cert_file, key_file)
-    return context
+    return ssl_context(
+        TlsSettings(
+            ca_file=Path(ca_file) if ca_file else None,
+            insecure=not verify,
+            client_cert_file=Path(cert_file) if cert_file else None,
+            client_key_file=Path(key_file) if key_file else None,
+        )
+    )
 
 
 def shared_ssl_context(

@@ -23,6 +23,7 @@ from exporter.kube_client import permissions
 from exporter.kube_client.cluster import ClusterConfig, NotInCluster
 from exporter.kube_client.locate import cluster_from_environment
 from exporter.kube_client.permissions import Permission
+from exporter.outbound import http_client
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +109,10 @@ class KubeClient:
             reason = getattr(error, "reason", None) or error
             raise NotInCluster(f"{config.source}: cannot load its TLS files: {reason}") from None
         self.credentials = config.credentials(self._ssl)
-        self._http = httpx.AsyncClient(
+        self._http = http_client(
+            self._ssl,
+            REQUEST_TIMEOUT,
             base_url=config.base_url,
-            verify=self._ssl if self._ssl is not None else True,
-            trust_env=False,
-            timeout=REQUEST_TIMEOUT,
             headers={"Accept": "application/json", "User-Agent": "site-status"},
         )
 

@@ -14,7 +14,7 @@ from exporter.kube_client.credentials import (
     StaticToken,
     TokenFile,
 )
-from exporter.kube_client.tls import TlsSettings, cluster_ssl_context
+from exporter.outbound import TlsSettings, ssl_context
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ClusterConfig:
     source: str = "service account"
 
     def ssl_context(self) -> ssl.SSLContext:
-        return cluster_ssl_context(self.tls)
+        return ssl_context(self.tls)
 
     def credentials(self, tls: ssl.SSLContext | None) -> Credentials:
         if self.exec_plugin is not None:

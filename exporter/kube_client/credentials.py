@@ -195,7 +195,7 @@ class ExecCredentials:
         if status.certificate is not None:
             if self.tls is None:
                 raise CredentialError("the exec plugin gave a client certificate for plain HTTP")
-            from exporter.kube_client.tls import load_client_certificate
+            from exporter.outbound import load_client_certificate
 
             load_client_certificate(self.tls, *status.certificate)
             self._has_certificate = True

@@ -29,8 +29,8 @@ import yaml
 
 from exporter.kube_client.cluster import ClusterConfig
 from exporter.kube_client.credentials import EXEC_API_VERSIONS, ExecPlugin
-from exporter.kube_client.tls import TlsSettings
 from exporter.kube_settings import KubernetesSettings
+from exporter.outbound import TlsSettings
 
 #: A kubeconfig with embedded certificates is a few KiB; this is far beyond any real one.
 MAX_BYTES = 4 * 1024 * 1024

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from exporter.kube_client.cluster import ClusterConfig, NotInCluster
 from exporter.kube_client.kubeconfig import KubeconfigError, cluster_config
-from exporter.kube_client.tls import TlsSettings
 from exporter.kube_settings import SERVICE_ACCOUNT_DIR, KubernetesSettings
+from exporter.outbound import TlsSettings
 
 
 def find_cluster(settings: KubernetesSettings) -> ClusterConfig:

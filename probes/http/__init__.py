@@ -1,2 +1,2 @@
-"""The http probe kind: the probe (``probe``), its connection transport (``transport``) and
-the health-body formats it grades (``health``)."""
+"""The http probe kind: the probe (``probe``) and the health-body formats it grades
+(``health``)."""

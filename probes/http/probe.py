@@ -2,8 +2,9 @@
 
 The body is graded in the format the endpoint speaks (``probes.http.health``); status code, body
 patterns, a JSON field, latency and the TLS certificate's remaining days are checked on top.
-One ``httpx.AsyncClient`` per distinct TLS setting is shared by every run (a new client costs
-about 20 ms of CPU for its SSL context). httpx is imported only when an http probe runs.
+One client (``exporter.outbound.http_client``) per distinct TLS setting is shared by every run: a
+new one builds an SSL context, the costliest part of a probe (docs/benchmarks.md). httpx is
+imported only when an http probe runs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from exporter.outbound import http_client
 from exporter.probe_api import (
     AbsolutePath,
     MetricFamily,
@@ -232,22 +234,17 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
     )
 
     def make() -> httpx.AsyncClient:
-        import httpx
-
-        from probes.http.transport import ProbeTransport
-
         ssl_context = tls.make_ssl_context(
             config.verify, config.ca_file, config.client_cert, config.client_key
         )
-        # trust_env=False: a pod's HTTP_PROXY must not sit between a probe and its service.
         # The client is shared for its connections only: a cookie one run is given must not
         # change what the next run asks (blackbox_exporter starts every probe without cookies).
-        return httpx.AsyncClient(
-            cookies=NoCookieJar(),
-            transport=ProbeTransport(ssl_context, httpx.Limits(max_keepalive_connections=100)),
+        return http_client(
+            ssl_context,
+            None,
             max_redirects=config.max_redirects,
-            trust_env=False,
-            timeout=None,
+            cookies=NoCookieJar(),
+            keepalive=100,
         )
 
     return context.shared(key, make)

@@ -308,11 +308,9 @@ async def test_a_cluster_ca_without_key_usage_is_trusted(tmp_path: Path) -> None
 
 
 def test_without_a_cluster_ca_pythons_default_flags_stay() -> None:
-    from exporter.kube_client.tls import TlsSettings, cluster_ssl_context
+    from exporter.outbound import TlsSettings, ssl_context
 
-    assert (
-        cluster_ssl_context(TlsSettings()).verify_flags == ssl.create_default_context().verify_flags
-    )
+    assert ssl_context(TlsSettings()).verify_flags == ssl.create_default_context().verify_flags
 
 
 @pytest.mark.parametrize("line", [b"[]", b'{"type": "ADDED", "object": "x"}', b"not json"])

@@ -18,6 +18,7 @@ from exporter import __version__
 from exporter.backoff import parse_retry_after
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
+from exporter.outbound import TlsSettings, http_client, ssl_context
 from exporter.redact import redact, redact_urls_in
 from exporter.reports.stats import RetryCause
 
@@ -135,13 +136,14 @@ class LokiClient:
 
     def _ssl_context(self) -> ssl.SSLContext:
         settings = self.settings
-        context = ssl.create_default_context(cafile=settings.ca_file)
-        if settings.cert_file:
-            context.load_cert_chain(settings.cert_file, settings.key_file)
-        if settings.insecure_skip_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return ssl_context(
+            TlsSettings(
+                ca_file=Path(settings.ca_file) if settings.ca_file else None,
+                insecure=settings.insecure_skip_verify,
+                client_cert_file=Path(settings.cert_file) if settings.cert_file else None,
+                client_key_file=Path(settings.key_file) if settings.key_file else None,
+            )
+        )
 
     async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -149,16 +151,14 @@ class LokiClient:
 
             # A plain http:// push never does TLS (one URL, redirects not followed): httpx's
             # default context would load its CA bundle for nothing (1 MiB of each exporter).
-            verify: ssl.SSLContext | bool = False
+            tls: ssl.SSLContext | None = None
             if self.url.startswith("https:"):
-                verify = await self.blocking.call(
+                tls = await self.blocking.call(
                     self._ssl_context, resource=None, timeout=LOCAL_FILE_TIMEOUT
                 )
-            # trust_env=False: a pod's HTTP_PROXY must not sit between us and Loki unasked.
-            self._client = httpx.AsyncClient(
-                verify=verify,
-                trust_env=False,
-                timeout=httpx.Timeout(self.settings.timeout),
+            self._client = http_client(
+                tls,
+                httpx.Timeout(self.settings.timeout),
                 headers={"User-Agent": f"site-status/{__version__}"},
             )
         return self._client

@@ -1,5 +1,6 @@
-"""The http probe's asyncio transport (``probes.http.transport``) against a raw loopback server:
-kept-alive connections are reused, and one the server closed or wrote to out of turn is not."""
+"""The exporter's outbound HTTP client (``exporter.outbound.http_client``, httpx's public API
+only) against a raw loopback server: kept-alive connections are reused, one the server closed
+or wrote to out of turn is not, errors keep their cause, and TLS shows the peer's certificate."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 
-import httpcore
 import httpx
 import pytest
 import trustme
 
+from exporter.outbound import http_client
 from probes.http.probe import error_chain
-from probes.http.transport import READ_HIGH_WATER, AsyncioBackend, ProbeTransport
 
-HUGE = 8 * 1024 * 1024
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
@@ -66,10 +65,6 @@ class RawServer:
                 _, _, received = received.partition(b"\r\n\r\n")
                 if self.stall:
                     continue  # never answers
-                if self.after == "huge":
-                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {HUGE}\r\n\r\n".encode()
-                    connection.sendall(head + b"x" * HUGE)
-                    continue
                 connection.sendall(OK)
                 if self.after == "close":
                     connection.shutdown(socket.SHUT_RDWR)
@@ -89,16 +84,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[RawServer]:
 
 
 def client(timeout: float | None = None) -> httpx.AsyncClient:
-    transport = ProbeTransport(ssl.create_default_context(), httpx.Limits())
-    return httpx.AsyncClient(transport=transport, trust_env=False, timeout=timeout)
-
-
-async def test_the_pool_runs_on_the_asyncio_backend() -> None:
-    # ProbeTransport replaces httpx's pool (a private attribute): this fails if httpx changes.
-    async with client() as http:
-        pool = http._transport._pool  # type: ignore[attr-defined]
-        assert isinstance(pool, httpcore.AsyncConnectionPool)
-        assert isinstance(pool._network_backend, AsyncioBackend)
+    return http_client(ssl.create_default_context(), timeout)
 
 
 async def test_a_kept_alive_connection_is_reused(server: RawServer) -> None:
@@ -123,19 +109,6 @@ async def test_a_connection_the_server_closed_or_wrote_to_is_not_reused(
     assert server.accepted == 3
 
 
-@pytest.mark.parametrize("server", [("huge",)], indirect=True)
-async def test_an_unread_body_is_not_taken_into_memory(server: RawServer) -> None:
-    async with client(timeout=5) as http, http.stream("GET", server.url) as response:
-        chunks = response.aiter_raw()
-        first = await chunks.__anext__()
-        await asyncio.sleep(0.3)  # the server has sent all 8 MiB by now
-        unread = response.extensions["network_stream"]._connection.buffer
-        # Reading paused past the high-water mark; one more socket read may have landed.
-        assert len(first) + len(unread) <= READ_HIGH_WATER + 256 * 1024
-        rest = sum([len(chunk) async for chunk in chunks])
-    assert len(first) + rest == HUGE
-
-
 @pytest.mark.parametrize("server", [("keep", True)], indirect=True)
 async def test_a_read_timeout_is_httpx_read_timeout(server: RawServer) -> None:
     async with client(timeout=0.2) as http:
@@ -150,7 +123,7 @@ async def test_connection_refused_is_a_connect_error_with_its_cause() -> None:
     async with client() as http:
         with pytest.raises(httpx.ConnectError) as raised:
             await http.get(f"http://127.0.0.1:{port}/")
-    # httpcore's pool re-raises "from None", which keeps the implicit context: the probe's
+    # The pool re-raises "from None", which keeps the implicit context: the probe's
     # error_chain walks both links.
     causes = error_chain(raised.value)
     assert any(isinstance(cause, ConnectionRefusedError) for cause in causes)
@@ -172,10 +145,9 @@ async def test_tls_exposes_the_peer_certificate() -> None:
     threading.Thread(target=serve, daemon=True).start()
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    transport = ProbeTransport(client_context, httpx.Limits())
     url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
     async with (
-        httpx.AsyncClient(transport=transport, trust_env=False) as http,
+        http_client(client_context, None) as http,
         http.stream("GET", url) as got,
     ):
         certificate = got.extensions["network_stream"].get_extra_info("ssl_object").getpeercert()
