@@ -36,15 +36,13 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from exporter.config_errors import ConfigError as ConfigError  # re-exported
+from exporter.config_errors import ConfigError, shown_key
 from exporter.config_errors import ConfigInvalid as ConfigInvalid
 from exporter.config_errors import format_path as format_path
-from exporter.config_errors import shown_key
 from exporter.config_source import ConfigSourceError, read_config_text
 from exporter.config_yaml import YamlDocument, YamlError
 from exporter.kube_settings import KubernetesSettings
 from exporter.maintenance import WINDOW_TAGS, Window
-from exporter.maintenance import MaintenanceWindow as MaintenanceWindow  # re-exported
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
 from exporter.schedule import timeline

@@ -25,7 +25,7 @@ MAX_EXPANDED_NODES = 200_000
 #: Nesting of mappings and sequences.
 MAX_DEPTH = 50
 
-#: libyaml's parser when PyYAML has it: the pure-Python one costs 3 MiB more for 500 probes.
+#: libyaml's parser when PyYAML has it: the pure-Python one costs more memory (docs/benchmarks.md).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

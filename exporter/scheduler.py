@@ -123,9 +123,9 @@ BATCH_MIN_INTERVAL = 20 * BATCH_WINDOW
 class Scheduler:
     """One dispatcher over a heap of due times; a task exists only while a probe runs.
 
-    (An idle task per probe costs about 5 KiB: 2.6 MiB for 500 probes.) ``apply`` swaps configs
-    without touching unchanged probes. Runs of one probe never overlap: the next run is queued
-    only when the previous one has finished.
+    (An idle task per probe would cost memory for nothing: docs/benchmarks.md.) ``apply``
+    swaps configs without touching unchanged probes. Runs of one probe never overlap: the next
+    run is queued only when the previous one has finished.
     """
 
     def __init__(

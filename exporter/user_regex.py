@@ -39,7 +39,7 @@ class UserRegexError(ValueError):
 
 @functools.cache
 def _options() -> re2.Options:
-    # Imported on the first pattern (2.3 MiB of RSS): most sites have none.
+    # Imported on the first pattern (its RSS: docs/benchmarks.md): most sites have none.
     import re2
 
     options = re2.Options()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any, Literal
 
 from exporter import __version__
@@ -37,13 +36,6 @@ LOKI_MAX_LINE_BYTES = 256 * 1024
 Report = dict[str, Any]
 Cause = Literal["result", "stale", "blocked"]
 Trigger = Literal["startup", "interval", "shutdown"]
-
-
-def load_schema() -> dict[str, Any]:
-    """The JSON Schema of version 1, as shipped in the package."""
-    text = resources.files("exporter.reports").joinpath(SCHEMA_RESOURCE).read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
 
 
 def timestamp(unix: float) -> str:

@@ -1,7 +1,8 @@
 """A small HTTP/1.1 server for the exporter's few GET endpoints.
 
 Why not ``http.server``: its per-request work (header parsing through the email package, a
-write per header line, request logging) costs about 0.3 ms of Python per scrape. This server
+write per header line, request logging) costs more Python per scrape than the whole rest of a
+scrape (docs/benchmarks.md). This server
 reads a request head with one ``recv``, parses it with byte splits, and sends the response head
 and body in one ``sendmsg``.
 
@@ -65,7 +66,7 @@ _DIGITS = re.compile(r"[0-9]+\Z")
 ALLOWED_METHODS = "GET, HEAD"
 #: The kernel's send buffer of a connection (it doubles this): a client that takes nothing
 #: holds at most this much of it; autotuning let a non-reader pin megabytes, and copying them
-#: in and purging them made each such connection cost about 1 ms of CPU.
+#: in and purging them made each such connection costly in CPU (docs/benchmarks.md).
 SEND_BUFFER = 128 * 1024
 #: SO_LINGER on, 0 s: close() resets the connection and frees its buffers.
 _ABORT = struct.pack("ii", 1, 0)

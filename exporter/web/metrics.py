@@ -363,37 +363,6 @@ class Exposition:
                 out.append(lines)
         return "".join(out).encode()
 
-    def rows(self) -> Iterator[Row]:
-        """Every row, for the prometheus_client Collector (same data as ``render``)."""
-        views = self.store.views()
-        families = self.families()
-        for view in views:
-            yield PROBE_STATUS, (view.name, view.kind), float(view.status)
-            yield from probe_rows(view.state)
-            yield from kind_rows(view.state, families)
-        yield from self.global_rows(views)
-
-
-class SiteStatusCollector(Collector):
-    """A prometheus_client Collector over the result store, for any registry that wants it."""
-
-    def __init__(self, exposition: Exposition) -> None:
-        self.exposition = exposition
-
-    def collect(self) -> Iterable[Metric]:
-        built: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
-        for family, values, value in self.exposition.rows():
-            metric = built.get(family.name)
-            if metric is None:
-                labels = label_names(family)
-                if family.type == "counter":
-                    metric = CounterMetricFamily(family.name, family.help, labels=labels)
-                else:
-                    metric = GaugeMetricFamily(family.name, family.help, labels=labels)
-                built[family.name] = metric
-            metric.add_metric(list(values), value)
-        return list(built.values())
-
 
 class ReportCollector(Collector):
     """The report sinks' series: written and failed for every sink; queue, pushes, retries,

@@ -30,7 +30,6 @@ from exporter.web.status_doc import (
     StatusSnapshot,
     parse_query,
 )
-from exporter.web.status_doc import view_document as view_document  # its old home
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_FORMAT = "application/openmetrics-text; version=1.0.0; charset=utf-8"

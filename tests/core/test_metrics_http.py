@@ -14,14 +14,15 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from exporter.blocking import BlockingRunner
-from exporter.config import MaintenanceWindow, Site
+from exporter.config import Site
+from exporter.maintenance import MaintenanceWindow
 from exporter.probe_api import Result, Sample
 from exporter.registry import default_registry
 from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 from exporter.web.httpd import HttpServer
-from exporter.web.metrics import Exposition, SelfMetrics, SiteStatusCollector
+from exporter.web.metrics import Exposition, SelfMetrics
 from exporter.web.server import (
     FORMAT_IDLE,
     Endpoints,
@@ -30,6 +31,7 @@ from exporter.web.server import (
     tick,
     wants_openmetrics,
 )
+from tests.support.metrics_oracle import SiteStatusCollector
 
 SITE = Site(name="example", environment="prod", tier="priprod", profile="os2web")
 

@@ -17,13 +17,15 @@ from exporter.config import Site
 from exporter.probe_api import Result
 from exporter.reasons import MAX_PART_CHARS, Reason, bounded_part
 from exporter.registry import default_registry
-from exporter.reports.schema import load_schema, snapshot_report, transition_report
+from exporter.reports.schema import snapshot_report, transition_report
 from exporter.run_stats import ExporterHealth, RunStats
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
 from exporter.web.metrics import Exposition
 from exporter.web.status_doc import view_document
 from tests.core.test_scheduler import config, runner
+from tests.support.metrics_oracle import rows
+from tests.support.reports import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = Site(name="shop", environment="prod", tier="priprod", profile="os2web")
@@ -117,8 +119,8 @@ def test_metrics_have_one_reason_series_per_non_ok_probe_and_the_node() -> None:
     (node,) = families["site_status_node_info"].samples
     assert node.labels == {"node": "node-a"} and node.value == 1.0
     # The same rows for any prometheus_client registry.
-    rows = [row for row in exposition.rows() if row[0].name == "site_status_probe_reason"]
-    assert [values for _, values, _ in rows] == [("db", "http", "component", "database")]
+    reason_rows = [row for row in rows(exposition) if row[0].name == "site_status_probe_reason"]
+    assert [values for _, values, _ in reason_rows] == [("db", "http", "component", "database")]
 
 
 def test_reports_and_status_carry_reason_and_part_and_match_the_schema() -> None:

@@ -31,7 +31,7 @@ from exporter.redact import RedactingFilter
 from exporter.reports.schema import encode, transition_report
 from exporter.store import ProbeSpec, ResultStore
 from exporter.web.metrics import render_probe_lines
-from exporter.web.server import view_document
+from exporter.web.status_doc import view_document
 from probes.http.probe import KIND, HttpProbe
 from tests.support.context import make_context
 from tests.support.echo_server import echoing_server

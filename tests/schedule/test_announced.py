@@ -10,8 +10,8 @@ from pathlib import Path
 
 import jsonschema
 
-from exporter.reports.schema import load_schema
 from tests.gate.conftest import running_site
+from tests.support.reports import load_schema
 
 
 def test_status_metrics_and_snapshot_announce_the_current_and_next_window(tmp_path: Path) -> None:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import functools
+import json
+from importlib import resources
 from typing import Any
 
 import jsonschema
 
-from exporter.reports.schema import load_schema
+from exporter.reports.schema import SCHEMA_RESOURCE
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of version 1, as shipped in the package."""
+    text = resources.files("exporter.reports").joinpath(SCHEMA_RESOURCE).read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 @functools.cache

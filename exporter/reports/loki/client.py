@@ -150,7 +150,7 @@ class LokiClient:
             import httpx
 
             # A plain http:// push never does TLS (one URL, redirects not followed): httpx's
-            # default context would load its CA bundle for nothing (1 MiB of each exporter).
+            # default context would load its CA bundle for nothing (docs/benchmarks.md).
             tls: ssl.SSLContext | None = None
             if self.url.startswith("https:"):
                 tls = await self.blocking.call(

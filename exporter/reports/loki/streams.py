@@ -18,8 +18,6 @@ LABEL_NAMES = ("job", "site", "environment", "tier", "report_type", "cluster")
 #: Loki's default ``max_label_value_length`` is 2048, counted in bytes (Go's ``len``).
 MAX_LABEL_VALUE_BYTES = 2048
 
-StreamKey = tuple[tuple[str, str], ...]
-
 
 def cut_utf8(text: str, max_bytes: int) -> str:
     """``text`` in at most ``max_bytes`` of UTF-8, cut at a character boundary."""
@@ -54,15 +52,6 @@ def structured_metadata(report: Mapping[str, Any]) -> dict[str, str]:
         metadata["previous_status"] = report["previous_status"] or "NONE"
         metadata["cause"] = report["cause"]
     return metadata
-
-
-def stream_key(labels: Mapping[str, str]) -> StreamKey:
-    return tuple(sorted(labels.items()))
-
-
-def key_text(key: StreamKey) -> str:
-    """``{job="site-status",site="x"}``: how a stream is named in logs and the spool state."""
-    return "{" + ",".join(f'{k}="{v}"' for k, v in key) + "}"
 
 
 class StreamClock:

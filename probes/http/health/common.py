@@ -149,7 +149,7 @@ def scalar_text(values: Mapping[str, Any], skip: Collection[str] = ()) -> str:
 
 
 #: A body with more JSON values is not decoded: ``json.loads`` holds the event loop and the
-#: GIL for the whole document (1 MiB of small values: 100-150 ms), and health documents have
+#: GIL for the whole document (docs/benchmarks.md), and health documents have
 #: about a hundred (the recorded corpus: at most 110). Counted on the text (``,`` ``[`` ``{``):
 #: cheap, and never fewer than the values (tests/core/test_json_cost.py measures the rest).
 MAX_JSON_VALUES = 5_000
@@ -169,17 +169,6 @@ def json_value(text: str) -> object:
         raise ValueError("invalid JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise ValueError(f"invalid JSON: {one_line(str(exc), 80)}") from None
-
-
-def json_object(text: str) -> dict[str, Any] | str:
-    """The JSON object in ``text``, or why there is none (``"invalid JSON: ..."``)."""
-    try:
-        value = json_value(text)
-    except ValueError as exc:
-        return str(exc)
-    if not isinstance(value, dict):
-        return f"JSON {json_type(value)}, not an object"
-    return value
 
 
 def json_type(value: object) -> str:
@@ -211,11 +200,6 @@ def graded_word(
         if word in table:
             return table[word], ""
     return Status.UNKNOWN, f"unknown status {one_line(text_of(raw), 40)!r}"
-
-
-def word_in(raw: object, words: Collection[str]) -> bool:
-    """``raw`` is a string that is one of ``words`` (lower case) in any case."""
-    return isinstance(raw, str) and raw.lower() in words
 
 
 # --- verdicts ------------------------------------------------------------------------------
