@@ -244,7 +244,7 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
             None,
             max_redirects=config.max_redirects,
             cookies=NoCookieJar(),
-            keepalive=100,
+            keepalive=20,
         )
 
     return context.shared(key, make)
@@ -335,6 +335,10 @@ async def read_capped(response: httpx.Response, result: HttpExchange, cap: int) 
 
 
 def peer_cert_not_after(response: httpx.Response) -> float | None:
+    # Only over TLS (the final URL, after redirects): asking a plain connection for its
+    # ssl_object builds the network backend's whole attribute table for nothing.
+    if response.url.scheme != "https":
+        return None
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     return tls.cert_not_after(ssl_object) if ssl_object is not None else None
