@@ -133,6 +133,7 @@ def test_a_text_body_that_is_a_failure_word_is_never_ok(word: str, code: int) ->
         ({"status": "healthy"}, 503, "CRITICAL", "healthy but HTTP 503"),
         ({"status": "sideways"}, 200, "UNKNOWN", "unknown status 'sideways'"),
         ({"version": "1.2", "name": "x"}, 200, "OK", "HTTP 200"),
+        ({"cluster": {"status": "disabled"}, "db": {"status": "up"}}, 200, "OK", "1 component ok"),
         ({"version": "1.2", "error": "db gone"}, 500, "CRITICAL", "HTTP 500: db gone"),
     ],
 )  # fmt: skip

@@ -56,4 +56,4 @@ def test_every_recorded_body_has_a_case_and_a_cited_source() -> None:
         assert case["file"] in readme, case["file"]
         assert case["source"] and case["adapted"], case["file"]
         assert case["grade"] in Status.__members__
-    assert len(CASES) >= 70
+    assert len(CASES) >= 75

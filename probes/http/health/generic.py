@@ -113,7 +113,7 @@ def own_state(document: Mapping[str, Any], options: Options) -> tuple[object, St
     when it is a word in no list); ``(None, None)`` without one."""
     for key in vocabulary.STATUS_KEYS:
         raw = document.get(key)
-        if isinstance(raw, str | bool) and raw != "":
+        if isinstance(raw, str | bool) and raw != "" and not vocabulary.is_neutral(raw):
             return raw, vocabulary.word_status(raw, options.status_map)
     return None, None
 

@@ -27,7 +27,7 @@ DEGRADED_WORDS = frozenset(
         "warn", "warning", "warnings", "degraded", "yellow", "partially available", "partial",
         "partially healthy", "partially degraded", "partial outage", "limited", "unstable",
         "impaired", "starting", "initializing", "recovering", "draining", "shutting down",
-        "stopping", "paused",
+        "stopping", "paused", "settling",
     }
 )  # fmt: skip
 FAILURE_WORDS = frozenset(
@@ -39,6 +39,13 @@ FAILURE_WORDS = frozenset(
         "not ready", "not serving", "not running", "maintenance", "major outage", "outage",
         "service unavailable", "sick",
     }
+)  # fmt: skip
+
+#: States that say a part is not in use, neither healthy nor failed (Alertmanager's
+#: ``"cluster": {"status": "disabled"}``): such a part is left out, not graded UNKNOWN.
+NEUTRAL_WORDS = frozenset(
+    {"disabled", "not configured", "unconfigured", "none", "n/a", "not applicable", "skipped",
+     "excluded", "ignored", "not enabled"}
 )  # fmt: skip
 
 WORDS: Mapping[str, Status] = {
@@ -90,6 +97,11 @@ def word_status(raw: object, status_map: Mapping[str, Status]) -> Status | None:
     if word in status_map:
         return status_map[word]
     return WORDS.get(word)
+
+
+def is_neutral(raw: object) -> bool:
+    """A state word that says the part is not in use (``disabled``)."""
+    return isinstance(raw, str) and normalized(raw) in NEUTRAL_WORDS
 
 
 def is_true(raw: object) -> bool:
