@@ -52,11 +52,14 @@ CONTAINERS = frozenset(
 #: Keys that name an entry of a list of components.
 NAME_KEYS = ("name", "id", "component", "service", "check", "code")
 _OWN_KEYS = frozenset(vocabulary.STATUS_KEYS) | frozenset(vocabulary.FAILURE_FLAGS)
+_FLAG_KEYS = frozenset(vocabulary.FAILURE_FLAGS)
+_REASON_KEYS = frozenset(vocabulary.REASON_KEYS)
+_STATE_KEYS = frozenset(vocabulary.STATUS_KEYS)
 
 
 def verdict(document: object, code: int, options: Options) -> Verdict:
     """Grade a JSON document by what it says; by the code when it says nothing of health."""
-    if isinstance(document, Mapping):
+    if isinstance(document, dict):
         return object_verdict(document, code, options)
     if isinstance(document, list):
         found = list(list_components("", document, options, 1))
@@ -70,8 +73,7 @@ def object_verdict(document: Mapping[str, Any], code: int, options: Options) -> 
     if raw is not None and top is None:
         note = f"unknown status {one_line(text_of(raw), 40)!r} (grade it with status_map)"
         return unparsed(NAME, Status.UNKNOWN, note, said=reason_of(document))
-    flags = [(status, key) for key, status in vocabulary.FAILURE_FLAGS.items()
-             if vocabulary.is_true(document.get(key))]  # fmt: skip
+    flags = [(vocabulary.FAILURE_FLAGS[key], key) for key in flag_keys(document)]
     found = list(components(document, options, 1))
     if top is None and not flags and all(c.status is Status.UNKNOWN for c in found):
         if found:  # states nobody placed: no certainty either way
@@ -111,6 +113,8 @@ def graded(
 def own_state(document: Mapping[str, Any], options: Options) -> tuple[object, Status | None]:
     """The first state field at the top that holds a word or a boolean, and its grade (None
     when it is a word in no list); ``(None, None)`` without one."""
+    if not _STATE_KEYS & document.keys():
+        return None, None
     for key in vocabulary.STATUS_KEYS:
         raw = document.get(key)
         if isinstance(raw, str | bool) and raw != "" and not vocabulary.is_neutral(raw):
@@ -134,14 +138,12 @@ def components(node: Mapping[str, Any], options: Options, depth: int) -> Iterato
     """The parts of ``node`` with a state, at most ``MAX_DEPTH`` levels below the top."""
     for key, value in node.items():
         name = one_line(str(key), NAME_CAP)
-        nested = isinstance(value, Mapping | list)
-        if (key in _OWN_KEYS and not nested) or (
-            key in vocabulary.REASON_KEYS and key not in CONTAINERS
-        ):
+        nested = isinstance(value, dict | list)
+        if (key in _OWN_KEYS and not nested) or (key in _REASON_KEYS and key not in CONTAINERS):
             continue
-        if key in FAILURE_CONTAINERS and isinstance(value, Mapping | list):
+        if key in FAILURE_CONTAINERS and isinstance(value, dict | list):
             yield from failure_entries(value)
-        elif key in CONTAINERS and isinstance(value, Mapping):
+        elif key in CONTAINERS and isinstance(value, dict):
             if depth < MAX_DEPTH:
                 yield from components(value, options, depth + 1)
             else:
@@ -149,7 +151,7 @@ def components(node: Mapping[str, Any], options: Options, depth: int) -> Iterato
         elif isinstance(value, list):
             prefix = "" if key in CONTAINERS else name
             yield from list_components(prefix, value, options, depth)
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             part = component(name, value, options)
             if part is not None:
                 yield part
@@ -168,7 +170,7 @@ def leaves(node: Mapping[str, Any], options: Options) -> Iterator[Component]:
     """The entries of a container at the last level searched: objects with a state, words."""
     for key, value in node.items():
         name = one_line(str(key), NAME_CAP)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             part = component(name, value, options)
             if part is not None:
                 yield part
@@ -183,7 +185,7 @@ def list_components(
 ) -> Iterator[Component]:
     """The objects of a list that have a state, named by their ``name`` (or ``id``...)."""
     for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             continue
         label = next((item[k] for k in NAME_KEYS if isinstance(item.get(k), str)), str(index))
         name = one_line(f"{prefix}.{label}" if prefix else str(label), NAME_CAP)
@@ -195,13 +197,12 @@ def list_components(
 def component(name: str, node: Mapping[str, Any], options: Options) -> Component | None:
     """A part with a state of its own (a word, a boolean, a flag set), or None."""
     raw, status = own_state(node, options)
-    flags = [flag for key, flag in vocabulary.FAILURE_FLAGS.items()
-             if vocabulary.is_true(node.get(key))]  # fmt: skip
+    flags = set_flags(node)
     if raw is None and not flags:
         return None
     if raw is not None and status is None:
         return Component(name, Status.UNKNOWN, f"unknown status {one_line(text_of(raw), 40)!r}")
-    graded_status = worst([status or Status.OK, *flags])
+    graded_status = worst([status or Status.OK, *flags]) if flags else status or Status.OK
     reason = reason_of(node) if graded_status is not Status.OK else ""
     if not reason and graded_status is not Status.OK and raw is not None:
         # Kong's {"database": {"reachable": false}}: the field says what a bare false cannot.
@@ -210,15 +211,27 @@ def component(name: str, node: Mapping[str, Any], options: Options) -> Component
     return Component(name, graded_status, reason)
 
 
+def flag_keys(node: Mapping[str, Any]) -> list[str]:
+    """The failure flags set in ``node``, in the vocabulary's order (a set intersection
+    first: most parts have none)."""
+    present = _FLAG_KEYS & node.keys()
+    return [key for key in vocabulary.FAILURE_FLAGS if key in present and
+            vocabulary.is_true(node[key])]  # fmt: skip
+
+
+def set_flags(node: Mapping[str, Any]) -> list[Status]:
+    return [vocabulary.FAILURE_FLAGS[key] for key in flag_keys(node)]
+
+
 def failure_entries(node: Mapping[str, Any] | list[Any]) -> Iterator[Component]:
     """Every entry of a ``failures`` (or ``errors``) map or list failed; its text, or its reason
     fields, say why."""
-    entries = node.items() if isinstance(node, Mapping) else enumerate(node)
+    entries = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in entries:
         label = key
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             label = next((value[k] for k in NAME_KEYS if isinstance(value.get(k), str)), key)
-        reason = reason_of(value) if isinstance(value, Mapping) else text_of(value)
+        reason = reason_of(value) if isinstance(value, dict) else text_of(value)
         yield Component(one_line(str(label), NAME_CAP), Status.CRITICAL, reason)
 
 
@@ -233,14 +246,18 @@ def reason_of(node: object, depth: int = 0) -> str:
     """The first reason field of ``node`` (``reason``, ``message``, ``error`` as text or as
     ``{message}``, ...); inside a list, its first entry's."""
     if isinstance(node, list) and node and depth < 2:
-        return reason_of(node[0], depth + 1) if isinstance(node[0], Mapping) else text_of(node[0])
-    if not isinstance(node, Mapping):
+        return reason_of(node[0], depth + 1) if isinstance(node[0], dict) else text_of(node[0])
+    if not isinstance(node, dict):
+        return ""
+    if not _REASON_KEYS & node.keys():
         return ""
     for key in vocabulary.REASON_KEYS:
         value = node.get(key)
+        if value is None:
+            continue
         if isinstance(value, str) and value.strip():
             return one_line(value, 200)
-        if isinstance(value, Mapping | list) and value and depth < 2:
+        if isinstance(value, dict | list) and value and depth < 2:
             found = reason_of(value, depth + 1)
             if found:
                 return found
@@ -272,7 +289,7 @@ def quote(document: object) -> str:
     """What a body without health evidence says: its reason fields, else its first values
     (``storagedriver_s3: s3aws: Path not found: /``)."""
     reason = reason_of(document)
-    if reason or not isinstance(document, Mapping):
+    if reason or not isinstance(document, dict):
         return reason
     values = [f"{key}: {text_of(value)}" for key, value in list(document.items())[:3]
               if isinstance(value, str | int | float | bool)]  # fmt: skip

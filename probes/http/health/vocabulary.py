@@ -7,6 +7,7 @@ UNKNOWN where it is the document's own status, and is left out where it is only 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -78,8 +79,10 @@ REASON_KEYS = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1024)
 def normalized(word: str) -> str:
-    """``"partially available"`` from ``" Partially_Available "``."""
+    """``"partially available"`` from ``" Partially_Available "`` (cached: a document repeats
+    its few words)."""
     return _SEPARATORS.sub(" ", word.strip().lower())
 
 
