@@ -12,6 +12,14 @@ factory runs this once per site (from a list, in CI) and commits the overlays.
 
 ``--drupal-exec`` (pods/exec rights) goes only with a config that has a drupal probe with
 ``runner: {type: kubernetes}``, and such a config needs it: the script refuses either alone.
+
+    python3 k8s/new-site.py --retire shop [--scale-to-zero] [--out k8s/overlays]
+
+retires a site: removes its overlay (so nothing applies it again) and prints the one command
+that retires it in the cluster the way the alert rules recognise (docs/alerts.md, lifecycle):
+``kubectl delete namespace``, or with ``--scale-to-zero`` (keep the namespace and its data)
+every Deployment and StatefulSet scaled to zero. Either way, with kube-state-metrics scraped,
+the site pages nobody and does not count towards the fleet alert.
 """
 
 from __future__ import annotations
@@ -255,7 +263,45 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def retire_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="k8s/new-site.py --retire", description="Retire a site.")
+    p.add_argument("--retire", metavar="NAMESPACE", required=True, help="the site to retire")
+    p.add_argument(
+        "--scale-to-zero",
+        action="store_true",
+        help="keep the namespace: scale every Deployment and StatefulSet to zero",
+    )
+    p.add_argument("--out", type=Path, default=K8S / "overlays", help="where overlays live")
+    return p
+
+
+def retire(argv: Sequence[str]) -> int:
+    args = retire_parser().parse_args(argv)
+    namespace = args.retire
+    if not DNS_LABEL.match(namespace):
+        print(f"new-site: {namespace!r} is not a namespace name", file=sys.stderr)
+        return 2
+    overlay = args.out / namespace
+    if overlay.is_dir():
+        for path in sorted(overlay.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+        overlay.rmdir()
+        print(f"removed {overlay}")
+    else:
+        print(f"no overlay at {overlay}: nothing to remove")
+    quoted = shlex.quote(namespace)
+    if args.scale_to_zero:
+        command = f"kubectl -n {quoted} scale deployment,statefulset --all --replicas=0"
+    else:
+        command = f"kubectl delete namespace {quoted}"
+    print(f"then, in the cluster: {command}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(word == "--retire" or word.startswith("--retire=") for word in argv):
+        return retire(argv)
     args = parser().parse_args(argv)
     if args.config is not None:
         try:

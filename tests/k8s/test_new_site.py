@@ -197,3 +197,23 @@ def test_monitoring_namespace_lets_that_prometheus_scrape_and_no_other(tmp_path:
     metrics = Port(9918)
     assert ingress_allowed(docs, pod("observability", scraper, "10.244.2.9"), exporter, metrics)
     assert not ingress_allowed(docs, pod("monitoring", scraper, "10.244.2.8"), exporter, metrics)
+
+
+def test_retire_removes_the_overlay_and_names_the_command_the_rules_recognise(
+    tmp_path: Path,
+) -> None:
+    made = new_site("shop", "--tier", "priprod", *COMMON, "--out", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    retired = new_site("--retire", "shop", "--out", str(tmp_path))
+    assert retired.returncode == 0, retired.stderr
+    assert not (tmp_path / "shop").exists()
+    # Deleted: kube_namespace_created goes away (site_status_namespace:retired, docs/alerts.md).
+    assert retired.stdout.splitlines()[-1] == "then, in the cluster: kubectl delete namespace shop"
+    kept = new_site("--retire", "shop", "--scale-to-zero", "--out", str(tmp_path))
+    assert kept.returncode == 0
+    assert "nothing to remove" in kept.stdout
+    assert kept.stdout.splitlines()[-1] == (
+        "then, in the cluster: kubectl -n shop scale deployment,statefulset --all --replicas=0"
+    )
+    bad = new_site("--retire", "Not_A_Namespace", "--out", str(tmp_path))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
