@@ -13,6 +13,7 @@ import anyio.abc
 from exporter.blocking import BlockingRunner, BlockingTimeout
 from exporter.config import ConfigInvalid, Site, SiteStatusConfig, load_config, parse_listen
 from exporter.context import ProbeRuntime
+from exporter.history import History
 from exporter.interrupts import handed_to_loop
 from exporter.memory import release_freed_memory
 from exporter.probe_api import ProbeConfig
@@ -68,8 +69,9 @@ class Exporter:
         self.runner = ProbeRunner(registry, self.runtime, self.stats)
         self.report_stats = ReportStats()
         self.kubernetes: KubernetesIntegration | None = None
+        self.history = History()
         self.reporting = Reporting(
-            config.reports, self.site, self.store, self.blocking, self.report_stats
+            config.reports, self.site, self.store, self.blocking, self.report_stats, self.history
         )
         self.scheduler = Scheduler(self.runner, self.store, self.reporting.on_result)
         self.exposition = Exposition(
@@ -88,6 +90,7 @@ class Exporter:
             self.health,
             self.blocking,
             self.site,
+            self.history,
         )
         self.server: HttpServer | None = None
         #: Probes found at run time (Kubernetes discovery), scheduled beside the config's.

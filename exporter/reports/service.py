@@ -16,6 +16,7 @@ import anyio
 
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports, Site
+from exporter.history import History
 from exporter.reports.file import JsonlReportSink
 from exporter.reports.schema import Report, Trigger, snapshot_report, transition_report
 from exporter.reports.stats import ReportStats
@@ -64,8 +65,10 @@ class Reporting:
         store: ResultStore,
         blocking: BlockingRunner,
         stats: ReportStats,
+        history: History | None = None,
     ) -> None:
         self.config = config
+        self.history = history
         self.site = site
         self.store = store
         self.blocking = blocking
@@ -139,7 +142,10 @@ class Reporting:
         if self._stopping:
             return
         moment = time.time() if now is None else now
-        changes = self.tracker.changes(self.store.views(moment))
+        views = self.store.views(moment)
+        if self.history is not None:
+            self.history.observe(views, moment)
+        changes = self.tracker.changes(views)
         if not changes:
             return
         site = self.site()

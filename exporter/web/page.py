@@ -14,11 +14,12 @@ import hashlib
 import html
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from exporter.config import Site
+from exporter.history import HISTORY_LIMIT, SITE, Transition
 from exporter.status import Status
 from exporter.store import ProbeView
 from exporter.web.status_doc import site_document, view_document
@@ -53,6 +54,11 @@ border-radius:.4rem;border:1px solid var(--line);background:var(--card)}
 .banner.now{border-color:var(--warning);color:var(--warning);font-weight:600}
 .counts{margin:.2rem 0 0;color:var(--muted)}
 .probes{list-style:none;margin:0;padding:0;display:grid;gap:.6rem}
+#history h2{font-size:1.1rem;margin:1.4rem 0 .4rem}
+.history{list-style:none;margin:0;padding:0;display:grid;gap:.2rem}
+.change{border-left:.3rem solid var(--c);padding:.1rem .6rem;overflow-wrap:anywhere}
+.change time,.held,.why,.note{color:var(--muted)}.subject{font-weight:600}
+.why{display:block;font-size:.9em}.note{font-size:.85em}
 .probe{border:1px solid var(--line);border-left:.35rem solid var(--c);border-radius:.4rem;
 padding:.6rem .8rem;background:var(--bg)}
 .line{display:flex;flex-wrap:wrap;gap:.25rem .6rem;align-items:baseline}
@@ -223,7 +229,12 @@ def worst_first(views: Iterable[ProbeView]) -> list[ProbeView]:
     return sorted(views, key=lambda view: -view.status.severity)
 
 
-def render_page(site: Site, views: list[ProbeView], now: float | None = None) -> bytes:
+def render_page(
+    site: Site,
+    views: list[ProbeView],
+    now: float | None = None,
+    history: Sequence[Transition] = (),
+) -> bytes:
     now = time.time() if now is None else now
     document = site_document(site, views, now)
     rollup = document["status"]
@@ -263,13 +274,44 @@ def render_page(site: Site, views: list[ProbeView], now: float | None = None) ->
         f'<p class="counts" id="counts">{counted}</p></div></header>'
         f'<p id="maintenance-banner" class="{banner_class}" role="status"'
         f"{'' if banner else ' hidden'}>{e(banner)}</p>"
-        f'<main><ul class="probes" id="probes">{probes}</ul></main>'
+        f'<main><ul class="probes" id="probes">{probes}</ul>{history_section(history, now)}</main>'
         '<footer><nav><a href="/metrics">/metrics</a><a href="/status">/status</a>'
         '<a href="/healthz">/healthz</a></nav>'
         f'<p id="updated">Updated {updated} UTC</p></footer>'
         f"<script>{SCRIPT}</script></body></html>\n"
     )
     return page.encode(errors="replace")  # a lone surrogate (a file name) becomes "?"
+
+
+def history_section(history: Sequence[Transition], now: float) -> str:
+    """The recent transitions, newest first, each with how long it held (as of the page's
+    rendering; the script does not redraw it)."""
+    if not history:
+        return ""
+    e = html.escape
+    today = datetime.fromtimestamp(now, UTC).date()
+    items = []
+    for change in history:
+        moment = datetime.fromtimestamp(change.at, UTC)
+        when = moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
+        subject = "site" if change.subject == SITE else change.subject
+        before = change.before.name if change.before is not None else "(start)"
+        held = duration_words(change.lasted(now))
+        lasted = f"for {held}" if change.ended_at is not None else f"{held} so far"
+        summary = f'<span class="why">{e(change.summary)}</span>' if change.summary else ""
+        items.append(
+            f'<li class="change s-{change.after.name.lower()}" data-subject="{e(subject)}">'
+            f'<time datetime="{moment.isoformat()}">{when}</time> '
+            f'<span class="subject">{e(subject)}</span> '
+            f'{before} \u2192 <span class="badge">{change.after.name}</span> '
+            f'<span class="held">{lasted}</span>{summary}</li>'
+        )
+    return (
+        '<section id="history"><h2>Recent changes</h2>'
+        f'<ol class="history">{"".join(items)}</ol>'
+        f'<p class="note">The last {len(history)} (at most {HISTORY_LIMIT}), times UTC, kept by '
+        "the exporter since it started; as of this page's loading.</p></section>"
+    )
 
 
 def banner_text(document: dict[str, Any]) -> tuple[str, str]:
