@@ -121,13 +121,16 @@ class Exporter:
         )
 
     def site(self) -> Site:
-        """The config's site, with the maintenance declared on the Deployment (Kubernetes)."""
-        window = self.kubernetes.maintenance() if self.kubernetes is not None else None
-        if window is None:
+        """The config's site, with the maintenance and the freeze declared on the Deployment
+        (Kubernetes)."""
+        if self.kubernetes is None:
             return self.config.site
-        return self.config.site.model_copy(
-            update={"maintenance": (*self.config.site.maintenance, window)}
-        )
+        window = self.kubernetes.maintenance()
+        freeze = self.kubernetes.freeze()
+        site = self.config.site
+        if window is not None:
+            site = site.model_copy(update={"maintenance": (*site.maintenance, window)})
+        return site.with_freeze(freeze) if freeze is not None else site
 
     def scheduled_config(self, config: SiteStatusConfig | None = None) -> SiteStatusConfig:
         """The config with the discovered probes added (a static probe keeps its name)."""

@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     ValidationError,
     create_model,
     field_validator,
@@ -41,6 +42,7 @@ from exporter.config_errors import ConfigInvalid as ConfigInvalid
 from exporter.config_errors import format_path as format_path
 from exporter.config_source import ConfigSourceError, read_config_text
 from exporter.config_yaml import YamlDocument, YamlError
+from exporter.freeze import Freeze
 from exporter.kube_settings import KubernetesSettings
 from exporter.maintenance import WINDOW_TAGS, Window
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
@@ -68,6 +70,18 @@ class Site(Strict):
     #: One-off windows ``{start, end}``, weekly ones ``{weekday, start, end, timezone}``, and
     #: schedules of the one-line grammar (``first wed 18:00-22:00 Europe/Oslo``, ``except ...``).
     maintenance: tuple[Window, ...] = ()
+
+    #: The deploy freeze declared on the exporter's Deployment (Kubernetes): not a config key.
+    _freeze: Freeze | None = PrivateAttr(default=None)
+
+    @property
+    def freeze(self) -> Freeze | None:
+        return self._freeze
+
+    def with_freeze(self, freeze: Freeze | None) -> Site:
+        site = self.model_copy()
+        site._freeze = freeze
+        return site
 
     def in_maintenance(self, moment: datetime | None = None) -> bool:
         return timeline.covers(self.maintenance, moment or datetime.now(UTC))

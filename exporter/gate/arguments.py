@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from exporter.gate.matchers import Matcher, MatcherError, parse_matchers
@@ -60,28 +62,7 @@ def add_parser(commands: Any) -> None:
             "2 usage or config error, 3 unknown (cannot reach the source)."
         ),
     )
-    source = gate.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--url",
-        action="append",
-        type=exporter_url,
-        metavar="URL",
-        help="an exporter, its base URL or its /status (http://site-status:9918); repeatable",
-    )
-    source.add_argument(
-        "--prometheus",
-        type=prometheus_url,
-        metavar="URL",
-        help="many sites through Prometheus (http://prometheus:9090)",
-    )
-    gate.add_argument(
-        "--match",
-        type=_matchers,
-        default=(),
-        metavar="MATCHERS",
-        help="with --prometheus: label matchers on site_status_site_info, "
-        'e.g. \'tier="priprod", environment="prod"\'',
-    )
+    _add_source(gate)
     gate.add_argument(
         "--max-status",
         choices=["ok", "warning"],
@@ -158,4 +139,76 @@ def add_parser(commands: Any) -> None:
         choices=["text", "json"],
         default="text",
         help="lines for people (default) or one JSON document",
+    )
+    gate.add_argument(
+        "--override",
+        metavar="REASON",
+        help="pass a failing gate (a freeze, outside the window, a failing site) on purpose; "
+        "the reason is recorded (Loki or --audit-file, and an Event in a cluster)",
+    )
+    gate.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="with --watch: a failed watch does not freeze the failing sites",
+    )
+    _add_audit(gate)
+    actions = gate.add_subparsers(dest="action", metavar="[freeze|unfreeze]")
+    for name, words in (
+        ("freeze", "put the sites in a deploy freeze: every later gate fails on it"),
+        ("unfreeze", "lift the sites' deploy freeze"),
+    ):
+        action = actions.add_parser(name, help=words, description=words + " (docs/gate.md).")
+        _add_source(action)
+        action.add_argument("--reason", required=True, help="why (recorded, and shown)")
+        action.add_argument("--timeout", type=_bounded_duration, default=10.0, metavar="DURATION")
+        action.add_argument("--lookback", type=_lookback, default=3600.0, metavar="DURATION")
+        action.add_argument("--allow-missing", action="store_true", help=argparse.SUPPRESS)
+        _add_audit(action)
+
+
+def _add_source(parser: argparse.ArgumentParser) -> None:
+    # Not required here: ``gate freeze`` has its own; command.py says when neither is given.
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--url",
+        action="append",
+        type=exporter_url,
+        metavar="URL",
+        help="an exporter, its base URL or its /status (http://site-status:9918); repeatable",
+    )
+    source.add_argument(
+        "--prometheus",
+        type=prometheus_url,
+        metavar="URL",
+        help="many sites through Prometheus (http://prometheus:9090)",
+    )
+    parser.add_argument(
+        "--match",
+        type=_matchers,
+        default=(),
+        metavar="MATCHERS",
+        help="with --prometheus: label matchers on site_status_site_info, "
+        'e.g. \'tier="priprod", environment="prod"\'',
+    )
+
+
+def _add_audit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", metavar="WHO", help="who acts (default: the CI user, or the host)")
+    parser.add_argument(
+        "--namespace",
+        metavar="NS",
+        help="where the sites' exporter Deployment is (default: the namespace label through "
+        "Prometheus, else the pod's own namespace)",
+    )
+    parser.add_argument(
+        "--deployment", default="site-status", help="the exporter's Deployment (its freeze)"
+    )
+    parser.add_argument(
+        "--loki",
+        metavar="URL",
+        default=os.environ.get("SITE_STATUS_AUDIT_LOKI"),
+        help="audit records (freeze, unfreeze, override) to this Loki (env SITE_STATUS_AUDIT_LOKI)",
+    )
+    parser.add_argument(
+        "--audit-file", type=Path, metavar="PATH", help="audit records to this JSONL file too"
     )

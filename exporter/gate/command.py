@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from exporter.gate import report
+import httpx
+
+from exporter.freeze import Freeze
+from exporter.gate import audit, freezing, report
 from exporter.gate.fetch import Fetcher
 from exporter.gate.first_results import read_with_first_results
 from exporter.gate.judge import ExitCode, Judged, Policy, Watch, grace_of, judge
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
 from exporter.gate.sources import ExporterSource, PrometheusSource, Source
-from exporter.gate.windows import inside, next_opening
+from exporter.gate.windows import WindowSpecError, inside, next_opening
 from exporter.interrupts import Interrupted
 from exporter.status import Status
 from exporter.units import format_duration
@@ -86,11 +89,94 @@ class Gate:
             max_status=Status[args.max_status.upper()],
             allow_missing=args.allow_missing,
             fail_in_maintenance=args.fail_in_maintenance,
+            honor_freeze=args.watch is None,
         )
+        #: A degradation outlasted its grace during --watch: the failing sites get frozen.
+        self.watch_failed = False
         self.windows = [window for spec in args.window or [] for window in spec]
         self.extra: dict[str, Any] = {"source": source.describe(), "max_status": args.max_status}
 
     def finish(self, outcome: ExitCode, reason: str, judged: Sequence[Judged] = ()) -> int:
+        """The verdict, once an --override or a failed watch's freeze has had its say."""
+        if outcome is ExitCode.FAIL and self.args.override:
+            outcome, reason = self._override(reason, judged)
+        elif outcome is ExitCode.FAIL and self.watch_failed and not self.args.no_freeze:
+            self._freeze_failing(reason, judged)
+        return self._emit(outcome, reason, judged)
+
+    def _override(self, reason: str, judged: Sequence[Judged]) -> tuple[ExitCode, str]:
+        by = self.args.by or freezing.who()
+        sites = [verdict.site for verdict in judged]
+        records = [audit.record(site, "override", self.args.override, by, reason) for site in sites]
+        changes = [
+            freezing.override_change(target, self.args.override, by, reason)
+            for target in self._targets(sites, quiet=True)
+        ]
+        recorded, problems = self._record(records, changes)
+        if not recorded and not problems:
+            problems.append(
+                "nowhere to record the override: give --loki or --audit-file (or run the gate "
+                "in a cluster, for an Event)"
+            )
+        for problem in problems:
+            self.err.write(f"site-status gate: {problem}\n")
+        if not recorded:
+            return ExitCode.FAIL, f"override not recorded, so not granted: {reason}"
+        self.extra["overridden"] = reason
+        return ExitCode.PASS, f"overridden by {by}: {self.args.override} (was: {reason})"
+
+    def _freeze_failing(self, reason: str, judged: Sequence[Judged]) -> None:
+        by = self.args.by or freezing.who()
+        sites = [verdict.site for verdict in judged if verdict.degraded]
+        freeze = Freeze(datetime.now(UTC), report.cut(f"failed watch: {reason}", 300), by)
+        targets = self._targets(sites, quiet=False)
+        changes = [freezing.freeze_change(target, freeze) for target in targets]
+        problems = freezing.apply(changes)
+        if not problems and targets:
+            records = [audit.record(site, "freeze", freeze.reason, by) for site in sites]
+            problems += self._audit(records)
+            self.extra["frozen"] = [site.site for site in sites]
+            for site, target in zip(sites, targets, strict=True):
+                self.err.write(f"site-status gate: froze {site.site} ({target})\n")
+        for problem in problems:
+            self.err.write(f"site-status gate: not frozen: {problem}\n")
+
+    def _targets(self, sites: Sequence[SiteState], quiet: bool) -> list[freezing.Target]:
+        """Where each site's freeze lives; sites with no known namespace are left out (said on
+        stderr unless ``quiet``)."""
+        own = None if self.args.namespace else freezing.own_namespace()
+        targets = []
+        for site in sites:
+            namespace = self.args.namespace or site.namespace or own
+            if namespace:
+                targets.append(freezing.Target(namespace, self.args.deployment))
+            elif not quiet:
+                self.err.write(
+                    f"site-status gate: not frozen: {site.site}: no Kubernetes namespace "
+                    "known (give --namespace)\n"
+                )
+        return targets
+
+    def _audit(self, records: list[dict[str, Any]]) -> list[str]:
+        target = audit_target(self.args)
+        if not target or not records:
+            return []
+        with httpx.Client(timeout=self.args.timeout, trust_env=True) as client:
+            return audit.write(client, target, records)
+
+    def _record(
+        self, records: list[dict[str, Any]], changes: list[freezing.Change]
+    ) -> tuple[bool, list[str]]:
+        """Write the audit records and the Events; whether at least one place has them all."""
+        problems = self._audit(records)
+        recorded = bool(audit_target(self.args)) and not problems
+        if changes:
+            event_problems = freezing.apply(changes)
+            recorded = recorded or not event_problems
+            problems += event_problems
+        return recorded, problems
+
+    def _emit(self, outcome: ExitCode, reason: str, judged: Sequence[Judged] = ()) -> int:
         if self.args.format == "json":
             document = report.document(outcome, reason, judged, self.extra)
             self.out.write(json.dumps(document, indent=1) + "\n")
@@ -102,12 +188,18 @@ class Gate:
         return int(outcome)
 
     def run(self) -> int:
+        outside = ""
         if self.windows:
             now = datetime.now(UTC)
             if not inside(self.windows, now):
-                _, opening = next_opening(self.windows, now)
+                try:
+                    _, opening = next_opening(self.windows, now)
+                except WindowSpecError:
+                    opening = "none within a year"
                 self.extra["next_window"] = opening
-                return self.finish(ExitCode.FAIL, f"outside deploy window (next: {opening})")
+                outside = f"outside deploy window (next: {opening})"
+                if not self.args.override:  # an override records the sites: read them
+                    return self.finish(ExitCode.FAIL, outside)
         try:
             if self.args.watch is None:
                 sites = read_with_first_results(
@@ -117,6 +209,9 @@ class Gate:
                     return self.finish(ExitCode.FAIL, self.nothing_matched())
                 judged = judge(sites, self.policy)
                 outcome, text = report.summary_text(judged, self.policy.max_status)
+                if outside:
+                    failed = outcome is ExitCode.FAIL
+                    outcome, text = ExitCode.FAIL, f"{outside}; {text}" if failed else outside
                 return self.finish(outcome, text, judged)
             return self.watch(self.args.watch)
         except SourceUnreachable as error:
@@ -180,6 +275,7 @@ class Gate:
         first = lasting[0]
         grace = grace_of(first.site, self.args.grace)
         names = ", ".join(j.site.site for j in lasting)
+        self.watch_failed = True
         reason = (
             f"degraded after {format_duration(elapsed)} of watching, for "
             f"{format_duration(watch.degraded_for(first.site.site, now))} "
@@ -188,11 +284,85 @@ class Gate:
         return self.finish(ExitCode.FAIL, report.cut(reason), judged)
 
 
+def audit_target(args: argparse.Namespace) -> audit.AuditTarget:
+    return audit.AuditTarget(args.loki, args.audit_file)
+
+
+def make_source(args: argparse.Namespace, fetcher: Fetcher) -> Source:
+    if args.url:
+        return ExporterSource(args.url, fetcher, args.allow_missing)
+    return PrometheusSource(args.prometheus, args.match, fetcher, args.lookback)
+
+
+def usage_error(args: argparse.Namespace) -> str | None:
+    if not args.url and not args.prometheus:
+        return "one of the arguments --url --prometheus is required"
+    if getattr(args, "override", None) is not None:
+        if not args.override.strip():
+            return "--override needs a reason"
+        if args.watch is not None:
+            return "--override is for the gate before a rollout, not for --watch"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    problem = usage_error(args)
+    if problem:
+        sys.stderr.write(f"site-status gate: error: {problem}\n")
+        return int(ExitCode.USAGE)
     with Fetcher(args.timeout) as fetcher:
-        source: Source
-        if args.url:
-            source = ExporterSource(args.url, fetcher, args.allow_missing)
-        else:
-            source = PrometheusSource(args.prometheus, args.match, fetcher, args.lookback)
+        source = make_source(args, fetcher)
+        if args.action in ("freeze", "unfreeze"):
+            return run_action(args, source, sys.stdout, sys.stderr)
         return Gate(args, source, sys.stdout, sys.stderr).run()
+
+
+def run_action(args: argparse.Namespace, source: Source, out: TextIO, err: TextIO) -> int:
+    """``gate freeze`` and ``gate unfreeze``: on every site the source names."""
+    by = args.by or freezing.who()
+    reason = " ".join(args.reason.split())
+    if not reason:
+        err.write("site-status gate: error: --reason needs a reason\n")
+        return int(ExitCode.USAGE)
+    try:
+        sites = source.read()
+    except SourceUnreachable as error:
+        err.write(f"site-status gate: {error}\n")
+        return int(ExitCode.UNKNOWN)
+    except SourceRejected as error:
+        err.write(f"site-status gate: {error}\n")
+        return int(ExitCode.USAGE)
+    own = None if args.namespace else freezing.own_namespace()
+    freeze = Freeze(datetime.now(UTC), reason[:300], by)
+    done: list[str] = []
+    problems: list[str] = []
+    for site in sites:
+        namespace = args.namespace or site.namespace or own
+        if not namespace:
+            problems.append(f"{site.site}: no Kubernetes namespace known (give --namespace)")
+            continue
+        target = freezing.Target(namespace, args.deployment)
+        change = (
+            freezing.freeze_change(target, freeze)
+            if args.action == "freeze"
+            else freezing.unfreeze_change(target, reason, by)
+        )
+        failed = freezing.apply([change])
+        if failed:
+            problems += failed
+            continue
+        record = audit.record(site, args.action, reason, by)
+        target_audit = audit_target(args)
+        if target_audit:
+            with httpx.Client(timeout=args.timeout, trust_env=True) as client:
+                problems += audit.write(client, target_audit, [record])
+        word = "FROZEN" if args.action == "freeze" else "UNFROZEN"
+        done.append(f"{word} {site.site} ({target}) by {by}: {reason}")
+    for line in done:
+        out.write(line + "\n")
+    for problem in problems:
+        err.write(f"site-status gate: {problem}\n")
+    if not sites:
+        err.write(f"site-status gate: no site matched {source.describe()}\n")
+        return int(ExitCode.FAIL)
+    return int(ExitCode.UNKNOWN) if problems else int(ExitCode.PASS)

@@ -32,6 +32,8 @@ class Policy:
     #: A site in maintenance fails the gate like any other (off by default: it is expected to be
     #: down, and a deploy into a maintenance window is often the point).
     fail_in_maintenance: bool = False
+    #: A frozen site fails the gate (not in a watch: the rollout has happened by then).
+    honor_freeze: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,13 @@ class Judged:
     degraded: bool
     #: Why the site is not counted although degraded (maintenance, allowed missing).
     excused: str = ""
+    #: Failed because the site is in a deploy freeze.
+    frozen: bool = False
 
 
 def judge_site(site: SiteState, policy: Policy) -> Judged:
+    if site.freeze is not None and policy.honor_freeze:
+        return Judged(site, degraded=True, frozen=True)
     if site.status is None:
         if policy.allow_missing:
             return Judged(site, degraded=False, excused="missing, allowed")

@@ -17,6 +17,19 @@ class GateProbe:
 
 
 @dataclass(frozen=True)
+class FreezeSeen:
+    """A site's deploy freeze as its source reports it (exporter/freeze.py)."""
+
+    since: str
+    reason: str
+    by: str = ""
+
+    def words(self) -> str:
+        by = f" by {self.by}" if self.by else ""
+        return f"frozen since {self.since}{by}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class SiteState:
     """One site as its source sees it now. ``status`` is None for a site that is known but has
     no current data (exporter down or unreachable): *missing*."""
@@ -31,6 +44,10 @@ class SiteState:
     missing_reason: str = ""
     #: Probes with no result yet (the exporter has just started): not a verdict.
     pending: tuple[GateProbe, ...] = ()
+    #: The deploy freeze the site is in, if any.
+    freeze: FreezeSeen | None = None
+    #: The namespace its exporter runs in, where the source says (Prometheus' namespace label).
+    namespace: str = ""
 
 
 class SourceUnreachable(Exception):

@@ -37,7 +37,9 @@ def probe_reasons(site: SiteState) -> str:
 
 def site_line(verdict: Judged) -> str:
     site = verdict.site
-    if site.status is None:
+    if verdict.frozen and site.freeze is not None:
+        line = f"{site.site} FROZEN - {site.freeze.words()}"
+    elif site.status is None:
         line = f"{site.site} MISSING - {site.missing_reason}"
     else:
         line = f"{site.site} {site.status.name} - {probe_reasons(site)}"
@@ -49,6 +51,14 @@ def site_line(verdict: Judged) -> str:
 def summary_text(judged: Sequence[Judged], max_status: Status) -> tuple[ExitCode, str]:
     failing = [j for j in judged if j.degraded]
     excused = [j for j in judged if j.excused]
+    frozen = [j for j in failing if j.frozen and j.site.freeze is not None]
+    if frozen and len(frozen) == len(failing):
+        names = ", ".join(j.site.site for j in frozen)
+        first = frozen[0].site.freeze
+        assert first is not None
+        return ExitCode.FAIL, cut(
+            f"{len(frozen)} of {len(judged)} site(s) frozen: {names} ({first.words()})"
+        )
     if failing:
         names = ", ".join(j.site.site for j in failing)
         return ExitCode.FAIL, cut(
@@ -78,6 +88,9 @@ def site_document(verdict: Judged) -> dict[str, Any]:
         "maintenance": site.maintenance,
         "degraded": verdict.degraded,
         "excused": verdict.excused or None,
+        "freeze": {"since": site.freeze.since, "reason": site.freeze.reason, "by": site.freeze.by}
+        if site.freeze is not None
+        else None,
         "failing_probes": [
             {"name": p.name, "status": p.status.name, "summary": p.summary} for p in site.failing
         ],

@@ -9,13 +9,16 @@ published by any scrape target, its identity only by the target itself.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from exporter.gate.fetch import Fetcher
 from exporter.gate.matchers import Matcher, describe, selector
 from exporter.gate.model import (
+    FreezeSeen,
     GateProbe,
     SiteState,
     SourceUnreachable,
@@ -124,6 +127,7 @@ def exporter_site(document: Any, code: int, url: str) -> SiteState:
         for state, probe in zip(states, listed, strict=True)
         if probe.get("reason") == "pending"
     ]
+    freeze = document.get("freeze")
     return SiteState(
         site=_text(site.get("name"), url) or url,
         status=_status(document.get("code")),
@@ -131,7 +135,23 @@ def exporter_site(document: Any, code: int, url: str) -> SiteState:
         labels={key: _text(site.get(key)) for key in SITE_LABELS[1:]},
         failing=worst_first([probe for probe in states if probe.status is not Status.OK]),
         pending=tuple(pending),
+        freeze=_freeze_seen(freeze) if isinstance(freeze, dict) else None,
     )
+
+
+def _freeze_seen(document: dict[str, Any]) -> FreezeSeen:
+    return FreezeSeen(
+        since=_text(document.get("since"), "?") or "?",
+        reason=_text(document.get("reason"), "frozen") or "frozen",
+        by=_text(document.get("by")),
+    )
+
+
+def _since_text(value: str) -> str:
+    try:
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return "?"
 
 
 def joined(metric: str, info: str) -> str:
@@ -171,9 +191,38 @@ class PrometheusSource:
         failing = self.query(joined("(site_status_probe_status > 0)", self.info))
         lookback = f"{round(self.lookback * 1000)}ms"
         known = self.query(f"last_over_time({self.info}[{lookback}])")
-        return prometheus_sites(
+        frozen = self.query(joined("site_status_frozen_since_timestamp_seconds", self.info))
+        reasons = self.query(joined("site_status_freeze_info", self.info))
+        sites = prometheus_sites(
             rollups, maintenance, failing, known, format_duration(self.lookback)
         )
+        return with_freezes(sites, frozen, reasons)
+
+
+def with_freezes(
+    sites: list[SiteState],
+    frozen: list[tuple[dict[str, str], str]],
+    reasons: list[tuple[dict[str, str], str]],
+) -> list[SiteState]:
+    """The sites with their freezes (one exporter of a site that says frozen freezes it) and
+    the namespace their exporter runs in (the scrape's label: where a freeze is set)."""
+    reason_of = {_identity(labels): _text(labels.get("reason"), "frozen") for labels, _ in reasons}
+    freeze_of: dict[str, FreezeSeen] = {}
+    namespace_of: dict[str, str] = {}
+    for labels, value in frozen:
+        site = labels.get("site", "")
+        reason = reason_of.get(_identity(labels), "frozen")
+        freeze_of.setdefault(site, FreezeSeen(_since_text(value), reason))
+    for labels, _ in [*frozen, *reasons]:
+        namespace_of.setdefault(labels.get("site", ""), labels.get("namespace", ""))
+    return [
+        dataclasses.replace(
+            site,
+            freeze=freeze_of.get(site.site),
+            namespace=site.namespace or namespace_of.get(site.site, ""),
+        )
+        for site in sites
+    ]
 
 
 def _identity(labels: Mapping[str, str]) -> Identity:
@@ -224,6 +273,7 @@ def prometheus_sites(
                 maintenance=not working,
                 labels=common,
                 failing=worst_first(list(worst_of.values())),
+                namespace=labels_of[name].get("namespace", ""),
             )
         )
     return sites

@@ -2,7 +2,8 @@
 
 Read with a plain GET every ``maintenance_poll_interval`` (the Role grants ``get`` on this one
 Deployment only, no list or watch). ``site-status.io/maintenance-until: <RFC 3339 time>`` puts
-the site in maintenance until then; ``site-status.io/maintenance-reason`` says why.
+the site in maintenance until then; ``site-status.io/maintenance-reason`` says why. The deploy
+freeze's annotations (exporter/freeze.py) are read from the same object.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from exporter.freeze import Freeze, read_freeze
 from exporter.kube_client.client import DEPLOYMENTS, ApiError, KubeClient, Object
 from exporter.maintenance import MaintenanceWindow, window_until
 
@@ -41,6 +43,7 @@ class DeploymentWatch:
         self.name = name
         self.interval = interval
         self.window: MaintenanceWindow | None = None
+        self.freeze: Freeze | None = None
         self.uid: str | None = None
         self.error: str | None = None
 
@@ -68,6 +71,7 @@ class DeploymentWatch:
 
     def _read_annotations(self, deployment: Object) -> None:
         annotations = deployment.get("metadata", {}).get("annotations") or {}
+        self._read_freeze(annotations)
         until = annotations.get(MAINTENANCE_UNTIL)
         if not until:
             self._set(None, None)
@@ -79,6 +83,21 @@ class DeploymentWatch:
             return
         reason = str(annotations.get(MAINTENANCE_REASON) or f"{MAINTENANCE_UNTIL} on {self.name}")
         self._set(window_until(end, reason), None)
+
+    def _read_freeze(self, annotations: dict[str, Any]) -> None:
+        try:
+            freeze = read_freeze(annotations)
+        except ValueError as error:
+            # A freeze that cannot be read is still a freeze: fail closed, with the reason.
+            freeze = Freeze(
+                datetime(1970, 1, 1, tzinfo=UTC), f"unreadable freeze annotation: {error}"
+            )
+        if freeze != self.freeze:
+            if freeze is not None:
+                log.info("deploy freeze since %s: %s", freeze.since.isoformat(), freeze.reason)
+            else:
+                log.info("deploy freeze lifted")
+        self.freeze = freeze
 
     def _set(self, window: MaintenanceWindow | None, error: str | None) -> None:
         if window != self.window:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from exporter.config import Site
+from exporter.freeze import Freeze
 from exporter.kube import problem
 from exporter.kube.deployment import DeploymentWatch
 from exporter.kube.discovery import discovered_probes
@@ -110,6 +111,9 @@ class KubernetesIntegration:
 
     def maintenance(self) -> MaintenanceWindow | None:
         return self.deployment.window if self.deployment is not None else None
+
+    def freeze(self) -> Freeze | None:
+        return self.deployment.freeze if self.deployment is not None else None
 
     def refresh(self) -> None:
         """Work out the probes again and schedule them if they changed."""

@@ -135,6 +135,17 @@ class KubeClient:
         path = resource.path(self.namespace)
         return await self._call(resource.permission("create"), "POST", path, body=body)
 
+    async def merge_patch(self, resource: Resource, name: str, body: Mapping[str, Any]) -> Object:
+        """A JSON merge patch (RFC 7386): only the keys given change, null deletes one."""
+        path = resource.path(self.namespace, name)
+        return await self._call(
+            resource.permission("patch"),
+            "PATCH",
+            path,
+            body=body,
+            content_type="application/merge-patch+json",
+        )
+
     async def watch(
         self,
         resource: Resource,
@@ -203,9 +214,14 @@ class KubeClient:
         path: str,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
     ) -> Object:
         check_declared(permission)
-        request = self._http.build_request(method, path, params=params, json=body)
+        content = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": content_type} if body is not None else None
+        request = self._http.build_request(
+            method, path, params=params, content=content, headers=headers
+        )
         response = await self._send(request)
         if response.status_code >= 400:
             raise _error(response)
@@ -227,7 +243,7 @@ class KubeClient:
 
 
 def check_declared(permission: Permission) -> None:
-    if permission not in permissions.ALL:
+    if permission not in permissions.DECLARED:
         raise RuntimeError(f"{permission} is not declared in exporter.kube_client.permissions")
 
 

@@ -1,4 +1,4 @@
-"""Every (API group, resource, verb) the exporter uses, in one place.
+"""Every (API group, resource, verb) the exporter and the gate use, in one place.
 
 The client refuses a request whose permission is not declared here, and a test compares these
 declarations with the Roles in ``k8s/``: a Role may grant nothing that the code does not use.
@@ -49,3 +49,16 @@ EXEC = frozenset(
 )
 
 ALL = BASE | EXEC
+
+#: ``site-status gate`` (the argocd-gate component's Role): the freeze on the exporter's
+#: Deployment (read, set and lifted with a merge patch), and an Event for each freeze, lift and
+#: override.
+GATE = frozenset(
+    {
+        Permission("apps", "deployments", "get"),
+        Permission("apps", "deployments", "patch"),
+        Permission("events.k8s.io", "events", "create"),
+    }
+)
+#: What the client may ask for at all.
+DECLARED = ALL | GATE

@@ -103,6 +103,21 @@ MAINTENANCE_NEXT_END = _family(
     "site_status_maintenance_next_end_timestamp_seconds",
     "Unix time at which the next declared maintenance window ends; absent when there is none.",
 )
+FROZEN = _family(
+    "site_status_frozen",
+    "1 while the site is in a deploy freeze (after a failed rollout; site-status gate unfreeze "
+    "lifts it), else 0.",
+)
+FROZEN_SINCE = _family(
+    "site_status_frozen_since_timestamp_seconds",
+    "Unix time since which the site is frozen; absent when it is not.",
+)
+FREEZE_INFO = _family(
+    "site_status_freeze_info",
+    "1 while the site is frozen, with the freeze's reason (cut to 100 characters) for the gate "
+    "through Prometheus; absent when it is not. One series at most.",
+    "reason",
+)
 RUNS = _family(
     "site_status_probe_runs_total",
     "Probe runs finished, by kind and raw status.",
@@ -169,6 +184,9 @@ CORE_FAMILIES = (
     MAINTENANCE_INFO,
     MAINTENANCE_NEXT_START,
     MAINTENANCE_NEXT_END,
+    FROZEN,
+    FROZEN_SINCE,
+    FREEZE_INFO,
     RUNS,
     ERRORS,
     RUN_SECONDS,
@@ -317,6 +335,11 @@ class Exposition:
         if announced.next is not None:
             yield MAINTENANCE_NEXT_START, (), announced.next.start.timestamp()
             yield MAINTENANCE_NEXT_END, (), announced.next.end.timestamp()
+        freeze = site.freeze
+        yield FROZEN, (), float(freeze is not None)
+        if freeze is not None:
+            yield FROZEN_SINCE, (), freeze.since.timestamp()
+            yield FREEZE_INFO, (freeze.reason[:100],), 1.0
         runs, errors, seconds = self.stats.snapshot()
         for (kind, status), count in sorted(runs.items()):
             yield RUNS, (kind, status), float(count)

@@ -83,6 +83,8 @@ def site_document(site: Site, views: Iterable[ProbeView], now: float) -> dict[st
         #: The window the site is in (with its reason), and the next one: announced maintenance.
         "maintenance_window": opening_document(announced.current, announced.at),
         "next_maintenance": opening_document(announced.next, announced.at),
+        #: The deploy freeze (``since``, ``reason``, ``by``) every later gate fails on; or null.
+        "freeze": site.freeze.document() if site.freeze is not None else None,
         "generated_at": round(now, 3),
     }
 

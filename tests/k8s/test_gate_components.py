@@ -103,7 +103,9 @@ def test_the_postsync_hook_runs_a_gate_the_cli_accepts(rendered: list[dict[str, 
     ]
     # The Job outlives its watch: a deadline that cut it short would fail every sync.
     assert job["spec"]["activeDeadlineSeconds"] > args.watch + 60
-    assert pod["automountServiceAccountToken"] is False
+    # Its own identity, for the freeze after a failed watch and the Events (test_rbac.py).
+    assert pod["serviceAccountName"] == "site-status-gate"
+    assert pod["automountServiceAccountToken"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 

@@ -71,3 +71,11 @@ def test_the_rendered_overlays_grant_nothing_else(
     assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
     rules = [rule for doc in docs if doc["kind"] == "Role" for rule in doc["rules"]]
     assert granted(rules) == expected
+
+
+def test_the_gate_component_grants_only_the_freeze_and_its_events() -> None:
+    path = K8S / "components" / "argocd-gate" / "rbac.yaml"
+    (gate_role,) = [d for d in yaml.safe_load_all(path.read_text()) if d["kind"] == "Role"]
+    assert granted(gate_role["rules"]) == permissions.GATE
+    (deployments,) = [r for r in gate_role["rules"] if r["resources"] == ["deployments"]]
+    assert deployments["resourceNames"] == [KubernetesSettings().deployment]
