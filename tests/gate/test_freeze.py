@@ -18,12 +18,12 @@ import jsonschema
 import yaml
 
 from exporter.freeze import FREEZE_REASON, FROZEN_BY, FROZEN_SINCE
-from exporter.reports.schema import load_schema
 from tests.gate.conftest import Site, site_config
 from tests.support.exporter_process import command_env, free_port, running_exporter, wait_until
 from tests.support.kube_api import BASE_ROLE, REPO, KubeApiDouble
 from tests.support.loki_double import loki_double
 from tests.support.monitoring import running_prometheus
+from tests.support.reports import load_schema
 
 GATE_ROLE = REPO / "k8s" / "components" / "argocd-gate" / "rbac.yaml"
 
