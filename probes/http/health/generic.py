@@ -277,7 +277,9 @@ def word_verdict(text: str, code: int, options: Options) -> Verdict | None:
     status = vocabulary.word_status(stripped, options.status_map)
     if status is None:
         return None
-    return graded(status, one_line(stripped, WORD_BODY_CAP), [], [], code)
+    said = one_line(stripped, WORD_BODY_CAP)
+    # The word alone would hide the code an operator greps for ("503"): both are said.
+    return graded(status, said if is_success(code) else f"HTTP {code}: {said}", [], [], code)
 
 
 def silent(document: object, code: int) -> Verdict:
