@@ -34,9 +34,46 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 K8S = Path(__file__).resolve().parent
+#: The interpreter the README installs (python3 -m venv .venv && .venv/bin/pip install .).
+PROJECT_PYTHON = K8S.parent / ".venv" / "bin" / "python"
+#: Set when this script has started itself again under PROJECT_PYTHON (never twice).
+RESTARTED = "SITE_STATUS_NEW_SITE_RESTARTED"
+
+
+def missing_requirements() -> list[str]:
+    """The exporter's dependencies (pyproject.toml) this interpreter lacks: without them it
+    cannot validate a config as the exporter does."""
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    project = tomllib.loads((K8S.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    missing = []
+    for requirement in project["project"]["dependencies"]:
+        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+        try:
+            version(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def with_project_interpreter(argv: Sequence[str]) -> str | None:
+    """Go on under an interpreter that has what validation needs: this one, or the project's
+    (started in this one's place); else the one line saying what is needed."""
+    missing = missing_requirements()
+    if not missing:
+        return None
+    if PROJECT_PYTHON.exists() and not os.environ.get(RESTARTED):
+        os.environ[RESTARTED] = "1"
+        os.execv(PROJECT_PYTHON, [str(PROJECT_PYTHON), __file__, *argv])
+    return (
+        f"new-site: {sys.executable} lacks {', '.join(missing)}, needed to validate the config: "
+        f"install the project (python3 -m venv .venv && .venv/bin/pip install .) and run "
+        f"it with .venv/bin/python k8s/new-site.py"
+    )
+
+
 TIERS = ("priprod", "flexprod", "besteffort")
 #: Where Prometheus runs by default: k8s/base/networkpolicy.yaml lets only this namespace in.
 DEFAULT_MONITORING = "monitoring"
@@ -83,16 +120,13 @@ def exec_probes(config: Any) -> list[str]:
 
 
 def config_problem(text: str) -> str | None:
-    """The exporter's own verdict on the config (``site-status validate``), when the package
-    can be imported from this checkout or an install; None if valid or not importable."""
+    """The exporter's own verdict on the config (``site-status validate``); None if valid."""
     if str(K8S.parent) not in sys.path:
         sys.path.append(str(K8S.parent))
-    try:
-        from exporter.config import parse_config
-        from exporter.config_errors import ConfigInvalid
-        from exporter.registry import default_registry
-    except ImportError:
-        return None
+    from exporter.config import parse_config
+    from exporter.config_errors import ConfigInvalid
+    from exporter.registry import default_registry
+
     try:
         parse_config(text, default_registry(), source="--config")
     except ConfigInvalid as error:
@@ -102,6 +136,8 @@ def config_problem(text: str) -> str | None:
 
 
 def check(args: argparse.Namespace, config_text: str) -> None:
+    import yaml  # here: main() first makes sure this interpreter has it
+
     if not DNS_LABEL.match(args.namespace):
         raise SiteError(f"namespace {args.namespace!r} is not a DNS label (a-z, 0-9, -)")
     for name in ("environment", "profile"):
@@ -140,6 +176,8 @@ def split_image(image: str) -> tuple[str, str]:
 
 
 def kustomization(args: argparse.Namespace, relative: str) -> dict[str, Any]:
+    import yaml  # here: main() first makes sure this interpreter has it
+
     name, tag = split_image(args.image)
     components = []
     if args.drupal_exec:
@@ -225,6 +263,8 @@ def header(args: argparse.Namespace) -> str:
 
 
 def site_files(args: argparse.Namespace, config_text: str, overlay: Path) -> dict[str, str]:
+    import yaml  # here: main() first makes sure this interpreter has it
+
     relative = Path(os.path.relpath(K8S, overlay.resolve())).as_posix()
 
     def dump(document: dict[str, Any]) -> str:
@@ -301,7 +341,11 @@ def retire(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(word == "--retire" or word.startswith("--retire=") for word in argv):
-        return retire(argv)
+        return retire(argv)  # removes files only: needs no validation
+    needed = with_project_interpreter(argv)
+    if needed:
+        print(needed, file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     if args.config is not None:
         try:

@@ -14,8 +14,10 @@ from tests.docs.snippets import fenced_blocks
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
-#: The two commands a fresh machine needs; CI (.ci/run) runs the second.
+#: The commands a fresh machine needs; CI (.ci/run) runs the last. A minimal Debian has no
+#: python3 and no venv module (ensurepip): the first installs both (python3-venv needs python3).
 COMMANDS = (
+    "sudo apt-get install -y python3-venv",
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/site-status run",
     "sudo bash scripts/test",
 )

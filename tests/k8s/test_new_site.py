@@ -217,3 +217,54 @@ def test_retire_removes_the_overlay_and_names_the_command_the_rules_recognise(
     )
     bad = new_site("--retire", "Not_A_Namespace", "--out", str(tmp_path))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+#: Debian's own interpreter: PyYAML (python3-yaml) but none of the exporter's other libraries.
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def checkout_copy(tmp_path: Path, venv: bool) -> Path:
+    """The script and pyproject.toml as in a fresh clone, with or without the .venv the README
+    installs (here: the venv running the tests)."""
+    root = tmp_path / "clone"
+    (root / "k8s").mkdir(parents=True)
+    (root / "k8s" / "new-site.py").write_bytes(SCRIPT.read_bytes())
+    (root / "pyproject.toml").write_bytes((K8S.parent / "pyproject.toml").read_bytes())
+    if venv:
+        (root / ".venv").symlink_to(Path(sys.prefix))
+    return root
+
+
+def new_site_with(python: Path, root: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    args = ["shop", "--tier", "priprod", *COMMON, "--out", str(out)]
+    return subprocess.run(
+        [str(python), str(root / "k8s" / "new-site.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(K8S.parent)},
+    )
+
+
+@pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="no Debian python3")
+def test_under_another_python_it_runs_the_projects_own(tmp_path: Path) -> None:
+    root = checkout_copy(tmp_path, venv=True)
+    done = new_site_with(SYSTEM_PYTHON, root, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert (tmp_path / "out" / "shop" / "site-status.yaml").exists()
+
+
+@pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="no Debian python3")
+def test_without_the_projects_python_it_says_what_it_needs(tmp_path: Path) -> None:
+    root = checkout_copy(tmp_path, venv=False)
+    done = new_site_with(SYSTEM_PYTHON, root, tmp_path / "out")
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"new-site: {SYSTEM_PYTHON} lacks ")
+    assert "pydantic" in line and "anyio" in line
+    assert line.endswith(
+        "install the project (python3 -m venv .venv && .venv/bin/pip install .) and run it "
+        "with .venv/bin/python k8s/new-site.py"
+    )
+    assert not (tmp_path / "out").exists()
