@@ -6,6 +6,7 @@ event loop): the file is opened without blocking and refused unless it is a regu
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -38,16 +39,39 @@ def read_config_text(path: str | os.PathLike[str], max_bytes: int = MAX_CONFIG_B
 
 def read_config_bytes(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     try:
-        # O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+        return read_regular_file(path, max_bytes)
+    except FileRefused as error:
+        reason = _too_large(max_bytes) if error.too_large else str(error)
+        raise ConfigSourceError(ConfigError("", reason)) from None
+
+
+class FileRefused(OSError):
+    """A file that is not read: the message says why in one line, never what it holds."""
+
+    def __init__(self, reason: str, too_large: bool = False, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.too_large = too_large
+        #: No such file (a kubeconfig list skips those, as kubectl does).
+        self.missing = missing
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``, or ``FileRefused``.
+
+    Opened without blocking (a FIFO would wait for a writer) and refused unless a regular file
+    (``/dev/zero`` reads without end); read to the cap even if it grows meanwhile.
+    """
+    try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as error:
-        raise ConfigSourceError(ConfigError("", f"cannot read: {error.strerror}")) from None
+        missing = error.errno == errno.ENOENT
+        raise FileRefused(f"cannot read: {error.strerror}", missing=missing) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigSourceError(ConfigError("", f"not a regular file ({_file_type(info)})"))
+            raise FileRefused(f"not a regular file ({_file_type(info)})")
         if info.st_size > max_bytes:
-            raise ConfigSourceError(ConfigError("", _too_large(max_bytes)))
+            raise FileRefused(f"larger than {max_bytes} bytes", too_large=True)
         chunks, size = [], 0
         while size <= max_bytes:  # the file may grow while we read it
             chunk = os.read(fd, min(1024 * 1024, max_bytes + 1 - size))
@@ -56,10 +80,12 @@ def read_config_bytes(path: str | os.PathLike[str], max_bytes: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > max_bytes:
-            raise ConfigSourceError(ConfigError("", _too_large(max_bytes)))
+            raise FileRefused(f"larger than {max_bytes} bytes", too_large=True)
         return b"".join(chunks)
+    except FileRefused:
+        raise
     except OSError as error:
-        raise ConfigSourceError(ConfigError("", f"cannot read: {error.strerror}")) from None
+        raise FileRefused(f"cannot read: {error.strerror}") from None
     finally:
         os.close(fd)
 

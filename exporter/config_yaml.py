@@ -26,7 +26,7 @@ MAX_EXPANDED_NODES = 200_000
 MAX_DEPTH = 50
 
 #: libyaml's parser when PyYAML has it: the pure-Python one costs more memory (docs/benchmarks.md).
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Loader = _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _tab_named(text: str, line: int, column: int) -> str | None:
@@ -97,18 +97,25 @@ class YamlError(Exception):
         self.error = error
 
 
-def check_events(text: str) -> None:
+def check_events(
+    text: str,
+    max_nodes: int = MAX_NODES,
+    max_aliases: int = MAX_ALIASES,
+    what: str = "a config",
+) -> None:
     """Count nodes, aliases and depth from the parser's events, before any node is built."""
     nodes = aliases = depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.NodeEvent):
             nodes += 1
-            if nodes > MAX_NODES:
-                raise YamlLimitExceeded(f"more than {MAX_NODES} values: not a config")
+            if nodes > max_nodes:
+                raise YamlLimitExceeded(f"more than {max_nodes} values: not {what}")
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
-            if aliases > MAX_ALIASES:
-                raise YamlLimitExceeded(f"more than {MAX_ALIASES} aliases")
+            if aliases > max_aliases:
+                raise YamlLimitExceeded(
+                    f"more than {max_aliases} aliases" if max_aliases else f"aliases in {what}"
+                )
         elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

@@ -29,6 +29,8 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from exporter.secret_files import MAX_PEM_BYTES, read_ca_text, read_secret_bytes
+
 if TYPE_CHECKING:
     import httpx
 
@@ -54,7 +56,9 @@ def ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     if settings.ca_data is not None:
         context = ssl.create_default_context(cadata=settings.ca_data.decode("ascii", "replace"))
     elif settings.ca_file is not None:
-        context = ssl.create_default_context(cafile=str(settings.ca_file))
+        # Read through the secret-file reader: ``cafile=`` lets OpenSSL open a FIFO or a
+        # device itself, and wait on it or read it without end.
+        context = ssl.create_default_context(cadata=read_ca_text(settings.ca_file))
     else:
         context = ssl.create_default_context()
     if settings.ca_data is not None or settings.ca_file is not None:
@@ -65,10 +69,13 @@ def ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     if settings.client_cert_data is not None and settings.client_key_data is not None:
         load_client_certificate(context, settings.client_cert_data, settings.client_key_data)
     elif settings.client_cert_file is not None:
-        context.load_cert_chain(
-            str(settings.client_cert_file),
-            str(settings.client_key_file) if settings.client_key_file else None,
+        cert = read_secret_bytes(settings.client_cert_file, MAX_PEM_BYTES)
+        key = (
+            read_secret_bytes(settings.client_key_file, MAX_PEM_BYTES)
+            if settings.client_key_file
+            else b""
         )
+        load_client_certificate(context, cert, key)
     return context
 
 

@@ -87,8 +87,14 @@ def secret_forms(secret: str) -> frozenset[str]:
         quote(secret, safe=""),
         quote(secret),
         quote_plus(secret),
+        # As bytes (``Illegal header value b'Bearer ...'``): non-ASCII as \\xNN escapes.
+        repr(secret.encode("utf-8", errors="surrogatepass"))[2:-1],
     }
     forms |= _base64_forms(secret.encode("utf-8", errors="surrogatepass"))
+    if "\n" in secret:  # a file of many lines: a library may quote one of them
+        for line in secret.splitlines():
+            if len(line.strip()) >= MIN_SECRET_LENGTH:
+                forms |= secret_forms(line.strip())
     return frozenset(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
@@ -117,6 +123,38 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, MASK)
     return text
+
+
+def masked(text: str, secrets: Iterable[str]) -> str:
+    """The one masking path for text an outbound client reports (an error, a server's answer):
+    every known secret in every form, passwords in URLs and secret query values. The http
+    probe, the Kubernetes client, the Loki client and the gate all pass their text through it.
+    """
+    return redact_urls_in(redact(text, secrets))
+
+
+def error_text(error: BaseException, secrets: Iterable[str]) -> str:
+    """An exception as text for a result, a report or a log line, with ``masked``."""
+    return masked(str(error) or type(error).__name__, secrets)
+
+
+def credential_secrets(headers: dict[str, str]) -> list[str]:
+    """What to mask of request headers that carry credentials: each value, and the token or
+    the user:password pair inside an ``Authorization`` value."""
+    found = header_secrets(headers)
+    for name, value in headers.items():
+        if name.lower() != "authorization":
+            continue
+        scheme, _, credential = value.partition(" ")
+        if credential:
+            found.append(credential)
+            if scheme.lower() == "basic":
+                try:
+                    pair = base64.b64decode(credential, validate=True).decode("utf-8")
+                except (ValueError, UnicodeDecodeError):
+                    continue
+                found += [pair, pair.partition(":")[2]]
+    return found
 
 
 def redact_json(value: Any, secrets: Iterable[str]) -> Any:

@@ -71,7 +71,7 @@ class KubernetesRunner:
             ) from None
         except (OSError, httpx.HTTPError) as error:
             raise CommandUnavailable(
-                f"exec in pod {pod}: cannot reach the API server: {error}"
+                f"exec in pod {pod}: cannot reach the API server: {client.mask(str(error))}"
             ) from None
         return CommandOutput(
             exit_code=result.exit_code,
@@ -91,7 +91,8 @@ class KubernetesRunner:
                 f"cannot list pods {self.selector!r}: {_explain(error.code, str(error))}"
             ) from None
         except (OSError, httpx.HTTPError) as error:
-            raise CommandUnavailable(f"cannot reach the API server: {error}") from None
+            reason = client.mask(str(error))
+            raise CommandUnavailable(f"cannot reach the API server: {reason}") from None
         pods = sorted(listing.get("items") or [], key=lambda pod: pod["metadata"]["name"])
         if not pods:
             raise CommandUnavailable(

@@ -21,7 +21,7 @@ import anyio.from_thread
 import httpx
 
 from exporter.gate.model import SourceUnreachable
-from exporter.redact import redact, redact_url, redact_urls_in, url_secrets
+from exporter.redact import masked, redact_url, url_secrets
 from exporter.units import format_duration, format_size
 from exporter.visible_text import visible
 
@@ -113,5 +113,5 @@ class Fetcher:
 
 def one_line(text: str, secrets: list[str]) -> str:
     """Error text from a server or a library: secrets masked, one visible line, capped."""
-    flat = visible(" ".join(redact_urls_in(redact(text, secrets)).split()))
+    flat = visible(" ".join(masked(text, secrets).split()))
     return flat if len(flat) <= 2 * ERROR_CHARS else flat[: 2 * ERROR_CHARS - 1] + "…"

@@ -24,6 +24,7 @@ from exporter.kube_client.cluster import ClusterConfig, NotInCluster
 from exporter.kube_client.locate import cluster_from_environment
 from exporter.kube_client.permissions import Permission
 from exporter.outbound import http_client
+from exporter.redact import credential_secrets, masked, remember_secrets
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class KubeClient:
             reason = getattr(error, "reason", None) or error
             raise NotInCluster(f"{config.source}: cannot load its TLS files: {reason}") from None
         self.credentials = config.credentials(self._ssl)
+        self._secrets: list[str] = []
         self._http = http_client(
             self._ssl,
             REQUEST_TIMEOUT,
@@ -172,7 +174,7 @@ class KubeClient:
         try:
             if response.status_code != 200:
                 await response.aread()
-                raise _error(response)
+                raise self._error(response)
             async for line in response.aiter_lines():
                 if not line.strip():
                     continue
@@ -195,7 +197,17 @@ class KubeClient:
         return self._ssl
 
     async def authorization(self, force_reload: bool = False) -> dict[str, str]:
-        return await self.credentials.headers(force=force_reload)
+        headers = await self.credentials.headers(force=force_reload)
+        secrets = credential_secrets(headers)
+        if secrets != self._secrets:
+            remember_secrets(secrets)  # log lines mask them too
+            self._secrets = secrets
+        return headers
+
+    def mask(self, text: str) -> str:
+        """``text`` (an error, a server's message) with the credentials masked in every form:
+        a token read from a file never reaches a result, a report or a log line."""
+        return masked(text, self._secrets)
 
     def host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.config.base_url)
@@ -224,32 +236,41 @@ class KubeClient:
         )
         response = await self._send(request)
         if response.status_code >= 400:
-            raise _error(response)
+            raise self._error(response)
         payload = response.json()
         if not isinstance(payload, dict):
             raise ApiError(response.status_code, "BadResponse", "the answer is not a JSON object")
         return payload
 
+    def _error(self, response: httpx.Response) -> ApiError:
+        try:
+            status = response.json()
+        except ValueError:
+            status = {"message": response.text[:300]}
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            status["message"] = self.mask(status["message"])  # a proxy may echo the request
+        return ApiError.from_status(response.status_code, status)
+
     async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
         """Send with the current credentials; after a 401, renew them (read the token file
         again, run the exec plugin again) and try once more."""
-        request.headers.update(await self.authorization())
-        response = await self._http.send(request, stream=stream)
-        if response.status_code == 401:
-            await response.aclose()
-            request.headers.update(await self.authorization(force_reload=True))
+        try:
+            request.headers.update(await self.authorization())
             response = await self._http.send(request, stream=stream)
+            if response.status_code == 401:
+                await response.aclose()
+                request.headers.update(await self.authorization(force_reload=True))
+                response = await self._http.send(request, stream=stream)
+        except (httpx.HTTPError, ValueError) as error:
+            # httpx quotes a header value it refuses, whole: ``Illegal header value b'...'``.
+            # The same error (callers tell them apart by type), its text masked and without
+            # the chained one (h11's, which quotes the value too).
+            error.args = (self.mask(str(error)),)
+            error.__cause__, error.__suppress_context__ = None, True
+            raise
         return response
 
 
 def check_declared(permission: Permission) -> None:
     if permission not in permissions.DECLARED:
         raise RuntimeError(f"{permission} is not declared in exporter.kube_client.permissions")
-
-
-def _error(response: httpx.Response) -> ApiError:
-    try:
-        status = response.json()
-    except ValueError:
-        status = {"message": response.text[:300]}
-    return ApiError.from_status(response.status_code, status)

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
+import anyio.to_thread
+
+from exporter.secret_files import READ_TIMEOUT, SecretFileError, read_single_line
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +77,20 @@ class TokenFile:
         self._checked_at = -TOKEN_CHECK_INTERVAL
         self._problem: str | None = None
 
-    def token(self, force: bool = False) -> str:
+    async def token(self, force: bool = False) -> str:
         now = time.monotonic()
         if force or now - self._checked_at >= TOKEN_CHECK_INTERVAL:
             self._checked_at = now
-            self._read(force)
+            # In a worker thread with a deadline: the file may sit on a hung mount.
+            try:
+                with anyio.fail_after(READ_TIMEOUT):
+                    await anyio.to_thread.run_sync(self._read, force, abandon_on_cancel=True)
+            except TimeoutError:
+                self._say("hung", logging.ERROR, "the token file %s does not answer", self.path)
         return self._token
 
     async def headers(self, force: bool = False) -> dict[str, str]:
-        token = self.token(force)
+        token = await self.token(force)
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _read(self, force: bool) -> None:
@@ -90,7 +98,7 @@ class TokenFile:
             stat = self.path.stat()
             stamp = (stat.st_mtime_ns, stat.st_ino)
             if force or stamp != self._stamp:
-                self._token = self.path.read_text().strip()
+                self._token = read_single_line(self.path, "bearer token")
                 self._stamp = stamp
         except FileNotFoundError:
             had_token = bool(self._token)
@@ -105,8 +113,9 @@ class TokenFile:
                     self.path,
                 )
             return
-        except (OSError, UnicodeDecodeError) as error:
-            self._say(str(error), logging.ERROR, "cannot read the token %s: %s", self.path, error)
+        except OSError as error:  # SecretFileError says which file and why, never its bytes
+            reason = str(error) if isinstance(error, SecretFileError) else error.strerror
+            self._say(str(reason), logging.ERROR, "cannot use the token: %s", reason)
             return
         if self._problem is not None:
             log.info("kubernetes token read from %s", self.path)
@@ -246,6 +255,8 @@ def parse_exec_credential(output: bytes, plugin: ExecPlugin) -> ExecStatus:
         or not isinstance(key or "", str)
     ):
         raise CredentialError(f"{where}: token and certificate data must be strings")
+    if token and not _header_safe(token):
+        raise CredentialError(f"{where}: the token holds line breaks, controls or non-ASCII")
     if bool(cert) != bool(key):
         raise CredentialError(f"{where}: clientCertificateData and clientKeyData go together")
     if not token and not cert:
@@ -267,3 +278,9 @@ def _expiry(value: object, where: str) -> float | None:
         raise CredentialError(
             f"{where}: expirationTimestamp {str(value)[:40]!r} is not RFC 3339"
         ) from None
+
+
+def _header_safe(token: str) -> bool:
+    """A token httpx can send: visible ASCII on one line (its error for any other quotes the
+    whole header value)."""
+    return token.isascii() and token.isprintable()

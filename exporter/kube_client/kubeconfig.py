@@ -27,13 +27,19 @@ from typing import Any
 
 import yaml
 
+from exporter.config_yaml import Loader as YamlLoader
+from exporter.config_yaml import YamlLimitExceeded, check_events
 from exporter.kube_client.cluster import ClusterConfig
 from exporter.kube_client.credentials import EXEC_API_VERSIONS, ExecPlugin
 from exporter.kube_settings import KubernetesSettings
 from exporter.outbound import TlsSettings
+from exporter.secret_files import SecretFileError, read_secret_bytes_or_missing
 
-#: A kubeconfig with embedded certificates is a few KiB; this is far beyond any real one.
-MAX_BYTES = 4 * 1024 * 1024
+#: A kubeconfig with embedded certificates is a few KiB per cluster; this is far beyond any
+#: real one (and parses in well under a second).
+MAX_BYTES = 1024 * 1024
+#: Values in one kubeconfig: about 15 per context (cluster, user, context), so 3,000 contexts.
+MAX_NODES = 50_000
 DEFAULT_PATH = Path("~/.kube/config")
 #: User fields we do not take, and why.
 UNSUPPORTED = {
@@ -141,6 +147,12 @@ def cluster_config(settings: KubernetesSettings) -> ClusterConfig:
             )
     tls = _tls(cluster, user, str(cluster_name), str(user_name))
     token = _string(user, "token", str(user_name)) if user else ""
+    if token and not (token.isascii() and token.isprintable()):
+        # Never quoted: httpx's error for such a header value would quote it whole.
+        raise KubeconfigError(
+            f"{user.source if user else where}: user {user_name!r}: the token holds line "
+            "breaks, controls or non-ASCII characters"
+        )
     token_file = _path(user, "tokenFile") if user else None
     return ClusterConfig(
         base_url=server.rstrip("/"),
@@ -154,19 +166,17 @@ def cluster_config(settings: KubernetesSettings) -> ClusterConfig:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
+    """The document of one kubeconfig file, read as the config is (``secret_files``)."""
     try:
-        with path.open("rb") as file:
-            if not path.is_file():
-                raise KubeconfigError(f"{path}: not a regular file")
-            data = file.read(MAX_BYTES + 1)
-    except FileNotFoundError:
+        data = read_secret_bytes_or_missing(path, MAX_BYTES)
+    except SecretFileError as error:
+        raise KubeconfigError(f"cannot read the kubeconfig {error}") from None
+    if data is None:
         return None  # as kubectl: a listed file that is not there is skipped
-    except OSError as error:
-        raise KubeconfigError(f"cannot read the kubeconfig {path}: {error.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise KubeconfigError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB")
     try:
-        document = yaml.load(data.decode("utf-8"), Loader=_NoAliasLoader)
+        text = data.decode("utf-8")
+        check_events(text, MAX_NODES, max_aliases=0, what="a kubeconfig")
+        document = yaml.load(text, Loader=YamlLoader)
     except UnicodeDecodeError as error:
         raise KubeconfigError(f"{path}: not UTF-8 (byte {error.start})") from None
     except yaml.YAMLError as error:
@@ -174,25 +184,15 @@ def _read(path: Path) -> dict[str, Any] | None:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise KubeconfigError(f"{path}: {problem}{at}") from None
+    except YamlLimitExceeded as error:
+        raise KubeconfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise KubeconfigError(f"{path}: nested too deep") from None
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise KubeconfigError(f"{path}: a kubeconfig is a mapping (kind: Config)")
     return document
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """A kubeconfig has no anchors or aliases; refusing them ends alias bombs."""
-
-    def fetch_alias(self) -> None:
-        raise yaml.scanner.ScannerError(
-            None, None, "aliases are not allowed in a kubeconfig", self.get_mark()
-        )
-
-    def fetch_anchor(self) -> None:
-        raise yaml.scanner.ScannerError(
-            None, None, "anchors are not allowed in a kubeconfig", self.get_mark()
-        )
 
 
 def _list(value: object, where: str) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ import re
 import socket
 import ssl
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -38,12 +37,14 @@ from exporter.probe_api import (
 from exporter.redact import (
     basic_auth_secrets,
     header_secrets,
+    masked,
     redact,
     redact_json,
     redact_url,
     remember_secrets,
     url_secrets,
 )
+from exporter.secret_files import read_secret_text, read_single_line
 from exporter.status import Status
 from exporter.thresholds import DurationLimits
 from exporter.units import format_duration, format_size
@@ -260,12 +261,14 @@ class NoCookieJar(http.cookiejar.CookieJar):
         return None
 
 
-async def read_secret(path: str, context: ProbeContext) -> str:
+async def read_secret(path: str, context: ProbeContext, header: str | None = None) -> str:
+    """A secret file's text, through the one secret-file reader (``exporter.secret_files``);
+    for a ``header`` it must be one line of visible ASCII."""
     mount = context.mounts().containing(path)
-    text = await context.blocking(
-        Path(path).read_text, resource=mount.mountpoint if mount else None
-    )
-    return text.strip()
+    resource = mount.mountpoint if mount else None
+    if header is not None:
+        return await context.blocking(read_single_line, path, header, resource=resource)
+    return await context.blocking(read_secret_text, path, resource=resource)
 
 
 async def request_headers(
@@ -275,10 +278,10 @@ async def request_headers(
     headers = dict(config.headers)
     secrets = url_secrets(config.url) + header_secrets(headers)
     for name, path in config.header_files.items():
-        headers[name] = await read_secret(path, context)
+        headers[name] = await read_secret(path, context, f"{name} header value")
         secrets.append(headers[name])
     if config.bearer_token_file:
-        token = await read_secret(config.bearer_token_file, context)
+        token = await read_secret(config.bearer_token_file, context, "bearer token")
         headers["Authorization"] = f"Bearer {token}"
         secrets.append(token)
     return headers, secrets
@@ -542,7 +545,7 @@ def result_of(config: HttpProbe, result: HttpExchange, secrets: list[str]) -> Re
     out = samples(config, result, verdict)
     if secrets:  # a backend may echo them back, in any encoding
         remember_secrets(secrets)  # for log lines too
-        summary = redact(summary, secrets)
+        summary = masked(summary, secrets)
         details = redact_json(details, secrets)
         out = redacted_samples(out, secrets)
         part = redact(part, secrets)

@@ -316,7 +316,7 @@ def test_in_a_pod_the_service_account_stays_the_default(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: &x [1]\nb: *x\n", "anchors are not allowed"),
+        ("a: &x [1]\nb: *x\n", "aliases in a kubeconfig"),
         ("- just a list\n", "a kubeconfig is a mapping"),
         ("clusters: {a: 1}\n", "clusters must be a list of mappings"),
         ("users:\n- user: {token: t}\n", "an entry of users has no name"),

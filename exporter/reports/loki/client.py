@@ -19,8 +19,9 @@ from exporter.backoff import parse_retry_after
 from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings
 from exporter.outbound import TlsSettings, http_client, ssl_context
-from exporter.redact import redact, redact_urls_in
+from exporter.redact import masked
 from exporter.reports.stats import RetryCause
+from exporter.secret_files import read_secret_text, read_single_line
 
 if TYPE_CHECKING:
     import httpx
@@ -69,10 +70,6 @@ class _Credentials:
     secrets: list[str] = field(default_factory=list)
 
 
-def _read_secret(path: str) -> str:
-    return Path(path).read_text().strip()
-
-
 def classify(status: int, body: str, retry_after: str | None, secrets: list[str]) -> PushOutcome:
     """What to do with Loki's answer; total over any status, body and ``Retry-After``."""
     if 200 <= status < 300:
@@ -105,7 +102,7 @@ def rejected_entries(body: str) -> int | None:
 
 
 def one_line_reason(text: str, secrets: list[str]) -> str:
-    flat = " ".join(redact_urls_in(redact(text, secrets)).split())
+    flat = " ".join(masked(text, secrets).split())
     return flat if len(flat) <= REASON_CHARS else flat[:REASON_CHARS] + "…"
 
 
@@ -122,13 +119,13 @@ class LokiClient:
         if settings.tenant:
             credentials.headers["X-Scope-OrgID"] = settings.tenant
         if settings.bearer_token_file:
-            token = _read_secret(settings.bearer_token_file)
+            token = read_single_line(settings.bearer_token_file, "bearer token")
             credentials.headers["Authorization"] = f"Bearer {token}"
             credentials.secrets.append(token)
         if settings.basic_auth is not None:
             import base64
 
-            password = _read_secret(settings.basic_auth.password_file)
+            password = read_secret_text(settings.basic_auth.password_file)
             pair = f"{settings.basic_auth.username}:{password}".encode()
             credentials.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
             credentials.secrets += [password, base64.b64encode(pair).decode()]
