@@ -17,6 +17,7 @@ from typing import TextIO
 
 from exporter.status import Status
 from exporter.store import ProbeView
+from exporter.visible_text import visible
 
 #: SGR colours per status: green, yellow, red (bold), magenta.
 _COLOURS = {
@@ -62,7 +63,9 @@ def status_line(rollup: Status, views: Sequence[ProbeView], terminal: Terminal) 
     if not failing:
         line = f"SITE-STATUS {word} - {len(views)} probe(s) OK"
     else:
-        line = f"SITE-STATUS {word} - " + "; ".join(f"{v.name}: {v.summary}" for v in failing)
+        line = f"SITE-STATUS {word} - " + "; ".join(
+            f"{visible(v.name)}: {visible(v.summary)}" for v in failing
+        )
     if terminal.width is None:
         return line
     return _cut(line, terminal.width + len(word) - len(rollup.name))
@@ -88,7 +91,8 @@ def summary_lines(summary: str, width: int | None) -> list[str]:
 
 
 def status_table(views: Sequence[ProbeView], terminal: Terminal) -> str:
-    rows = [(v.name, v.kind, v.status.name, v.summary, v.status) for v in views]
+    # Names and summaries quote what probes read (a body, drush's text): shown, never obeyed.
+    rows = [(visible(v.name), v.kind, v.status.name, visible(v.summary), v.status) for v in views]
     widths = [
         max([len(HEADER[0]), *(len(row[0]) for row in rows)]),
         max([len(HEADER[1]), *(len(row[1]) for row in rows)]),

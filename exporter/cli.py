@@ -19,9 +19,8 @@ from exporter.config import ConfigInvalid, SiteStatusConfig, load_config, parse_
 from exporter.context import ProbeRuntime
 from exporter.gate.arguments import add_parser as add_gate_parser
 from exporter.interrupts import until_signal
-from exporter.log_format import OneLineFormatter
+from exporter.log_format import log_handler
 from exporter.memory import tune_malloc
-from exporter.redact import RedactingFilter
 from exporter.registry import KindRegistry, default_registry
 from exporter.run_stats import RunStats
 from exporter.schedule.command import add_parser as add_windows_parser
@@ -85,10 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     tune_malloc()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(), stream=sys.stderr)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
-        handler.setFormatter(OneLineFormatter())
+    logging.basicConfig(
+        level=getattr(args, "log_level", "warning").upper(), handlers=[log_handler(sys.stderr)]
+    )
     # httpx logs every request at INFO: one line per probe run is noise, not news.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

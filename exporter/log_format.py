@@ -8,7 +8,9 @@ can neither forge a second record nor drive the terminal that shows the log.
 from __future__ import annotations
 
 import logging
+from typing import TextIO
 
+from exporter.redact import RedactingFilter
 from exporter.visible_text import visible
 
 FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"
@@ -33,3 +35,11 @@ class OneLineFormatter(logging.Formatter):
             return super().format(record)
         finally:
             record.exc_text = original
+
+
+def log_handler(stream: TextIO) -> logging.Handler:
+    """The exporter's log handler: secrets masked, one visible line per record."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(OneLineFormatter())
+    return handler

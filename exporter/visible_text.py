@@ -36,3 +36,17 @@ def visible(text: str) -> str:
 
 def has_unsafe(text: str) -> bool:
     return _UNSAFE.search(text) is not None
+
+
+#: What JSON leaves raw in its strings (``ensure_ascii=False``) but a terminal obeys: DEL, C1,
+#: bidi controls, line separators, lone surrogates.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def json_visible(encoded: str) -> str:
+    """JSON text with the characters of ``_JSON_UNSAFE`` written as ``\\uXXXX`` escapes: the
+    same document once parsed, but ``tail -f`` on the file shows them instead of obeying them.
+    (Outside strings JSON holds none of them, so every match is inside a string.)"""
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match[0]):04x}", encoded)

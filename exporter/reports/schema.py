@@ -23,6 +23,7 @@ from exporter.config import Site
 from exporter.schedule.announce import opening_document
 from exporter.status import Status
 from exporter.store import ProbeView, site_status
+from exporter.visible_text import json_visible
 
 SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
@@ -202,7 +203,7 @@ def _last_resort(report: Report, original: int, max_bytes: int) -> Report:
 
 
 def _dumps(report: Report) -> str:
-    return json.dumps(report, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json_visible(json.dumps(report, separators=(",", ":"), ensure_ascii=False, default=str))
 
 
 def _size(line: str) -> int:

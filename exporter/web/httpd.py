@@ -113,6 +113,10 @@ class Response:
         if self.vary:
             lines.append(f"Vary: {self.vary}\r\n")
         lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+        # Every answer, errors that echo a query (``/status?status=<script>``) included: a
+        # browser must never sniff a text answer into HTML.
+        if not any(name.lower() == "x-content-type-options" for name, _ in self.headers):
+            lines.append("X-Content-Type-Options: nosniff\r\n")
         return "".join(lines).encode("latin-1")
 
 

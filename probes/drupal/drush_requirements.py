@@ -45,7 +45,10 @@ _SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECA
 _BREAKING_TAG = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6]|hr)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[!/?a-zA-Z][^>]*>")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: C0 and C1 controls, bidi embeddings, overrides, isolates and marks, line separators.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 _SPACE = re.compile(r"\s+")
 
 
@@ -244,12 +247,15 @@ def sid_of(raw: Any) -> int | None:
 def plain_text(value: Any, cap: int) -> str:
     """Any JSON value as one line of plain text: markup stripped, whitespace collapsed, capped."""
     text = " ".join(_strings(value))
+    # Unescaped first, then stripped: ``&lt;script&gt;`` is markup once unescaped, and
+    # stripping before would let it through as a literal ``<script>``.
+    for _ in range(2):  # ``&amp;lt;`` is escaped twice
+        if "&" in text:
+            text = html.unescape(text)
     if "<" in text:
         text = _SCRIPT_OR_STYLE.sub(" ", text)
         text = _BREAKING_TAG.sub(" ", text)
         text = _TAG.sub("", text)
-    if "&" in text:
-        text = html.unescape(text)
     text = _CONTROL.sub(" ", _ANSI.sub("", text))
     text = _SPACE.sub(" ", text).strip()
     return text if len(text) <= cap else text[: cap - 1].rstrip() + "…"
