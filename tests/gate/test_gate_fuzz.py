@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from exporter.cli import build_parser
 from exporter.gate import command
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
-from exporter.gate.sources import exporter_site, prometheus_sites, vector_samples
+from exporter.gate.prometheus import vector_samples
+from exporter.gate.sources import exporter_site, prometheus_sites
 from tests.support.hostile_http import hostile_server
 
 KEYS = st.sampled_from(
