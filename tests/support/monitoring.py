@@ -166,13 +166,20 @@ def running_prometheus(
     alertmanager: str,
     interval: str,
     extra_args: tuple[str, ...] = (),
+    target_labels: dict[str, str] | None = None,
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping ``targets`` as job ``site-status`` and sending to ``alertmanager``."""
+    """Prometheus scraping ``targets`` as job ``site-status`` and sending to ``alertmanager``;
+    ``target_labels`` as a ServiceMonitor adds them (``namespace``)."""
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(path) for path in rule_files],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-        "scrape_configs": [{"job_name": "site-status", "static_configs": [{"targets": targets}]}],
+        "scrape_configs": [
+            {
+                "job_name": "site-status",
+                "static_configs": [{"targets": targets, "labels": target_labels or {}}],
+            }
+        ],
     }
     path = workdir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
