@@ -411,6 +411,7 @@ def lifecycle(tmp_path: Path) -> Iterator[Lifecycle]:
     root = tmp_path / "checkout"
     shutil.copytree(REPO / "k8s", root / "k8s", ignore=shutil.ignore_patterns("overlays"))
     (root / "k8s" / "overlays").mkdir()
+    shutil.copy(REPO / "pyproject.toml", root)  # new-site.py reads the project's requirements
     (tmp_path / "work").mkdir()
     life = Lifecycle(root, tmp_path / "work")
     try:
