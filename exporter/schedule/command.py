@@ -46,6 +46,15 @@ def add_parser(commands: Any) -> None:
         help="lines for people (default) or one JSON document",
     )
     windows.add_argument(
+        "--mutes",
+        metavar="ALERTMANAGER_YML",
+        help="check that no opening overlaps a mute_time_interval of the routes of --tier in "
+        "this Alertmanager config (exit 1 naming each overlap)",
+    )
+    windows.add_argument(
+        "--tier", default="priprod", help="with --mutes: the tier whose routes count"
+    )
+    windows.add_argument(
         "--argocd",
         action="store_true",
         help="print the specs as an Argo CD AppProject's spec.syncWindows (YAML)",
@@ -97,6 +106,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             err.write(f"{error}\n")
             return EXIT_USAGE
         return 0
+    if args.mutes:
+        return _check_mutes(args, rules, since, out, err)
     found = timeline.upcoming(rules, since, count=args.count)
     now = timeline.current(rules, since)
     if args.format == "json":
@@ -113,6 +124,36 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         out.write("no opening within a year\n")
     for opening in found:
         out.write(line(opening) + "\n")
+    return 0
+
+
+def _check_mutes(
+    args: argparse.Namespace, rules: list[Timed], since: datetime, out: TextIO, err: TextIO
+) -> int:
+    import yaml
+
+    from exporter.schedule.mutes import mutes_for_tier, overlaps
+    from exporter.schedule.rules import Rule
+
+    try:
+        with open(args.mutes, encoding="utf-8") as file:
+            config = yaml.safe_load(file) or {}
+        mutes = mutes_for_tier(config, args.tier)
+    except (OSError, yaml.YAMLError, AttributeError, TypeError) as error:
+        err.write(f"--mutes {args.mutes}: cannot read it as an Alertmanager config: {error}\n")
+        return EXIT_USAGE
+    except ScheduleError as error:
+        err.write(f"--mutes {args.mutes}: {error}\n")
+        return EXIT_USAGE
+    windows = [rule for rule in rules if isinstance(rule, Rule)]
+    found = overlaps(windows, mutes, since)
+    for overlap in found:
+        out.write(overlap.line() + "\n")
+    names = ", ".join(sorted(mutes)) or "none"
+    if found:
+        err.write(f"{len(found)} overlap(s) with the {args.tier} mutes ({names}) in a year\n")
+        return 1
+    out.write(f"no deploy window overlaps the {args.tier} mutes ({names}) in the next year\n")
     return 0
 
 
