@@ -255,6 +255,72 @@ def incident_alerts(note: Sent, members: set[str]) -> list[dict[str, Any]]:
     ]
 
 
+def warning_alerts(note: Sent, members: set[str]) -> list[dict[str, Any]]:
+    """The notification's firing warnings about ``members``, or about a cause many sites
+    share (no site label; a node's load has a ``node`` label and is counted apart)."""
+    out = []
+    for alert in note.firing():
+        labels = alert.get("labels", {})
+        if labels.get("severity") != "warning" or "node" in labels:
+            continue
+        if labels.get("site") in members or "site" not in labels:
+            out.append(alert)
+    return out
+
+
+#: Alerts whose summary lists each failing probe with its reason: ``...: probe: reason``.
+PER_SITE_WHY = ("SiteStatusSiteCritical", "SiteStatusSiteDegraded", "SiteStatusSiteUnknown")
+
+
+def reasons_named(readings: Readings) -> dict[str, Any]:
+    """Does every firing notification say why? The rollup alerts name each failing probe with
+    a reason (``frontpage: component database``), the fleet alert what its sites share."""
+    checked, missing = 0, []
+    for note in sent(readings):
+        for alert in note.firing():
+            name = alert.get("labels", {}).get("alertname", "")
+            summary = alert.get("annotations", {}).get("summary", "")
+            if name in PER_SITE_WHY:
+                checked += 1
+                listed = summary.split(": ", 1)[1] if ": " in summary else ""
+                entries = [e for e in listed.split("; ") if e]
+                if not entries or not all(re.fullmatch(r"\S+: \w.*", e) for e in entries):
+                    missing.append(summary)
+            elif name == "SiteStatusFleetCritical":
+                checked += 1
+                if not re.search(r"in common: \d+ \S", summary):
+                    missing.append(summary)
+    return {"checked": checked, "without_reason": missing}
+
+
+def shared_fleet_pages(readings: Readings) -> list[str]:
+    """The summaries of the fleet alerts sent during the shared-database scene."""
+    scene = readings.plan.day.scene("shared")
+    start, end = scene_window(readings, scene)
+    return sorted(
+        {
+            alert.get("annotations", {}).get("summary", "")
+            for note in sent(readings)
+            if start <= started(note, note.at) < end
+            for alert in note.firing()
+            if alert.get("labels", {}).get("alertname") == "SiteStatusFleetCritical"
+        }
+    )
+
+
+def per_node(readings: Readings) -> dict[str, int]:
+    """Notifications of node-wide alerts, by alert name and node: each time one started firing
+    (Alertmanager's repeats of an unchanged alert, every ``repeat_interval``, are not new)."""
+    seen: dict[str, set[str]] = {}
+    for note in sent(readings):
+        for alert in note.firing():
+            labels = alert.get("labels", {})
+            if "node" in labels:
+                key = f"{labels.get('alertname')} {labels['node']}"
+                seen.setdefault(key, set()).add(alert.get("startsAt", ""))
+    return {key: len(starts) for key, starts in sorted(seen.items())}
+
+
 def unattributed(readings: Readings) -> dict[str, int]:
     """Notifications about nothing a scene did (e.g. the all-day WARNING sites), by receiver."""
     plan = readings.plan
@@ -298,6 +364,8 @@ class Incident:
     detection: dict[str, dict[str, float]] = field(default_factory=dict)
     not_paged: dict[str, int] = field(default_factory=dict)
     forbidden_pages: list[str] = field(default_factory=list)
+    #: Firing notifications of warnings about its sites or about a cause (no site, no node).
+    warnings: int = 0
 
 
 def incidents(readings: Readings) -> list[Incident]:
@@ -311,6 +379,8 @@ def incidents(readings: Readings) -> list[Incident]:
         members = set(scene.sites)
         incident = Incident(scene.name, scene.clock, scene.title, len(members), scene.expect)
         for note in inside:
+            if note.status == "firing" and warning_alerts(note, members):
+                incident.warnings += 1
             about = incident_alerts(note, members)
             if not about:
                 continue
@@ -527,6 +597,10 @@ def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
         "unattributed_notifications": unattributed(readings),
         "notifications": notification_times(readings),
         "why": why(readings),
+        "reasons_named": reasons_named(readings),
+        "shared_fleet_pages": shared_fleet_pages(readings),
+        "per_node": per_node(readings),
+        "rule_evaluation": readings.rule_evaluation,
         "timeline": {k: v for k, v in readings.timeline.items()},
     }
     figures["targets"] = targets(figures, plan)

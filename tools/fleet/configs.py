@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.fleet.plan import SHARED_DEPENDENCY, Site, Timing
+from tools.fleet.plan import SHARED_DEPENDENCY, Site, Timing, node_of
 
 REPO = Path(__file__).resolve().parents[2]
 DRUSH_STANDIN = REPO / "tests" / "support" / "drush"
@@ -149,6 +149,8 @@ def drush_wrapper(path: Path) -> Path:
     path.write_text(
         "#!/bin/sh\n"
         '[ -e "$FLEET_DB_DOWN" ] && export DRUSH_STANDIN_MODE=fail\n'
+        # A contrib release: the site's status report lists update_contrib as a warning.
+        '[ -e "$FLEET_RELEASE" ] && export DRUSH_STANDIN_REQUIREMENTS="$FLEET_RELEASE_REPORT"\n'
         f'exec {sys.executable} {DRUSH_STANDIN} "$@"\n'
     )
     path.chmod(0o755)
@@ -200,6 +202,8 @@ def site_document(
         }
         if site.shared:
             env["FLEET_DB_DOWN"] = str(workdir / "state" / "down" / SHARED_DEPENDENCY)
+        env["FLEET_RELEASE"] = str(workdir / "state" / "down" / release_marker(site.name))
+        env["FLEET_RELEASE_REPORT"] = str(workdir / "requirements-warning.json")
         probes.append(
             {
                 "name": "drupal",
@@ -239,6 +243,7 @@ def site_document(
         identity["maintenance"] = windows
     return {
         "site": identity,
+        "exporter": {"node": node_of(site)},
         "reports": {
             "snapshot_interval": duration(timing.snapshot_interval),
             "loki": {
@@ -253,6 +258,11 @@ def site_document(
         },
         "probes": probes,
     }
+
+
+def release_marker(site: str) -> str:
+    """The marker file (under ``state/down/``) that makes ``site``'s drush list the release."""
+    return f"release-{site}"
 
 
 def iso(epoch: float) -> str:

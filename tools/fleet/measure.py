@@ -10,6 +10,7 @@ import re
 import statistics
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,3 +286,22 @@ def loki_query_count() -> int:
         for target in panel.get("targets", [])
         if target.get("datasource", {}).get("type") == "loki"
     )
+
+
+_RULE_GROUP_LINE = re.compile(
+    r"^prometheus_rule_group_(iterations_missed_total|last_duration_seconds|iterations_total)"
+    r'\{rule_group="[^"]*;([^"]+)"\} (\S+)$'
+)
+
+
+def rule_group_health(port: int) -> dict[str, dict[str, float]]:
+    """Per rule group, from Prometheus' own /metrics: iterations run and missed (an evaluation
+    that overran its interval makes Prometheus skip the next one) and the last duration."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    groups: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        match = _RULE_GROUP_LINE.match(line)
+        if match:
+            groups.setdefault(match[2], {})[match[1]] = float(match[3])
+    return groups

@@ -54,6 +54,25 @@ def fleet(count: int) -> list[Site]:
     return sites
 
 
+#: The simulated nodes the exporters report (``exporter.node``); the load is the machine's, so
+#: both are loaded: SiteStatusLoadHigh once per node.
+NODES = ("fleet-node-a", "fleet-node-b")
+
+
+def node_of(site: Site) -> str:
+    return NODES[site.index % len(NODES)]
+
+
+def release_sites(sites: list[Site]) -> tuple[str, ...]:
+    """40 % of the fleet (Drupal sites, 3 in 4 of all): a contrib release warns them at once.
+    Taken tier by tier, the tier with most Drupal sites first, as a release reaches one
+    platform profile: few tiers, each with enough sites to share the cause."""
+    drupal = [s for s in sites if s.profile == "drupal"]
+    per_tier = {tier: sum(1 for s in drupal if s.tier == tier) for tier in TIERS}
+    ranked = sorted(drupal, key=lambda s: (-per_tier[s.tier], TIERS.index(s.tier), s.index))
+    return tuple(s.name for s in ranked[: max(1, round(0.4 * len(sites)))])
+
+
 @dataclass(frozen=True)
 class Timing:
     """The run's timings: production ones divided by ``compression`` (with floors)."""
@@ -110,6 +129,7 @@ class Roles:
     flap: str
     dies: str
     night: tuple[str, ...]  # one priprod, one flexprod, one besteffort
+    release: tuple[str, ...] = ()  # 40 % of the sites: the same Drupal warning at once
 
 
 def roles(sites: list[Site]) -> Roles:
@@ -138,6 +158,7 @@ def roles(sites: list[Site]) -> Roles:
         flap=pick(flex, 0),
         dies=dies,
         night=(pick(living, 1), pick(flex, 1), pick(best, 0)),
+        release=release_sites(sites),
     )
 
 
@@ -165,6 +186,7 @@ class Durations:
     exporter_down_for: float
     group_wait: float
     group_interval: float
+    shared_warning_for: float = 0.0
 
 
 def day(timing: Timing, durations: Durations, cast: Roles) -> Day:
@@ -230,6 +252,21 @@ def day(timing: Timing, durations: Durations, cast: Roles) -> Day:
         (cast.flap,),
         "report",
         lasts=failure,
+    )
+    warn_detect = (
+        durations.shared_warning_for
+        + 2 * timing.drupal_interval
+        + 2 * timing.scrape_interval
+        + 2 * timing.evaluation_interval
+        + durations.group_wait
+    )
+    add(
+        "release",
+        "14:30",
+        f"a contrib release: {len(cast.release)} Drupal sites warn update_contrib at once",
+        cast.release,
+        "at most 3 notifications",
+        lasts=math.ceil(1.5 * warn_detect + 4),
     )
     dies_end = at + math.ceil(1.5 * down_detect + 4)
     scenes.append(

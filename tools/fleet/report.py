@@ -222,9 +222,9 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
         "### Incidents",
         "",
-        "| clock | scene | sites | pages | resolved | chat (+resolved) | detection (wall s) | "
-        "expected |",
-        "|---|---|---|---|---|---|---|---|",
+        "| clock | scene | sites | pages | resolved | chat (+resolved) | warnings | "
+        "detection (wall s) | expected |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i in figures["incidents"]:
         c = figures["timing"]["compression"]
@@ -238,7 +238,8 @@ def markdown(figures: dict[str, Any]) -> str:
             detection += ")"
         out.append(
             f"| {i['clock']} | {i['title']} | {i['sites']} | {i['pages']} | {i['pages_resolved']}"
-            f" | {i['chat']} (+{i['chat_resolved']}) | {detection or '-'} | {i['expect']} |"
+            f" | {i['chat']} (+{i['chat_resolved']}) | {i['warnings']} | {detection or '-'} "
+            f"| {i['expect']} |"
         )
     why = figures["why"]
     out += [

@@ -57,6 +57,9 @@ class Readings:
     series_per_site: dict[str, int] = field(default_factory=dict)
     probe_runs: dict[str, float] = field(default_factory=dict)
     blackbox_probes: float = 0.0
+    #: Prometheus' own rule evaluation at the end, per rule group: iterations missed (an
+    #: evaluation that overran its interval skips the next) and the last evaluation's seconds.
+    rule_evaluation: dict[str, dict[str, float]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     timeline: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     dashboard: list[measure.QueryTiming] = field(default_factory=list)
@@ -86,6 +89,7 @@ def durations_of(rules: dict[str, dict[str, Any]], routing: dict[str, Any], c: f
         exporter_down_for=compress.alert_for(rules, "SiteStatusExporterDown", 300 / c),
         group_wait=compress.route_timing(routing, "group_wait", "30s"),
         group_interval=compress.route_timing(routing, "group_interval", "5m"),
+        shared_warning_for=compress.alert_for(rules, "SiteStatusWarningShared", 1800 / c),
     )
 
 
@@ -293,6 +297,8 @@ def schedule(running: Fleet, readings: Readings) -> list[tuple[float, str, Actio
             names: tuple[str, ...] = (SHARED_DEPENDENCY,)
         elif scene.name in ("lone", "maintenance", "night"):
             names = scene.sites
+        elif scene.name == "release":
+            names = tuple(configs.release_marker(site) for site in scene.sites)
         else:
             names = ()
         if scene.name == "night":
@@ -517,6 +523,7 @@ def read_prometheus(running: Fleet, readings: Readings) -> None:
     ):
         readings.probe_runs[row["metric"]["kind"]] = float(row["value"][1])
     readings.blackbox_probes = api.scalar(f'sum(count_over_time(up{{job="blackbox"}}[{span}s]))')
+    readings.rule_evaluation = measure.rule_group_health(running.prometheus.port)
 
 
 def read_timeline(running: Fleet, readings: Readings) -> None:
@@ -530,6 +537,9 @@ def read_timeline(running: Fleet, readings: Readings) -> None:
         "exporter down": 'count(up{job="site-status"} == 0)',
         "in maintenance": 'count(site_status_maintenance{job="site-status"} == 1)',
         "alerts firing": 'count(ALERTS{alertstate="firing"})',
+        # How long the fleet alert was pending: with exporter dips it must fire after its for.
+        "fleet alert pending": 'count(ALERTS{alertname="SiteStatusFleetCritical", '
+        'alertstate="pending"})',
     }
     for label, expr in queries.items():
         result = running.api.query_range(f"({expr}) or vector(0)", start, end, step)
