@@ -293,19 +293,19 @@ def reasons_named(readings: Readings) -> dict[str, Any]:
     return {"checked": checked, "without_reason": missing}
 
 
-def shared_fleet_pages(readings: Readings) -> list[str]:
-    """The summaries of the fleet alerts sent during the shared-database scene."""
+def shared_pages(readings: Readings) -> dict[str, list[str]]:
+    """The summaries of the pages of the shared-database scene, by alert name: the fleet alert
+    (from 3 failing sites of a tier) or, in a fleet too small for one, the sites' own."""
     scene = readings.plan.day.scene("shared")
     start, end = scene_window(readings, scene)
-    return sorted(
-        {
-            alert.get("annotations", {}).get("summary", "")
-            for note in sent(readings)
-            if start <= started(note, note.at) < end
-            for alert in note.firing()
-            if alert.get("labels", {}).get("alertname") == "SiteStatusFleetCritical"
-        }
-    )
+    found: dict[str, set[str]] = {}
+    for note in sent(readings):
+        if note.receiver != PAGER or not start <= started(note, note.at) < end:
+            continue
+        for alert in incident_alerts(note, set(scene.sites)):
+            name = alert.get("labels", {}).get("alertname", "?")
+            found.setdefault(name, set()).add(alert.get("annotations", {}).get("summary", ""))
+    return {name: sorted(summaries) for name, summaries in sorted(found.items())}
 
 
 def per_node(readings: Readings) -> dict[str, int]:
@@ -598,7 +598,7 @@ def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
         "notifications": notification_times(readings),
         "why": why(readings),
         "reasons_named": reasons_named(readings),
-        "shared_fleet_pages": shared_fleet_pages(readings),
+        "shared_pages": shared_pages(readings),
         "per_node": per_node(readings),
         "rule_evaluation": readings.rule_evaluation,
         "timeline": {k: v for k, v in readings.timeline.items()},
