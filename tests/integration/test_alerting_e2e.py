@@ -429,15 +429,18 @@ def check_dashboard_queries(prometheus: Prometheus, exporters: dict[str, Running
     # Grafana's $__interval follows the time range; here Prometheus holds seconds of data.
     short = {"__interval": "1s", "__range": "1m"}
     choices = {
-        "site-status-fleet.json": [{"environment": ".*", "tier": ".*", "profile": ".*", **short}],
+        "site-status-fleet.json": [
+            {"cluster": ".*", "environment": ".*", "tier": ".*", "profile": ".*", **short}
+        ],
+        # One Prometheus, no external labels: $cluster has no options, and Grafana's value is "".
         "site-status-site.json": [
-            {"environment": "e2e", "site": site, **short} for site in exporters
+            {"cluster": "", "environment": "e2e", "site": site, **short} for site in exporters
         ],
     }
     checked, without_data = 0, []
     for name, document in dashboards().items():
         for variable in document["templating"]["list"]:
-            if variable["type"] == "query":
+            if variable["type"] == "query" and variable["name"] != "cluster":
                 check_variable_query(prometheus, variable["query"]["query"], choices[name][0])
                 for values in choices[name]:
                     if variable["name"] not in values:  # derived (hidden) variables: All
