@@ -64,6 +64,15 @@ def add_parser(commands: Any) -> None:
     )
     _add_source(gate)
     gate.add_argument(
+        "--promote-from",
+        type=_matchers,
+        default=None,
+        metavar="MATCHERS",
+        help="with --prometheus: a promotion check; each site --match selects is judged by its "
+        "namesake among these, e.g. --match 'cluster=\"prod\"' --promote-from "
+        "'cluster=\"test\"'",
+    )
+    gate.add_argument(
         "--max-status",
         choices=["ok", "warning"],
         default="ok",

@@ -21,6 +21,7 @@ from exporter.gate.fetch import Fetcher
 from exporter.gate.first_results import read_with_first_results
 from exporter.gate.judge import ExitCode, Judged, Policy, Watch, grace_of, judge
 from exporter.gate.model import SiteState, SourceRejected, SourceUnreachable
+from exporter.gate.promotion import PromotionSource
 from exporter.gate.sources import ExporterSource, PrometheusSource, Source
 from exporter.gate.windows import WindowSpecError, inside, next_opening
 from exporter.interrupts import Interrupted
@@ -49,7 +50,7 @@ class Progress:
             f"watching {format_duration(round(elapsed))} of {format_duration(self.total)}: "
             f"{good}/{len(judged)} sites OK"
         )
-        degraded = [j.site.site for j in judged if j.degraded]
+        degraded = [j.site.key for j in judged if j.degraded]
         if degraded:
             text += " (degraded: " + ", ".join(degraded) + ")"
         text = visible(text)
@@ -274,11 +275,11 @@ class Gate:
     ) -> int:
         first = lasting[0]
         grace = grace_of(first.site, self.args.grace)
-        names = ", ".join(j.site.site for j in lasting)
+        names = ", ".join(j.site.key for j in lasting)
         self.watch_failed = True
         reason = (
             f"degraded after {format_duration(elapsed)} of watching, for "
-            f"{format_duration(watch.degraded_for(first.site.site, now))} "
+            f"{format_duration(watch.degraded_for(first.site.key, now))} "
             f"(grace {format_duration(grace)}): {names}"
         )
         return self.finish(ExitCode.FAIL, report.cut(reason), judged)
@@ -291,7 +292,10 @@ def audit_target(args: argparse.Namespace) -> audit.AuditTarget:
 def make_source(args: argparse.Namespace, fetcher: Fetcher) -> Source:
     if args.url:
         return ExporterSource(args.url, fetcher, args.allow_missing)
-    return PrometheusSource(args.prometheus, args.match, fetcher, args.lookback)
+    source = PrometheusSource(args.prometheus, args.match, fetcher, args.lookback)
+    if args.promote_from is not None:
+        return PromotionSource(source, args.promote_from)
+    return source
 
 
 def usage_error(args: argparse.Namespace) -> str | None:

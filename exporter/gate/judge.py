@@ -83,7 +83,7 @@ class Watch:
     def observe(self, sites: Sequence[SiteState], now: float) -> tuple[list[Judged], list[Judged]]:
         """This reading judged, and the degradations that have now lasted past their grace."""
         judged = judge(sites, self.policy)
-        degraded = {j.site.site for j in judged if j.degraded}
+        degraded = {j.site.key for j in judged if j.degraded}
         for name in list(self._since):
             if name not in degraded:
                 del self._since[name]  # recovered: a later degradation starts its grace anew
@@ -91,7 +91,7 @@ class Watch:
         for verdict in judged:
             if not verdict.degraded:
                 continue
-            since = self._since.setdefault(verdict.site.site, now)
+            since = self._since.setdefault(verdict.site.key, now)
             if now - since >= grace_of(verdict.site, self.grace):
                 lasting.append(verdict)
         return judged, lasting

@@ -49,6 +49,13 @@ class SiteState:
     #: The namespace its exporter runs in, where the source says (Prometheus' namespace label).
     namespace: str = ""
 
+    @property
+    def key(self) -> str:
+        """How the gate names the site: ``shop``, or ``shop@test`` when its source names its
+        cluster (many clusters on one store: the same name in two clusters is two sites)."""
+        cluster = self.labels.get("cluster")
+        return f"{self.site}@{cluster}" if cluster else self.site
+
 
 class SourceUnreachable(Exception):
     """The source itself (an exporter's /status, or Prometheus) gave no usable answer."""

@@ -38,11 +38,11 @@ def probe_reasons(site: SiteState) -> str:
 def site_line(verdict: Judged) -> str:
     site = verdict.site
     if verdict.frozen and site.freeze is not None:
-        line = f"{site.site} FROZEN - {site.freeze.words()}"
+        line = f"{site.key} FROZEN - {site.freeze.words()}"
     elif site.status is None:
-        line = f"{site.site} MISSING - {site.missing_reason}"
+        line = f"{site.key} MISSING - {site.missing_reason}"
     else:
-        line = f"{site.site} {site.status.name} - {probe_reasons(site)}"
+        line = f"{site.key} {site.status.name} - {probe_reasons(site)}"
     if verdict.excused:
         line += f" ({verdict.excused}, not counted)"
     return cut(line)
@@ -53,20 +53,20 @@ def summary_text(judged: Sequence[Judged], max_status: Status) -> tuple[ExitCode
     excused = [j for j in judged if j.excused]
     frozen = [j for j in failing if j.frozen and j.site.freeze is not None]
     if frozen and len(frozen) == len(failing):
-        names = ", ".join(j.site.site for j in frozen)
+        names = ", ".join(j.site.key for j in frozen)
         first = frozen[0].site.freeze
         assert first is not None
         return ExitCode.FAIL, cut(
             f"{len(frozen)} of {len(judged)} site(s) frozen: {names} ({first.words()})"
         )
     if failing:
-        names = ", ".join(j.site.site for j in failing)
+        names = ", ".join(j.site.key for j in failing)
         return ExitCode.FAIL, cut(
             f"{len(failing)} of {len(judged)} site(s) above {max_status.name}: {names}"
         )
     text = f"{len(judged)} site(s) at most {max_status.name}"
     if excused:
-        text += f" ({len(excused)} excused: " + ", ".join(j.site.site for j in excused) + ")"
+        text += f" ({len(excused)} excused: " + ", ".join(j.site.key for j in excused) + ")"
     return ExitCode.PASS, text
 
 

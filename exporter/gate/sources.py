@@ -39,6 +39,9 @@ MAX_INTERVAL = 24 * 3600.0
 TEXT_CHARS = 1000
 
 Identity = tuple[str, ...]
+#: A site: its cluster (empty on one Prometheus) and its name. The same name in two clusters is
+#: two sites (dev, test and prod run the same sites: docs/clusters.md).
+SiteKey = tuple[str, str]
 
 
 class Source(Protocol):
@@ -132,7 +135,7 @@ def exporter_site(document: Any, code: int, url: str) -> SiteState:
         site=_text(site.get("name"), url) or url,
         status=_status(document.get("code")),
         maintenance=document.get("maintenance") is True,
-        labels={key: _text(site.get(key)) for key in SITE_LABELS[1:]},
+        labels=_site_labels({key: _text(site.get(key)) for key in (*SITE_LABELS, "cluster")}),
         failing=worst_first([probe for probe in states if probe.status is not Status.OK]),
         pending=tuple(pending),
         freeze=_freeze_seen(freeze) if isinstance(freeze, dict) else None,
@@ -186,13 +189,17 @@ class PrometheusSource:
         return vector_samples(data, redact_url(self.url))
 
     def read(self) -> list[SiteState]:
-        rollups = self.query(joined("site_status_site_status", self.info))
-        maintenance = self.query(joined("(site_status_maintenance == 1)", self.info))
-        failing = self.query(joined("(site_status_probe_status > 0)", self.info))
+        return self.read_matching(self.matchers)
+
+    def read_matching(self, matchers: tuple[Matcher, ...]) -> list[SiteState]:
+        info = selector("site_status_site_info", matchers)
+        rollups = self.query(joined("site_status_site_status", info))
+        maintenance = self.query(joined("(site_status_maintenance == 1)", info))
+        failing = self.query(joined("(site_status_probe_status > 0)", info))
         lookback = f"{round(self.lookback * 1000)}ms"
-        known = self.query(f"last_over_time({self.info}[{lookback}])")
-        frozen = self.query(joined("site_status_frozen_since_timestamp_seconds", self.info))
-        reasons = self.query(joined("site_status_freeze_info", self.info))
+        known = self.query(f"last_over_time({info}[{lookback}])")
+        frozen = self.query(joined("site_status_frozen_since_timestamp_seconds", info))
+        reasons = self.query(joined("site_status_freeze_info", info))
         sites = prometheus_sites(
             rollups, maintenance, failing, known, format_duration(self.lookback)
         )
@@ -207,19 +214,18 @@ def with_freezes(
     """The sites with their freezes (one exporter of a site that says frozen freezes it) and
     the namespace their exporter runs in (the scrape's label: where a freeze is set)."""
     reason_of = {_identity(labels): _text(labels.get("reason"), "frozen") for labels, _ in reasons}
-    freeze_of: dict[str, FreezeSeen] = {}
-    namespace_of: dict[str, str] = {}
+    freeze_of: dict[SiteKey, FreezeSeen] = {}
+    namespace_of: dict[SiteKey, str] = {}
     for labels, value in frozen:
-        site = labels.get("site", "")
         reason = reason_of.get(_identity(labels), "frozen")
-        freeze_of.setdefault(site, FreezeSeen(_since_text(value), reason))
+        freeze_of.setdefault(_site_key(labels), FreezeSeen(_since_text(value), reason))
     for labels, _ in [*frozen, *reasons]:
-        namespace_of.setdefault(labels.get("site", ""), labels.get("namespace", ""))
+        namespace_of.setdefault(_site_key(labels), labels.get("namespace", ""))
     return [
         dataclasses.replace(
             site,
-            freeze=freeze_of.get(site.site),
-            namespace=site.namespace or namespace_of.get(site.site, ""),
+            freeze=freeze_of.get(key := (site.labels.get("cluster", ""), site.site)),
+            namespace=site.namespace or namespace_of.get(key, ""),
         )
         for site in sites
     ]
@@ -227,6 +233,17 @@ def with_freezes(
 
 def _identity(labels: Mapping[str, str]) -> Identity:
     return tuple(labels.get(key, "") for key in IDENTITY)
+
+
+def _site_key(labels: Mapping[str, str]) -> SiteKey:
+    return labels.get("cluster", ""), labels.get("site", "")
+
+
+def _site_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    common = {key: labels.get(key, "") for key in SITE_LABELS[1:]}
+    if labels.get("cluster"):
+        common["cluster"] = labels["cluster"]
+    return common
 
 
 def prometheus_sites(
@@ -237,12 +254,12 @@ def prometheus_sites(
     lookback: str,
 ) -> list[SiteState]:
     """Sites from the four answers, each exporter's data kept to the exporter that sent it."""
-    exporters: dict[str, dict[Identity, Status]] = {}
-    labels_of: dict[str, dict[str, str]] = {}
+    exporters: dict[SiteKey, dict[Identity, Status]] = {}
+    labels_of: dict[SiteKey, dict[str, str]] = {}
     for labels, _ in known:
-        labels_of.setdefault(labels.get("site", ""), labels)
+        labels_of.setdefault(_site_key(labels), labels)
     for labels, value in rollups:
-        site = labels.get("site", "")
+        site = _site_key(labels)
         exporters.setdefault(site, {})[_identity(labels)] = _status(value)
         labels_of.setdefault(site, labels)
     in_maintenance = {_identity(labels) for labels, _ in maintenance}
@@ -251,9 +268,10 @@ def prometheus_sites(
         probe = GateProbe(_text(labels.get("probe"), "?"), _status(value))
         probes.setdefault(_identity(labels), []).append(probe)
     sites = []
-    for name in sorted(labels_of):
-        common = {key: labels_of[name].get(key, "") for key in SITE_LABELS[1:]}
-        current = exporters.get(name)
+    for key in sorted(labels_of):
+        name = key[1]
+        common = _site_labels(labels_of[key])
+        current = exporters.get(key)
         if not current:
             reason = f"no current data (seen within {lookback}; exporter down?)"
             sites.append(SiteState(name, None, labels=common, missing_reason=reason))
@@ -273,7 +291,7 @@ def prometheus_sites(
                 maintenance=not working,
                 labels=common,
                 failing=worst_first(list(worst_of.values())),
-                namespace=labels_of[name].get("namespace", ""),
+                namespace=labels_of[key].get("namespace", ""),
             )
         )
     return sites
