@@ -3,6 +3,7 @@ Prometheus uses every core it has, and most of the time is its own)."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,13 @@ def _minutes(series: Series) -> list[tuple[int, float]]:
     return [(round(t), _number(v)) for t, v in series[1]]
 
 
+def _minute_sets(answer: list[Series]) -> dict[TargetKey, set[int]]:
+    found: dict[TargetKey, set[int]] = {}
+    for series in answer:
+        found.setdefault(_key(series[0], TARGET_KEY), set()).update(t for t, _ in _minutes(series))
+    return found
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -56,10 +64,26 @@ def _number(text: str) -> float:
         return float("nan")
 
 
+#: Queries in flight at once: Prometheus runs each on its own core; more only queue there.
+WORKERS = 4
+
+
+def _known_pieces(api: PrometheusAPI, period: Period) -> list[Callable[[], list[Any]]]:
+    """The known-minute counts of the period, a piece (at most a day) each."""
+    pieces: list[Callable[[], list[Any]]] = []
+    first = period.start_s
+    piece = queries.KNOWN_PIECE_MINUTES * MINUTE
+    while first < period.end_s:
+        last = min(first + piece, period.end_s) - MINUTE
+        expr = queries.known_minutes(last - first)
+        pieces.append(functools.partial(api.query, expr, last))
+        first += piece
+    return pieces
+
+
 def collect(api: PrometheusAPI, info: str, period: Period) -> dict[SiteKey, RawSite]:
     """``info``: the selector of the sites' ``site_status_site_info`` (the ``--match``)."""
     last = period.end_s - MINUTE  # the period's last minute
-    span = last - period.start_s  # a range from the first minute to the last, both included
     whole = period.end_s - period.start_s
 
     def instant(expr: str) -> Callable[[], list[Any]]:
@@ -69,15 +93,17 @@ def collect(api: PrometheusAPI, info: str, period: Period) -> dict[SiteKey, RawS
         return lambda: api.query_range(expr, period.start_s, last, MINUTE)
 
     asks: dict[str, Callable[[], list[Any]]] = {
-        "down": ranged(queries.DOWN_MINUTES),
+        **{f"known {n}": ask for n, ask in enumerate(_known_pieces(api, period))},
+        "critical": ranged(queries.CRITICAL_MINUTES),
         "maintenance": ranged(queries.MAINTENANCE_MINUTES),
-        "known": instant(queries.known_minutes(span)),
+        "unknown": ranged(queries.UNKNOWN_MINUTES),
+        "not scraped": ranged(queries.NOT_SCRAPED_MINUTES),
         "probes": ranged(queries.CRITICAL_PROBES),
         "reasons": ranged(queries.PROBE_REASONS),
         "targets": instant(queries.targets(info, whole)),
         **{sli: instant(queries.objective(sli, whole)) for sli in SLIS},
     }
-    with ThreadPoolExecutor(max_workers=len(asks)) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures = {name: pool.submit(ask) for name, ask in asks.items()}
         answers = {name: future.result() for name, future in futures.items()}
     return _sites(answers)
@@ -96,20 +122,23 @@ def _sites(answers: dict[str, list[Any]]) -> dict[SiteKey, RawSite]:
     def of(labels: dict[str, str]) -> RawSite | None:
         return site_of.get(_key(labels, TARGET_KEY))
 
-    for sample in answers["known"]:
-        if found := of(sample[0]):
-            found.known += round(_number(sample[1]))
+    for name, answer in answers.items():
+        if name.startswith("known "):
+            for sample in answer:
+                if found := of(sample[0]):
+                    found.known += round(_number(sample[1]))
     series: Series
-    down: dict[TargetKey, set[int]] = {}
-    for series in answers["down"]:
-        down.setdefault(_key(series[0], TARGET_KEY), set()).update(t for t, _ in _minutes(series))
-    maintenance: dict[TargetKey, set[int]] = {}
-    for series in answers["maintenance"]:
-        target = _key(series[0], TARGET_KEY)
-        maintenance.setdefault(target, set()).update(t for t, _ in _minutes(series))
-    for target in down.keys() | maintenance.keys():
+    minutes = {
+        name: _minute_sets(answers[name])
+        for name in ("critical", "maintenance", "unknown", "not scraped")
+    }
+    targets = set().union(*(found.keys() for found in minutes.values()))
+    for target in targets:
         if found := site_of.get(target):
-            crit, kept = down.get(target, set()), maintenance.get(target, set())
+            scraped_out = minutes["not scraped"].get(target, set())
+            crit = minutes["critical"].get(target, set()) - scraped_out
+            kept = minutes["maintenance"].get(target, set()) - scraped_out
+            kept -= minutes["unknown"].get(target, set())
             found.counts[DOWN] += len(crit - kept)
             found.counts[MAINTENANCE_UP] += len(kept - crit)
             found.counts[MAINTENANCE_DOWN] += len(crit & kept)

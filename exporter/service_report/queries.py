@@ -22,20 +22,30 @@ ON_TARGET = f"on({', '.join(TARGET_KEY)})"
 DOWN, MAINTENANCE_UP, MAINTENANCE_DOWN = 1, 2, 3
 
 STATUS = "site_status_site_status"
-SCRAPED = f"and {ON_TARGET} up == 1"
+#: "Scraped": an exporter's series and its ``up`` come from the same scrape, so "not where
+#: ``up == 0``" is "where ``up == 1``"; written this way the right-hand side is empty at almost
+#: every step, and the match costs nothing (at 200 sites, ``and up == 1`` doubled the time).
+SCRAPED = f"unless {ON_TARGET} up == 0"
+
+#: The known minutes are counted in pieces of at most a day, asked at once: a subquery over a
+#: month holds every point of it in memory at once, and took 3 times as long as the pieces.
+KNOWN_PIECE_MINUTES = 1440
 
 
 def known_minutes(seconds: int) -> str:
-    """Per exporter, the minutes known in the ``seconds`` up to the query time (a subquery
-    sampled every minute on the minute, as the range queries' steps)."""
-    return f"sum_over_time(({STATUS} != bool 3 {SCRAPED})[{seconds}s:1m])"
+    """Per exporter, the minutes known in the ``seconds`` up to the query time, both ends
+    included (a subquery sampled every minute on the minute, as the range queries' steps)."""
+    return f"count_over_time(({STATUS} != 3 {SCRAPED})[{seconds}s:1m])"
 
 
-#: Per exporter, the minutes it was known and CRITICAL (nothing otherwise: the answer is small).
-DOWN_MINUTES = f"{STATUS} == 2 {SCRAPED}"
-
-#: Per exporter, the minutes it was known and inside a declared maintenance window.
-MAINTENANCE_MINUTES = f"site_status_maintenance == 1 and {ON_TARGET} {STATUS} != 3 {SCRAPED}"
+#: Per exporter, the minutes it was CRITICAL, inside a maintenance window, UNKNOWN, and not
+#: scraped: each a plain selector with a filter, answered only where it holds (small), and
+#: combined per minute in Python (collect.py): a match between two series at each of a month's
+#: minutes costs more than all four.
+CRITICAL_MINUTES = f"{STATUS} == 2"
+MAINTENANCE_MINUTES = "site_status_maintenance == 1"
+UNKNOWN_MINUTES = f"{STATUS} == 3"
+NOT_SCRAPED_MINUTES = "up == 0"
 
 #: The CRITICAL probes of each exporter, minute by minute.
 CRITICAL_PROBES = "site_status_probe_status == 2"
