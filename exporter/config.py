@@ -190,13 +190,21 @@ class Reports(Strict):
     snapshot_interval: Duration = Field(default=300.0, gt=0)
     loki: LokiSettings | None = None
 
-    def file_path(self) -> Path:
+    def file_path(self, site: str = "") -> Path:
+        """The report file: ``file``, else one per site in the state directory (exporters of
+        several sites on one machine share that directory, never a file)."""
         if self.file:
             return Path(self.file)
-        return default_state_directory() / "reports.jsonl"
+        return default_state_directory() / default_report_file(site)
 
     def writes_file(self) -> bool:
         return self.loki is None or bool(self.file)
+
+
+def default_report_file(site: str) -> str:
+    """``reports-<site>.jsonl``, the site's name made safe for a file name."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", site).strip(".")
+    return f"reports-{safe}.jsonl" if safe else "reports.jsonl"
 
 
 def default_state_directory() -> Path:

@@ -27,8 +27,10 @@ WRITE_TIMEOUT = 1.0
 class JsonlReportSink:
     """Appends reports to a JSONL file, rotating it to ``.1`` past ``max_file_bytes``."""
 
-    def __init__(self, config: Reports, blocking: BlockingRunner, stats: ReportStats) -> None:
-        self.path = config.file_path()
+    def __init__(
+        self, config: Reports, blocking: BlockingRunner, stats: ReportStats, site: str = ""
+    ) -> None:
+        self.path = config.file_path(site)
         self.max_bytes = config.max_file_bytes
         self.blocking = blocking
         self.stats = stats

@@ -45,7 +45,9 @@ class ReportSink(Protocol):
     async def aclose(self) -> None: ...
 
 
-def build_sinks(config: Reports, blocking: BlockingRunner, stats: ReportStats) -> list[ReportSink]:
+def build_sinks(
+    config: Reports, blocking: BlockingRunner, stats: ReportStats, site: str = ""
+) -> list[ReportSink]:
     sinks: list[ReportSink] = []
     if config.loki is not None:
         # Imported here: an exporter without Loki never loads the pusher.
@@ -53,7 +55,7 @@ def build_sinks(config: Reports, blocking: BlockingRunner, stats: ReportStats) -
 
         sinks.append(LokiSink(config.loki, blocking, stats))
     if config.writes_file():
-        sinks.append(JsonlReportSink(config, blocking, stats))
+        sinks.append(JsonlReportSink(config, blocking, stats, site))
     return sinks
 
 
@@ -74,7 +76,7 @@ class Reporting:
         self.blocking = blocking
         self.stats = stats
         self.tracker = TransitionTracker()
-        self.sinks = build_sinks(config, blocking, stats)
+        self.sinks = build_sinks(config, blocking, stats, site().name)
         self._lock = anyio.Lock()
         self._wanted: Reports | None = None
         self._swap = anyio.Event()
@@ -118,7 +120,7 @@ class Reporting:
             for sink in self.sinks:
                 await sink.aclose()
             self.config, self._wanted = self._wanted, None
-            self.sinks = build_sinks(self.config, self.blocking, self.stats)
+            self.sinks = build_sinks(self.config, self.blocking, self.stats, self.site().name)
             for sink in self.sinks:
                 await sink.open()
             log.info("report sinks reconfigured")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+import pytest
 
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports, Site
@@ -169,3 +170,27 @@ async def test_a_reload_moves_reports_from_the_file_to_loki(tmp_path: Path) -> N
     assert [line["trigger"] for line in lines] == ["startup"]
     assert double.stored()[0].report()["trigger"] == "interval"
     assert stats.written == {"snapshot": 2}
+
+
+async def snapshot_of(name: str) -> None:
+    store = ResultStore()
+    store.configure([ProbeSpec("p", "file", 60)])
+    site = Site(name=name)
+    service = Reporting(Reports(), lambda: site, store, BlockingRunner(), ReportStats())
+    await service.snapshot("startup")
+    await service.aclose()
+
+
+def test_by_default_reports_of_different_sites_never_share_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two exporters as root on one machine both defaulted to /var/lib/site-status/reports.jsonl
+    # and mixed their sites' reports in it (issue 27).
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
+    for name in ("shop", "campus/library"):
+        anyio.run(snapshot_of, name)
+    files = sorted(tmp_path.iterdir())
+    assert [path.name for path in files] == ["reports-campus_library.jsonl", "reports-shop.jsonl"]
+    for path, name in zip(files, ("campus/library", "shop"), strict=True):
+        sites = {json.loads(line)["site"]["name"] for line in path.read_text().splitlines()}
+        assert sites == {name}
