@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from exporter.config import default_report_file
 from tests.support.exporter_process import (
     command_env,
     free_port,
@@ -138,7 +140,8 @@ def test_run_without_config_serves_the_embedded_default(tmp_path: Path) -> None:
         assert 'site_status_disk_size_bytes{probe="filesystems",mountpoint="/"}' in body
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
-        reports = tmp_path / "reports.jsonl"
+        # The embedded default's site is the host name: its reports have a file of their own.
+        reports = tmp_path / default_report_file(socket.gethostname())
         assert json.loads(reports.read_text().splitlines()[-1])["report_type"] == "snapshot"
     finally:
         if process.poll() is None:
