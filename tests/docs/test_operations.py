@@ -121,7 +121,13 @@ class Lifecycle:
         handler(words[1:])
 
     def expand(self, word: str) -> str:
-        return re.sub(r"\$\{?([A-Z_]+)\}?", lambda m: self.env[m.group(1)], word)
+        word = re.sub(r"\$\{?([A-Z_]+)\}?", lambda m: self.env[m.group(1)], word)
+        # "$(date ...)": a command substitution, run as the shell would.
+        return re.sub(
+            r"\$\((.*)\)",
+            lambda m: subprocess.check_output(["bash", "-c", m.group(1)], text=True).strip(),
+            word,
+        )
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -223,7 +229,7 @@ class Lifecycle:
         if args[0] == "-n":
             namespace, args = args[1], args[2:]
         verb = args[0]
-        if verb == "get":
+        if verb in ("get", "describe", "top"):
             return  # a read-only question to the cluster
         if verb in ("apply", "delete"):
             directory = args[args.index("-k") + 1]
@@ -434,3 +440,51 @@ def test_every_step_runs_in_the_order_written(lifecycle: Lifecycle) -> None:
                 lifecycle.run(command)
             except AssertionError as error:
                 raise AssertionError(f"step {number} ({title}): {command}: {error}") from None
+
+
+def first_commands(runbook: Path) -> list[str]:
+    section = runbook.read_text().split("## First commands\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = SH_BLOCK.findall(section)
+    return commands(block)
+
+
+def alert_labels() -> dict[str, set[str]]:
+    """The labels each alert carries, from the promtool tests' expectations; an alert those do
+    not cover, from its rule: the ``by``/``on`` lists, and the labels its annotations use."""
+    labels: dict[str, set[str]] = {}
+    for path in (REPO / "tests" / "mixin" / "promtool").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text()).get("tests", []):
+            for case in group.get("alert_rule_test", []):
+                for alert in case.get("exp_alerts") or []:
+                    labels.setdefault(case["alertname"], set()).update(alert["exp_labels"])
+    for path in (REPO / "alerts").glob("*.rules.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule and rule["alert"] not in labels:
+                    kept = re.findall(r"\b(?:by|on)\s*\(([^)]*)\)", rule["expr"])
+                    labels[rule["alert"]] = {
+                        name.strip() for group_labels in kept for name in group_labels.split(",")
+                    } | set(re.findall(r"\$labels\.([a-z_]+)", str(rule["annotations"])))
+    return labels
+
+
+@pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda p: p.stem)
+def test_first_commands_are_filled_from_the_alerts_labels(runbook: Path) -> None:
+    carried = alert_labels()[runbook.stem]
+    block = runbook.read_text().split("## First commands\n", 1)[1].split("```sh\n", 1)[1]
+    assignments = re.findall(r"^([A-Z_]+)=\S+\s+# the alert's ([a-z_]+) label$", block, re.M)
+    assert assignments, "the block starts with the alert's labels"
+    for _variable, label in assignments:
+        assert label in carried, f"{runbook.stem} has no {label} label ({sorted(carried)})"
+    assert len(first_commands(runbook)) >= 3
+
+
+@pytest.mark.slow
+def test_every_runbooks_first_commands_run(lifecycle: Lifecycle) -> None:
+    lifecycle.manifests["shop"] = documents(REPO / "k8s" / "overlays" / "example")
+    for runbook in RUNBOOKS:
+        for command in first_commands(runbook):
+            try:
+                lifecycle.run(command)
+            except AssertionError as error:
+                raise AssertionError(f"{runbook.stem}: {command}: {error}") from None
