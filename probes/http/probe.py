@@ -361,6 +361,10 @@ def transport_error(error: Exception, stage: str) -> str:
     if isinstance(error, httpx.ConnectError):
         if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text.lower():
             return "connection refused"
+        unresolved = next((c for c in causes if isinstance(c, socket.gaierror)), None)
+        if unresolved is not None:  # worded as the tcp and dns probes word it, host named
+            why = unresolved.strerror or str(unresolved)
+            return f"cannot resolve {error.request.url.host}: {why[:1].lower()}{why[1:]}"
         return f"cannot connect: {text}"
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
         where = "mid-body" if stage == "body" else "before the answer"

@@ -186,6 +186,15 @@ async def test_connection_refused() -> None:
     assert (result.status, result.summary) == (Status.CRITICAL, "connection refused")
 
 
+async def test_a_name_that_does_not_resolve_is_named() -> None:
+    # Was "cannot connect: [Errno -2] Name or service not known", without the host (issue 27);
+    # .invalid never resolves (RFC 6761).
+    result = await run(probe("http://site-status-test.invalid/healthz"))
+    assert result.status is Status.CRITICAL
+    assert result.summary.startswith("cannot resolve site-status-test.invalid: "), result.summary
+    assert "[Errno" not in result.summary
+
+
 def tls_context(ca: trustme.CA, *hosts: str, days: float) -> ssl.SSLContext:
     not_after = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days)
     leaf = ca.issue_cert(*hosts, not_after=not_after)
