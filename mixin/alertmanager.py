@@ -5,7 +5,9 @@
   (``active_time_intervals``): an alert that fires at night waits, and is sent at 08:00 if it
   still fires;
 - besteffort: the team chat, never the pager;
-- everything else (priprod warnings, unknown tier): the team chat.
+- everything else (priprod warnings, unknown tier): the team chat;
+- a declared maintenance window opening and closing (``SiteStatusMaintenance``, severity
+  ``info``): the team chat at any hour, never muted, never the pager.
 
 A fleet incident (``SiteStatusFleetCritical``: several sites of a tier failing at once) inhibits
 the per-site pages of that tier, so a shared cause pages once. Paging routes are muted in the
@@ -23,6 +25,7 @@ from typing import Any
 
 from mixin.config import CLUSTER_LABEL
 from mixin.fleet import FLEET_ALERT, SITE_PAGES_REGEX
+from mixin.maintenance import MAINTENANCE_ALERT
 from mixin.notifications import TEMPLATE_FILE
 
 OFFICE_HOURS = "office-hours"
@@ -78,6 +81,9 @@ def routes(settings: AlertmanagerSettings) -> list[dict[str, Any]]:
     muted = {"mute_time_intervals": [WEEKLY_MAINTENANCE]}
     office = {"active_time_intervals": [OFFICE_HOURS]}
     return [
+        # A maintenance window's start and end: the chat, at any hour, never muted (a window
+        # that opens and closes outside office hours would otherwise never be told).
+        _route(TEAM_CHAT, f'alertname="{MAINTENANCE_ALERT}"'),
         _route(TEAM_CHAT, 'tier="besteffort"'),
         _route(
             PAGER,

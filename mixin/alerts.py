@@ -22,7 +22,7 @@ from mixin.config import MixinConfig
 from mixin.promql import SITE_LABELS, PromQL
 from mixin.recording import MAINTENANCE
 
-Severity = Literal["critical", "warning"]
+Severity = Literal["critical", "warning", "info"]
 
 
 @dataclass(frozen=True)

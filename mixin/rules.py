@@ -7,6 +7,7 @@ from typing import Any
 from mixin.alerts import all_alerts
 from mixin.config import MixinConfig
 from mixin.fleet import fleet_group
+from mixin.maintenance import maintenance_alert
 from mixin.recording import state_rules, window_rules
 from mixin.slo import (
     burn_alerts,
@@ -54,7 +55,12 @@ def alert_groups(config: MixinConfig) -> dict[str, Any]:
                 "name": "site-status-alerts",
                 # The burn alerts read SiteStatusSiteCritical's ALERTS of the same evaluation.
                 "rules": [
-                    alert.rule(config) for alert in [*all_alerts(config), *burn_alerts(config)]
+                    alert.rule(config)
+                    for alert in [
+                        *all_alerts(config),
+                        *burn_alerts(config),
+                        maintenance_alert(config),
+                    ]
                 ],
             },
             fleet_group(config),

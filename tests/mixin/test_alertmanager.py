@@ -52,6 +52,10 @@ ROUTING = [
     (["tier=priprod", "severity=critical", "alertname=SiteStatusFleetCritical"], "pager"),
     (["tier=flexprod", "severity=critical", "alertname=SiteStatusFleetCritical"], "pager"),
     (["tier=besteffort", "severity=critical", "alertname=SiteStatusFleetCritical"], "team-chat"),
+    # A maintenance window's announcement: the chat, whatever the tier, never the pager.
+    (["tier=priprod", "severity=info", "alertname=SiteStatusMaintenance"], "team-chat"),
+    (["tier=flexprod", "severity=info", "alertname=SiteStatusMaintenance"], "team-chat"),
+    (["tier=besteffort", "severity=info", "alertname=SiteStatusMaintenance"], "team-chat"),
 ]
 
 
@@ -75,6 +79,20 @@ def test_routes_test_fails_for_a_wrong_receiver() -> None:
         "config", "routes", "test", f"--config.file={CONFIG}", "--verify.receivers=pager", *labels
     )
     assert result.returncode != 0
+
+
+def test_the_maintenance_announcement_is_sent_at_any_hour_with_its_end() -> None:
+    """Not held for office hours nor muted in the weekly slot: a window that opens and closes
+    at night is still told, start (firing) and end (resolved)."""
+    config = yaml.safe_load(CONFIG.read_text())
+    route = matched_route(config, {"alertname": "SiteStatusMaintenance", "tier": "flexprod"})
+    assert route["receiver"] == "team-chat"
+    assert "active_time_intervals" not in route and "mute_time_intervals" not in route
+    chat = next(r for r in config["receivers"] if r["name"] == "team-chat")
+    assert all(hook["send_resolved"] for hook in chat["webhook_configs"])
+    # No inhibition holds back an info alert by its severity.
+    for rule in config["inhibit_rules"]:
+        assert 'severity="info"' not in rule["target_matchers"]
 
 
 def matched_route(config: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:

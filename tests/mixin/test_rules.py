@@ -16,6 +16,7 @@ from mixin.causes import SHARED_WARNING_ALERT, WARNING_SITES
 from mixin.config import MixinConfig
 from mixin.fleet import FAILING, FLEET_ALERT
 from mixin.generate import REPO, generated_files, stale_files
+from mixin.maintenance import MAINTENANCE_ALERT, maintenance_alert
 from mixin.rules import ALERTS_FILE, RECORDING_FILE
 from mixin.slo import burn_alerts
 
@@ -93,6 +94,23 @@ def alert_names() -> list[str]:
     return sorted({alert.name for alert in [*all_alerts(config), *burn_alerts(config)]})
 
 
+def test_the_maintenance_announcement_fires_and_resolves_with_the_reason() -> None:
+    """The one alert a window does not mute (it is about the window): alerts.test.yml."""
+    cases = [
+        case
+        for group in alert_tests()
+        for case in group["alert_rule_test"]
+        if case["alertname"] == MAINTENANCE_ALERT
+    ]
+    fired = [alert for case in cases for alert in case["exp_alerts"]]
+    assert fired and any(not case["exp_alerts"] for case in cases)
+    for alert in fired:
+        assert alert["exp_labels"]["severity"] == "info"
+        assert alert["exp_labels"]["reason"] in alert["exp_annotations"]["summary"]
+    # Not muted by the window it announces.
+    assert "unless" not in maintenance_alert(MixinConfig()).expr
+
+
 #: Alerts about a node, not a site: they carry ``node`` instead of the site's labels.
 NODE_ALERTS = {"SiteStatusLoadHigh"}
 
@@ -140,11 +158,18 @@ def test_every_alert_has_severity_annotations_runbook_and_dashboard() -> None:
     records = {
         rule["record"]: rule for group in groups for rule in group["rules"] if "record" in rule
     }
-    assert {rule["alert"] for rule in rules} == {*alert_names(), FLEET_ALERT, SHARED_WARNING_ALERT}
+    assert {rule["alert"] for rule in rules} == {
+        *alert_names(),
+        FLEET_ALERT,
+        SHARED_WARNING_ALERT,
+        MAINTENANCE_ALERT,
+    }
     fleet_level = {FLEET_ALERT, SHARED_WARNING_ALERT, *NODE_ALERTS}
     for rule in rules:
         name = rule["alert"]
-        assert rule["labels"]["severity"] in ("critical", "warning"), name
+        # The announcement of a window is info, and not muted by it (tested above).
+        severities = ("info",) if name == MAINTENANCE_ALERT else ("critical", "warning")
+        assert rule["labels"]["severity"] in severities, name
         annotations = rule["annotations"]
         assert annotations["summary"] and annotations["description"], name
         assert annotations["runbook_url"].endswith(f"/{name}.md"), name
@@ -158,7 +183,7 @@ def test_every_alert_has_severity_annotations_runbook_and_dashboard() -> None:
         # which leave sites in maintenance out.
         recorded = {FLEET_ALERT: FAILING, SHARED_WARNING_ALERT: WARNING_SITES}
         expr = records[recorded[name]]["expr"] if name in recorded else rule["expr"]
-        assert re.search(r"site_status(_site:)?_?maintenance\b", expr), name
+        assert re.search(r"site_status(_site:)?_?maintenance(_info)?\b", expr), name
 
 
 def test_shorter_for_durations_render_for_fast_tests() -> None:
