@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from exporter.reports.loki.streams import structured_metadata
+from mixin.config import MixinConfig
 from tests.docs.snippets import fenced_blocks
 from tests.support.node_tools import logql_syntax_errors
 
@@ -236,3 +237,56 @@ def test_structured_metadata_is_documented_as_sent() -> None:
             "allow_structured_metadata",
             "false",
         }, document
+
+
+def minutes(duration: str) -> str:
+    """``15m`` -> ``15 minutes``, as the runbooks write a Prometheus duration."""
+    value, unit = re.fullmatch(r"(\d+)([smhd])", duration).groups()  # type: ignore[union-attr]
+    return f"{value} " + {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]
+
+
+def runbook_figures() -> dict[str, list[str]]:
+    """What each runbook must say, written from the mixin's config: change a threshold or a
+    duration there, and the runbook that still quotes the old one fails."""
+    config = MixinConfig()
+    t, wait = config.thresholds, config.for_
+    window = t.filesystem_prediction_window.removesuffix("h")
+    return {
+        "SiteStatusCertificateExpiring": [
+            f"less than {t.certificate_warning_days:g} days (warning) or "
+            f"{t.certificate_critical_days:g} days (critical)"
+        ],
+        "SiteStatusFilesystemSpaceFillingUp": [
+            f"less than {t.filesystem_warning_available_percent:g} % (warning) or "
+            f"{t.filesystem_critical_available_percent:g} % (critical) space left",
+            f"the rate of the last {window} h it is full within "
+            f"{t.filesystem_warning_hours:g} h (warning) or {t.filesystem_critical_hours:g} h",
+        ],
+        "SiteStatusFilesystemInodesFillingUp": [
+            f"less than {t.filesystem_warning_available_percent:g} % / "
+            f"{t.filesystem_critical_available_percent:g} % of its inodes free",
+            f"the rate of the last {window} h, runs out within {t.filesystem_warning_hours:g} h / "
+            f"{t.filesystem_critical_hours:g} h",
+        ],
+        "SiteStatusLoadHigh": [
+            f"has been above {t.load_per_cpu:g} for {minutes(wait.load_high)}",
+            f"The {t.load_window.removesuffix('m')}-minute load average",
+        ],
+        "SiteStatusReportDeliveryFailing": [
+            f"none was pushed to Loki for {t.report_delivery_seconds / 60:g} minutes"
+        ],
+        "SiteStatusReportsDropped": [f"grew in the last {minutes(t.reports_dropped_window)}"],
+        "SiteStatusFleetCritical": [
+            f"At least {config.fleet_min_sites} sites of the tier",
+            f"The condition held for {wait.fleet_critical}.",
+        ],
+        "SiteStatusExporterDown": [
+            f"(within `identity_lookback`, {config.identity_lookback[:-1]} d)"
+        ],
+    }
+
+
+@pytest.mark.parametrize("runbook", sorted(runbook_figures()))
+def test_runbook_figures_are_the_mixins(runbook: str) -> None:
+    text = " ".join((REPO / "docs" / "runbooks" / f"{runbook}.md").read_text().split())
+    assert [figure for figure in runbook_figures()[runbook] if figure not in text] == []
