@@ -131,6 +131,11 @@ def _validate(args: argparse.Namespace, registry: KindRegistry) -> int:
         print(f"{source}: valid, no probes of its own (Kubernetes discovery adds them)")
         return 0
     print(f"{source}: valid, {len(config.probes)} probe(s) for site {config.site.name}")
+    from exporter.secret_check import unreadable_secret_files
+
+    for line in unreadable_secret_files(config):
+        why = "its probe is UNKNOWN wherever it is missing"
+        print(f"warning: secret file {line} ({why})", file=sys.stderr)
     return 0
 
 

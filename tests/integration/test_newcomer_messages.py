@@ -85,3 +85,27 @@ def test_a_config_without_probes_is_no_ok(
         "(add a probes: list)\n",
         "",
     )
+
+
+def test_validate_says_which_secret_files_are_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    present = tmp_path / "password"
+    present.write_text("s3cret\n")
+    missing = tmp_path / "token"
+    path = config_file(
+        tmp_path,
+        "site: {name: shop}\n"
+        "probes:\n"
+        "  - name: api\n"
+        "    kind: http\n"
+        "    url: http://127.0.0.1:9/healthz\n"
+        f"    bearer_token_file: {missing}\n"
+        f"    basic_auth: {{username: ops, password_file: {present}}}\n",
+    )
+    assert run_cli(capsys, "validate", "--config", path) == (
+        0,
+        f"{path}: valid, 1 probe(s) for site shop\n",
+        f"warning: secret file probes[0].bearer_token_file: {missing} is missing here "
+        "(its probe is UNKNOWN wherever it is missing)\n",
+    )
