@@ -23,6 +23,7 @@ from mixin.dashboards.common import (
     to_document,
     value_mappings,
 )
+from mixin.dashboards.maintenance import maintenance_panel
 from mixin.promql import PromQL
 from mixin.recording import PROBE_NOT_OK, availability_name, reliability_name
 
@@ -94,7 +95,9 @@ def fleet_dashboard(config: MixinConfig) -> dict[str, Any]:
     builder = builder.with_panel(counts_panel(config)).with_panel(exporters_down_panel(config))
     builder = builder.with_panel(tiles_panel(config)).with_panel(timeline_panel(config))
     builder = builder.with_panel(not_ok_panel(config)).with_panel(worst_probes_panel(config))
-    builder = builder.with_panel(availability_panel(config)).with_panel(transitions_panel(config))
+    builder = builder.with_panel(availability_panel(config))
+    builder = builder.with_panel(maintenance_panel(config, FILTERS, site_link(config)))
+    builder = builder.with_panel(transitions_panel(config))
     builder = builder.with_panel(changes_panel(config))
     return to_document(builder)
 

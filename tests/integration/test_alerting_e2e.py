@@ -183,6 +183,12 @@ def test_pages_priprod_waits_for_office_hours_mutes_maintenance_and_resolves(
         "end": (now + datetime.timedelta(hours=1)).isoformat(),
         "reason": "e2e",
     }
+    # Coming up within 7 days: the fleet dashboard's maintenance panel lists it.
+    following = {
+        "start": (now + datetime.timedelta(days=2)).isoformat(),
+        "end": (now + datetime.timedelta(days=2, hours=1)).isoformat(),
+        "reason": "e2e next",
+    }
 
     with contextlib.ExitStack() as stack:
         plain = stack.enter_context(misbehaving_server())
@@ -214,7 +220,11 @@ def test_pages_priprod_waits_for_office_hours_mutes_maintenance_and_resolves(
             ),
             "campus": site_config(tmp_path, "campus", "flexprod", [healthz(plain, "/down")]),
             "library": site_config(
-                tmp_path, "library", "priprod", [healthz(plain, "/down")], maintenance=[window]
+                tmp_path,
+                "library",
+                "priprod",
+                [healthz(plain, "/down")],
+                maintenance=[window, following],
             ),
             "intranet": site_config(tmp_path, "intranet", "besteffort", [drupal_probe()]),
         }
