@@ -25,7 +25,7 @@ from mixin.dashboards.common import (
 )
 from mixin.dashboards.maintenance import maintenance_panel
 from mixin.promql import PromQL
-from mixin.recording import PROBE_NOT_OK, availability_name, reliability_name
+from mixin.recording import PROBE_NOT_OK, SITE_STATUS, availability_name, reliability_name
 
 #: Every fleet query follows every variable; the cluster (an external label, so absent on one
 #: Prometheus: ``=~".*"`` matches that too) first.
@@ -66,6 +66,13 @@ def site_status_by_site(config: MixinConfig) -> str:
     down = f"{exporters_down(config)} + 4"
     by = "max by (cluster, site, environment, tier)"
     return f"{by} ({status})\nor {by} ({down})"
+
+
+def site_status_over_time(config: MixinConfig) -> str:
+    """The same over a time range, from the recorded rollup (no join at every step)."""
+    down = f"{exporters_down(config)} + 4"
+    by = "max by (cluster, site, environment, tier)"
+    return f"{by} ({SITE_STATUS}{{{', '.join(FILTERS)}}})\nor {by} ({down})"
 
 
 def count_at(config: MixinConfig, code: int) -> str:
@@ -160,7 +167,10 @@ def tiles_panel(config: MixinConfig) -> stat.Panel:
         .graph_mode(common_models.BigValueGraphMode.NONE)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
         .data_links([site_link(config)])
-        .with_target(prom(site_status_by_site(config), "{{site}} ({{environment}}) {{cluster}}"))
+        # The tiles show the latest value: one instant query, not a range of them.
+        .with_target(
+            prom(site_status_by_site(config), "{{site}} ({{environment}}) {{cluster}}").instant()
+        )
     )
 
 
@@ -177,7 +187,7 @@ def timeline_panel(config: MixinConfig) -> statetimeline.Panel:
         .show_value(common_models.VisibilityMode.NEVER)
         .merge_values(True)
         .data_links([site_link(config)])
-        .with_target(prom(site_status_by_site(config), "{{site}} ({{environment}}) {{cluster}}"))
+        .with_target(prom(site_status_over_time(config), "{{site}} ({{environment}}) {{cluster}}"))
     )
 
 

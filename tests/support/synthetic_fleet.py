@@ -64,17 +64,28 @@ def labels_text(labels: dict[str, str]) -> str:
     return ",".join(f'{k}="{v}"' for k, v in labels.items())
 
 
-def openmetrics(sites: int, start: int, end: int, step: int) -> Iterator[str]:
+def openmetrics(
+    sites: int, start: int, end: int, step: int, clusters: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """The fleet's series; with ``clusters``, each site in each cluster with the same name and
+    ``instance`` (as a shared store holds them), and the recorded series the dashboards read."""
     times = range(start, end + 1, step)
-    targets = [{"job": "site-status", "instance": instance(i)} for i in range(sites)]
+    targets = [
+        {**({"cluster": c} if c else {}), "job": "site-status", "instance": instance(i)}
+        for c in clusters or ("",)
+        for i in range(sites)
+    ]
+    number = [i for _ in clusters or ("",) for i in range(sites)]
     yield "# TYPE site_status_site_info gauge\n"
-    for i, target in enumerate(targets):
+    for i, target in zip(number, targets, strict=True):
         info = {**target, "site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
         yield from (f"site_status_site_info{{{labels_text(info)}}} 1 {t}\n" for t in times)
+    if clusters:
+        yield from recorded(targets, number, times)
     for name, (kind, label_sets) in FAMILIES.items():
         yield f"# TYPE {name} {kind}\n"
         sample = f"{name}_total" if kind == "counter" else name
-        for i, target in enumerate(targets):
+        for i, target in zip(number, targets, strict=True):
             for n, extra in enumerate(label_sets):
                 selector = labels_text({**target, **extra})
                 for t in times:
@@ -84,14 +95,39 @@ def openmetrics(sites: int, start: int, end: int, step: int) -> Iterator[str]:
     yield "# EOF\n"
 
 
+def recorded(targets: list[dict[str, str]], number: list[int], times: range) -> Iterator[str]:
+    """What the recording rules write for these targets (mixin/recording.py), with the labels
+    their ``by`` and joins keep: the probes' not-OK state and the availability windows."""
+    yield "# TYPE site_status_site:status gauge\n"
+    for i, target in zip(number, targets, strict=True):
+        identity = {"site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
+        labels = labels_text({**target, **identity})
+        yield from (f"site_status_site:status{{{labels}}} {i % 3} {t}\n" for t in times)
+    yield "# TYPE site_status_probe:not_ok gauge\n"
+    for i, target in zip(number, targets, strict=True):
+        identity = {"site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
+        for n, (probe, kind) in enumerate(PROBES):
+            labels = labels_text({**target, "probe": probe, "kind": kind, **identity})
+            yield from (f"site_status_probe:not_ok{{{labels}}} {(i + n) % 2} {t}\n" for t in times)
+    for kind in ("availability", "reliability"):
+        for window in ("1d", "7d", "30d"):
+            name = f"site_status_site:{kind}:ratio_{window}"
+            yield f"# TYPE {name} gauge\n"
+            for i, target in zip(number, targets, strict=True):
+                labels = {"cluster": target["cluster"], "site": site(i), "environment": "prod"}
+                text = labels_text({**labels, "tier": "t2", "profile": "x"})
+                yield from (f"{name}{{{text}}} {1 - i / 10_000} {t}\n" for t in times)
+
+
 @contextlib.contextmanager
 def synthetic_fleet(
-    workdir: Path, sites: int, start: int, end: int, step: int
+    workdir: Path, sites: int, start: int, end: int, step: int, clusters: tuple[str, ...] = ()
 ) -> Iterator[Prometheus]:
-    """Prometheus (scraping nothing) on a TSDB of ``sites`` sites sampled every ``step`` s."""
+    """Prometheus (scraping nothing) on a TSDB of ``sites`` sites sampled every ``step`` s, in
+    each of ``clusters`` if given (a shared store's view)."""
     source = workdir / "fleet.om"
     with source.open("w") as out:
-        out.writelines(openmetrics(sites, start, end, step))
+        out.writelines(openmetrics(sites, start, end, step, clusters))
     command = ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source)]
     subprocess.run([*command, "prometheus-data"], cwd=workdir, check=True, capture_output=True)
     source.unlink()

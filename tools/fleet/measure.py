@@ -201,11 +201,13 @@ def dashboard_timings(
     scrape_interval: float,
     site_choices: list[str],
     repetitions: int,
+    cluster: str = "",
 ) -> list[QueryTiming]:
     """Every Prometheus query of every dashboard, as Grafana sends it over ``start..end``:
     range panels to /api/v1/query_range with the panel's step, instant (table) panels to
     /api/v1/query at the end, template variables to /api/v1/label/NAME/values. The fleet
-    dashboard with every variable on All (``.*``), the site dashboard once per site chosen."""
+    dashboard with every variable on All (``.*``), the site dashboard once per site chosen, in
+    ``cluster`` (empty: one Prometheus, whose series have no cluster label)."""
     step = grafana_step(end - start, scrape_interval)
     rate = max(step + scrape_interval, 4 * scrape_interval)
     builtins = {
@@ -219,7 +221,7 @@ def dashboard_timings(
             {"cluster": ".*", "environment": ".*", "tier": ".*", "profile": ".*"}
         ],
         "site-status-site.json": [
-            {"cluster": "", "environment": "prod", "site": site} for site in site_choices
+            {"cluster": cluster, "environment": "prod", "site": site} for site in site_choices
         ],
     }
     timings: list[QueryTiming] = []
