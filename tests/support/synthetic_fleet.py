@@ -114,8 +114,8 @@ def recorded(targets: list[dict[str, str]], number: list[int], times: range) -> 
             name = f"site_status_site:{kind}:ratio_{window}"
             yield f"# TYPE {name} gauge\n"
             for i, target in zip(number, targets, strict=True):
-                labels = {"cluster": target["cluster"], "site": site(i), "environment": "prod"}
-                text = labels_text({**labels, "tier": "t2", "profile": "x"})
+                per_site = {"cluster": target["cluster"], "site": site(i), "environment": "prod"}
+                text = labels_text({**per_site, "tier": "t2", "profile": "x"})
                 yield from (f"{name}{{{text}}} {1 - i / 10_000} {t}\n" for t in times)
 
 
