@@ -103,16 +103,24 @@ def http_client(
     max_redirects: int = 20,
     cookies: CookieJar | None = None,
     keepalive: int = 20,
+    on_asyncio: bool = False,
 ) -> httpx.AsyncClient:
     """A keep-alive client; ``tls`` None for one that never speaks TLS (plain ``http://``, no
-    redirects followed to ``https://``)."""
+    redirects followed to ``https://``). ``on_asyncio``: HTTP/1.1 on the exporter's own asyncio
+    transport (``exporter.asyncio_transport``, the http probe's), not httpx's default."""
     import httpx  # here: a config with no HTTP client of any kind never loads it
 
-    transport = httpx.AsyncHTTPTransport(
-        verify=tls if tls is not None else False,
-        limits=httpx.Limits(max_keepalive_connections=keepalive),
-        trust_env=False,
-    )
+    transport: httpx.AsyncBaseTransport
+    if on_asyncio:
+        from exporter.asyncio_transport import AsyncioTransport
+
+        transport = AsyncioTransport(tls or ssl.create_default_context(), keepalive)
+    else:
+        transport = httpx.AsyncHTTPTransport(
+            verify=tls if tls is not None else False,
+            limits=httpx.Limits(max_keepalive_connections=keepalive),
+            trust_env=False,
+        )
     return httpx.AsyncClient(
         transport=transport,
         base_url=base_url,

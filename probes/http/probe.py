@@ -245,7 +245,8 @@ def client_for(config: HttpProbe, context: ProbeContext) -> httpx.AsyncClient:
             None,
             max_redirects=config.max_redirects,
             cookies=NoCookieJar(),
-            keepalive=20,
+            keepalive=100,
+            on_asyncio=True,
         )
 
     return context.shared(key, make)
