@@ -29,7 +29,12 @@ def add_parser(commands: Any) -> None:
             "3 when Prometheus cannot be reached."
         ),
     )
-    report.add_argument("--prometheus", required=True, metavar="URL")
+    report.add_argument(
+        "--prometheus",
+        required=True,
+        metavar="URL",
+        help="the Prometheus (or shared store) that holds the sites' series",
+    )
     when = report.add_mutually_exclusive_group(required=True)
     when.add_argument("--month", metavar="YYYY-MM", help="a calendar month in --timezone")
     when.add_argument("--from", dest="start", metavar="WHEN", help="start (a date or a time)")
@@ -42,7 +47,12 @@ def add_parser(commands: Any) -> None:
         help="label matchers on site_status_site_info, as the gate has them, "
         'e.g. \'tier="priprod", environment="prod"\'',
     )
-    report.add_argument("--format", choices=FORMATS, default="markdown")
+    report.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="markdown",
+        help="markdown (a wiki or ticket), html (one file to attach), csv or json",
+    )
     report.add_argument(
         "--timezone",
         default="UTC",
@@ -50,4 +60,10 @@ def add_parser(commands: Any) -> None:
         help="the months' and days' zone, e.g. Europe/Oslo (default UTC, as the recording rules)",
     )
     report.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    report.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS")
+    report.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="the longest one Prometheus query may take (default 120)",
+    )
