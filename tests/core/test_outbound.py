@@ -1,6 +1,7 @@
-"""The exporter's outbound HTTP client (``exporter.outbound.http_client``, httpx's public API
-only) against a raw loopback server: kept-alive connections are reused, one the server closed
-or wrote to out of turn is not, errors keep their cause, and TLS shows the peer's certificate."""
+"""The exporter's outbound HTTP clients (``exporter.outbound.http_client``), on httpx's default
+transport and on the http probe's asyncio one (``exporter.asyncio_transport``), against a raw
+loopback server: kept-alive connections are reused, one the server closed or wrote to out of
+turn is not, errors are httpx's with their cause, and TLS shows the peer's certificate."""
 
 from __future__ import annotations
 
@@ -13,19 +14,26 @@ import httpx
 import pytest
 import trustme
 
+from exporter.asyncio_transport import READ_HIGH_WATER
 from exporter.outbound import http_client
 from probes.http.probe import error_chain
-from tests.support.raw_http import OK, RawServer, server
+from tests.support.raw_http import HUGE, OK, RawServer, server
 
 __all__ = ["server"]  # the fixture, used by name
 
 
-def client(timeout: float | None = None) -> httpx.AsyncClient:
-    return http_client(ssl.create_default_context(), timeout)
+@pytest.fixture(params=[False, True], ids=["httpx", "asyncio"])
+def on_asyncio(request: pytest.FixtureRequest) -> bool:
+    value: bool = request.param
+    return value
 
 
-async def test_a_kept_alive_connection_is_reused(server: RawServer) -> None:
-    async with client() as http:
+def client(on_asyncio: bool, timeout: float | None = None) -> httpx.AsyncClient:
+    return http_client(ssl.create_default_context(), timeout, on_asyncio=on_asyncio)
+
+
+async def test_a_kept_alive_connection_is_reused(server: RawServer, on_asyncio: bool) -> None:
+    async with client(on_asyncio) as http:
         for _ in range(3):
             response = await http.get(server.url)
             assert (response.status_code, response.text) == (200, "ok")
@@ -34,9 +42,9 @@ async def test_a_kept_alive_connection_is_reused(server: RawServer) -> None:
 
 @pytest.mark.parametrize("server", [("close",), ("garbage",)], indirect=True)
 async def test_a_connection_the_server_closed_or_wrote_to_is_not_reused(
-    server: RawServer,
+    server: RawServer, on_asyncio: bool
 ) -> None:
-    async with client(timeout=5) as http:
+    async with client(on_asyncio, timeout=5) as http:
         for _ in range(3):
             server.answered.clear()
             response = await http.get(server.url)
@@ -46,27 +54,39 @@ async def test_a_connection_the_server_closed_or_wrote_to_is_not_reused(
     assert server.accepted == 3
 
 
+@pytest.mark.parametrize("server", [("huge",)], indirect=True)
+async def test_an_unread_body_is_not_taken_into_memory_on_asyncio(server: RawServer) -> None:
+    async with client(True, timeout=5) as http, http.stream("GET", server.url) as response:
+        chunks = response.aiter_raw()
+        first = await chunks.__anext__()
+        await asyncio.sleep(0.3)  # the server has sent all 8 MiB by now
+        unread = response.extensions["network_stream"]._connection.buffer
+        # Reading paused past the high-water mark; one more socket read may have landed.
+        assert len(first) + len(unread) <= READ_HIGH_WATER + 256 * 1024
+        rest = sum([len(chunk) async for chunk in chunks])
+    assert len(first) + rest == HUGE
+
+
 @pytest.mark.parametrize("server", [("keep", True)], indirect=True)
-async def test_a_read_timeout_is_httpx_read_timeout(server: RawServer) -> None:
-    async with client(timeout=0.2) as http:
+async def test_a_read_timeout_is_httpx_read_timeout(server: RawServer, on_asyncio: bool) -> None:
+    async with client(on_asyncio, timeout=0.2) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get(server.url)
 
 
-async def test_connection_refused_is_a_connect_error_with_its_cause() -> None:
+async def test_connection_refused_is_a_connect_error_with_its_cause(on_asyncio: bool) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    async with client() as http:
+    async with client(on_asyncio) as http:
         with pytest.raises(httpx.ConnectError) as raised:
             await http.get(f"http://127.0.0.1:{port}/")
-    # The pool re-raises "from None", which keeps the implicit context: the probe's
-    # error_chain walks both links.
+    # The probe's error_chain walks causes and contexts down to the OS error.
     causes = error_chain(raised.value)
     assert any(isinstance(cause, ConnectionRefusedError) for cause in causes)
 
 
-async def test_tls_exposes_the_peer_certificate() -> None:
+async def test_tls_exposes_the_peer_certificate(on_asyncio: bool) -> None:
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
@@ -84,7 +104,7 @@ async def test_tls_exposes_the_peer_certificate() -> None:
     ca.configure_trust(client_context)
     url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
     async with (
-        http_client(client_context, None) as http,
+        http_client(client_context, None, on_asyncio=on_asyncio) as http,
         http.stream("GET", url) as got,
     ):
         certificate = got.extensions["network_stream"].get_extra_info("ssl_object").getpeercert()
