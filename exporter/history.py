@@ -7,6 +7,7 @@ without Grafana. Lost at a restart, like the rest of the page; the reports keep 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,11 +36,24 @@ class Transition:
         return (self.ended_at if self.ended_at is not None else now) - self.at
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What a history holds at one moment: its transitions, newest first, and from when on it
+    holds every one (the exporter's start, or once some were dropped, the oldest kept)."""
+
+    changes: list[Transition]
+    since: float
+    limit: int
+
+
 class History:
-    def __init__(self, limit: int = HISTORY_LIMIT) -> None:
+    def __init__(self, limit: int = HISTORY_LIMIT, started: float | None = None) -> None:
+        self.limit = limit
         self._lock = threading.Lock()
         self._kept: deque[Transition] = deque(maxlen=limit)
         self._last: dict[str, Status] = {}
+        self._started = time.time() if started is None else started
+        self._dropped = False
 
     def observe(self, views: Sequence[ProbeView], now: float) -> None:
         """Record what changed since the last call (probes without a result are not news)."""
@@ -59,6 +73,7 @@ class History:
             for subject, status, summary, at in sorted(changes, key=lambda c: c[3]):
                 before = self._last.get(subject)
                 self._end(subject, at)
+                self._dropped |= len(self._kept) == self.limit
                 self._kept.append(Transition(at, subject, before, status, summary))
                 self._last[subject] = status
             for gone in self._last.keys() - current.keys() - {SITE}:
@@ -76,5 +91,11 @@ class History:
 
     def recent(self) -> list[Transition]:
         """Newest first."""
+        return self.kept().changes
+
+    def kept(self) -> Kept:
         with self._lock:
-            return list(reversed(self._kept))
+            changes = list(reversed(self._kept))
+            oldest = changes[-1].at if changes else self._started
+            since = oldest if self._dropped else min(self._started, oldest)
+            return Kept(changes, since, self.limit)

@@ -17,7 +17,7 @@ from typing import Any
 from exporter import __version__
 from exporter.blocking import BlockingRunner
 from exporter.config import Site
-from exporter.history import History, Transition
+from exporter.history import History
 from exporter.reports.delivery_checks import report_checks
 from exporter.run_stats import HEARTBEAT_FAIL_AFTER, ExporterHealth
 from exporter.store import ResultStore
@@ -107,8 +107,8 @@ class Endpoints:
     health: ExporterHealth
     blocking: BlockingRunner
     site: Callable[[], Site]
-    #: The recent transitions the status page lists (none: no list).
-    history: History | None = None
+    #: The recent transitions /status and the status page list.
+    history: History = field(default_factory=History)
 
     #: The latest body by format (True: OpenMetrics), and when each format and encoding
     #: (format, gzip) was last asked for.
@@ -119,10 +119,11 @@ class Endpoints:
 
     def __post_init__(self) -> None:
         self._status = RenderedOnce(
-            lambda: StatusSnapshot(self.site(), self.store.views()), STATUS_MAX_AGE
+            lambda: StatusSnapshot(self.site(), self.store.views(), history=self.history),
+            STATUS_MAX_AGE,
         )
         self._page = RenderedOnce(
-            lambda: render_page(self.site(), self.store.views(), history=self._history()),
+            lambda: render_page(self.site(), self.store.views(), history=self.history.recent()),
             STATUS_MAX_AGE,
         )
 
@@ -154,9 +155,6 @@ class Endpoints:
         rendered = RenderedBody(time.monotonic(), body, openmetrics)
         self._rendered[openmetrics] = rendered
         return rendered
-
-    def _history(self) -> list[Transition]:
-        return self.history.recent() if self.history is not None else []
 
     def page(self) -> bytes:
         """The status page, rendered at most once per STATUS_MAX_AGE like /status."""

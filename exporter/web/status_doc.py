@@ -20,9 +20,11 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs
 
 from exporter.config import Site
+from exporter.history import SITE, History
 from exporter.schedule.announce import opening_document
 from exporter.status import Status
 from exporter.store import ProbeView, site_status
+from exporter.web.history_doc import change_document, history_head
 
 #: A /status answer shows results at most this old (seconds).
 STATUS_MAX_AGE = 1.0
@@ -156,17 +158,33 @@ def parse_query(query: str) -> StatusQuery:
 
 
 class StatusSnapshot:
-    """One rendering of /status: the site's fields and each probe's fragment."""
+    """One rendering of /status: the site's fields, each probe's fragment and each of the
+    history's transitions as its own fragment (a filtered answer keeps the site's transitions
+    and those of the probes it keeps)."""
 
-    def __init__(self, site: Site, views: list[ProbeView], now: float | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        views: list[ProbeView],
+        now: float | None = None,
+        history: History | None = None,
+    ) -> None:
         now = time.time() if now is None else now
+        kept = (history if history is not None else History(started=now)).kept()
         head = _ENCODER.encode(site_document(site, views, now))
         self._prefix = (head[:-1] + ',"probes":[').encode()
         self._probes = [
             (view.name, view.status.name, _ENCODER.encode(view_document(view, now)).encode())
             for view in views
         ]
-        self.body = self._join(fragment for _, _, fragment in self._probes)
+        self._history_prefix = (
+            '],"history":' + _ENCODER.encode(history_head(kept, now))[:-1] + ',"changes":['
+        ).encode()
+        self._changes = [
+            (change.subject, _ENCODER.encode(change_document(change, now)).encode())
+            for change in kept.changes
+        ]
+        self.body = self._join(self._probes, self._changes)
         self._gzipped: bytes | None = None
         self._lock = threading.Lock()
 
@@ -180,7 +198,19 @@ class StatusSnapshot:
     def select(self, query: StatusQuery) -> bytes:
         if query.everything:
             return self.body
-        return self._join(f for name, status, f in self._probes if query.keeps(name, status))
+        probes = [probe for probe in self._probes if query.keeps(probe[0], probe[1])]
+        names = {name for name, _, _ in probes} | {SITE}
+        return self._join(probes, [change for change in self._changes if change[0] in names])
 
-    def _join(self, fragments: Iterable[bytes]) -> bytes:
-        return b"".join((self._prefix, b",".join(fragments), b"]}\n"))
+    def _join(
+        self, probes: list[tuple[str, str, bytes]], changes: list[tuple[str, bytes]]
+    ) -> bytes:
+        return b"".join(
+            (
+                self._prefix,
+                b",".join(fragment for _, _, fragment in probes),
+                self._history_prefix,
+                b",".join(fragment for _, fragment in changes),
+                b"]}}\n",
+            )
+        )
