@@ -5,5 +5,6 @@
 - ``service``: ``Reporting``, the one object the app talks to (on result, snapshots, flush).
 - ``stats``: counters and gauges the sinks update, read by the metrics Collector.
 - ``file``: the JSONL file sink.
+- ``shared_access``: files a later exporter (another uid, the same group) can take over.
 - ``loki``: the Loki sink (spool, batches, push client), imported only when configured.
 """

@@ -16,6 +16,7 @@ import anyio
 from exporter.blocking import BlockingRunner
 from exporter.config import Reports
 from exporter.reports.schema import Report, encode
+from exporter.reports.shared_access import make_shared_directory, open_shared
 from exporter.reports.stats import ReportStats
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,13 @@ class JsonlReportSink:
 
     def _append(self, text: str) -> None:
         path = Path(self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_shared_directory(path.parent)
         data = text.encode()
         try:
             if path.stat().st_size + len(data) > self.max_bytes:
                 os.replace(path, path.with_name(path.name + ".1"))
         except FileNotFoundError:
             pass
-        with path.open("ab") as handle:
+        # Group-writable: the next exporter (another uid, the same group) appends to it.
+        with os.fdopen(open_shared(path, os.O_WRONLY | os.O_APPEND, 0o666), "ab") as handle:
             handle.write(data)

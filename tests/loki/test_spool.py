@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,47 @@ def test_commit_needs_records_in_flight(tmp_path: Path) -> None:
     spool.append([entry(0)])
     with pytest.raises(ValueError):
         spool.commit(1, {})
+
+
+def test_files_it_cannot_read_or_remove_are_named_in_one_line_and_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Directories where files are expected stand for what another uid's private files are
+    (tests/integration/test_spool_takeover.py has those): even root cannot read or unlink
+    them as files."""
+    first = Spool(tmp_path, max_bytes=10 << 20, max_queue=100)
+    first.open()
+    first.append([entry(n) for n in range(3)])
+    first.close()
+    (tmp_path / "segment-000000000007.jsonl").mkdir()  # unreadable, number 7 is taken
+    (tmp_path / "committed.json.tmp").mkdir()  # a leftover that cannot be removed
+    (tmp_path / "committed.json.tmp" / "x").touch()
+    caplog.set_level("ERROR", logger="exporter.reports.loki.spool")
+    spool = Spool(tmp_path, max_bytes=10 << 20, max_queue=100)
+    spool.open()
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "cannot read segment-000000000007.jsonl (Is a directory)" in line
+    assert "cannot remove committed.json.tmp (Is a directory): left in place" in line
+    assert not spool.disabled and spool.pending == 3
+    spool.append([entry(3)])
+    assert (tmp_path / "segment-000000000008.jsonl").exists(), "7 is not reused"
+    assert drain(spool) == [0, 1, 2, 3]
+    assert (tmp_path / "segment-000000000007.jsonl").is_dir()
+
+
+def test_spool_files_are_group_writable_whatever_the_umask(tmp_path: Path) -> None:
+    """The next pod runs as another uid in the same fsGroup and must take the files over."""
+    previous = os.umask(0o022)
+    try:
+        spool = Spool(tmp_path / "spool", max_bytes=10 << 20, max_queue=100)
+        spool.open()
+        spool.append([entry(0)])
+        spool.commit(len(spool.take(10_000)), {})
+        spool.append([entry(1)])
+    finally:
+        os.umask(previous)
+    paths = [tmp_path / "spool", *(tmp_path / "spool").iterdir()]
+    assert {p.name for p in paths} >= {"spool", "committed.json"}
+    for path in paths:
+        assert path.stat().st_mode & 0o060 == 0o060, (path, oct(path.stat().st_mode))
+        assert path.stat().st_mode & 0o002 == 0, path

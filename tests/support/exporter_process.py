@@ -7,8 +7,10 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,12 +133,50 @@ def wait_until(condition: Any, timeout: float, interval: float = 0.05) -> Any:
 PORT_ATTEMPTS = 3
 
 
-def start_exporter(config: Path, log: Path) -> RunningExporter:
+@dataclass(frozen=True)
+class Credentials:
+    """A uid, gid and supplementary groups to run the exporter under (tests run as root): a
+    pod's runAsUser, runAsGroup and fsGroup."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
+
+
+def open_to_others(path: Path) -> bool:
+    """Whether a uid other than the owner (no capabilities) can run ``path``."""
+    parts = [path, *path.parents]
+    return all(p.stat().st_mode & stat.S_IXOTH for p in parts)
+
+
+def python_for_others() -> tuple[str, list[str]]:
+    """An interpreter another uid can run, and what PYTHONPATH it needs to find this one's
+    packages. A venv whose interpreter lives under root's home (pyenv) is closed to other uids:
+    then the system's interpreter of the same minor version, with the venv's site-packages."""
+    executable = Path(sys.executable).resolve()
+    if open_to_others(executable):
+        return sys.executable, []
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = Path("/usr/bin") / version
+    if not system.exists() or not open_to_others(system.resolve()):
+        pytest.skip(f"no {version} that another uid can run ({executable} is closed to it)")
+    return str(system), [sysconfig.get_paths()["purelib"]]
+
+
+def start_exporter(config: Path, log: Path, user: Credentials | None = None) -> RunningExporter:
     port = free_port()
+    python, extra_path = sys.executable, list[str]()
+    as_user: dict[str, Any] = {}
+    if user is not None:
+        python, extra_path = python_for_others()
+        as_user = {"user": user.uid, "group": user.gid, "extra_groups": list(user.groups)}
+    env = command_env()
+    # After the repository: its code, not an installed copy, is what runs.
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], *extra_path])
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                sys.executable,
+                python,
                 "-m",
                 "exporter.cli",
                 "run",
@@ -147,7 +188,8 @@ def start_exporter(config: Path, log: Path) -> RunningExporter:
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=command_env(),
+            env=env,
+            **as_user,
         )
     return RunningExporter(process, f"http://127.0.0.1:{port}", log)
 
@@ -178,11 +220,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_exporter(config: Path, workdir: Path) -> Iterator[RunningExporter]:
+def running_exporter(
+    config: Path, workdir: Path, user: Credentials | None = None, log_name: str = "exporter.log"
+) -> Iterator[RunningExporter]:
     """``site-status run`` on a free loopback port; killed in teardown if still running."""
-    log = workdir / "exporter.log"
+    log = workdir / log_name
     for attempt in range(PORT_ATTEMPTS):
-        exporter = start_exporter(config, log)
+        exporter = start_exporter(config, log, user)
         try:
             _wait_ready(exporter)
             break

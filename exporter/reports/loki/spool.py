@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.reports.episode import Episode
+from exporter.reports.shared_access import make_shared_directory, open_shared
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ class Spool:
         self._committed = 0
         self._next_seq = 1
         self._segments: dict[int, _Segment] = {}
+        #: Segments left alone: this process cannot read or remove them (another uid's files
+        #: without group access); their numbers are never reused.
+        self._foreign: set[int] = set()
         self._current: int | None = None
         self._fd: int | None = None
         self._memory: deque[SpoolRecord] = deque()
@@ -205,6 +209,7 @@ class Spool:
                 os.close(self._fd)
         self._fd = self._current = None
         self._segments = {}
+        self._foreign = set()
         self._memory = deque()
         self._memory_bytes = self._pending = self._in_flight = 0
         self._backlog = False
@@ -213,17 +218,30 @@ class Spool:
 
     def _recover(self) -> dict[str, int]:
         self._reset()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for leftover in self.directory.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}.tmp"):
-            leftover.unlink()  # a compaction that did not finish: the old segments hold all
+        make_shared_directory(self.directory)
+        problems = _Problems()
+        # A compaction or a commit that did not finish: the old files hold all.
+        for leftover in [
+            *self.directory.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}.tmp"),
+            self.directory / f"{COMMITTED_FILE}.tmp",
+        ]:
+            problems.remove(leftover)
         committed, clock = self._read_committed()
         self._committed = committed
-        numbers = self._segment_numbers()
-        compacted = [n for n in numbers if self._is_compacted(n)]
+        numbers = []
+        compacted = []
+        for number in self._segment_numbers():
+            try:
+                if self._is_compacted(number):
+                    compacted.append(number)
+                numbers.append(number)
+            except OSError as error:
+                problems.unread.append(f"{self._path(number).name} ({error.strerror})")
+                self._foreign.add(number)
         if compacted:  # a finished compaction: everything before it is superseded
             for number in numbers:
-                if number < compacted[-1]:
-                    self._path(number).unlink()
+                if number < compacted[-1] and not problems.remove(self._path(number)):
+                    self._foreign.add(number)
             numbers = [n for n in numbers if n >= compacted[-1]]
         self._segments = {n: _Segment(size=self._path(n).stat().st_size) for n in numbers}
         max_seen = committed
@@ -245,8 +263,10 @@ class Spool:
         self._next_seq = max_seen + 1
         for number, segment in list(self._segments.items()):
             if segment.max_seq <= committed:
-                self._path(number).unlink()
+                if not problems.remove(self._path(number)):
+                    self._foreign.add(number)
                 del self._segments[number]
+        problems.report(self.directory)
         if self._pending:
             log.info("report spool %s: %d report(s) pending", self.directory, self._pending)
         return clock
@@ -258,7 +278,7 @@ class Spool:
             return int(document["seq"]), {str(k): int(v) for k, v in document["clock"].items()}
         except FileNotFoundError:
             return 0, {}
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             # Unreadable: deliver everything again; Loki drops exact duplicates.
             log.error("report spool: %s is unreadable (%s), starting from 0", path, error)
             return 0, {}
@@ -273,6 +293,9 @@ class Spool:
 
     def _path(self, number: int) -> Path:
         return self.directory / f"{SEGMENT_PREFIX}{number:012d}{SEGMENT_SUFFIX}"
+
+    def _next_number(self) -> int:
+        return max(self._segments.keys() | self._foreign, default=0) + 1
 
     def _is_compacted(self, number: int) -> bool:
         with self._path(number).open("rb") as handle:
@@ -365,8 +388,8 @@ class Spool:
                 return self._fd, self._current
             os.close(self._fd)
             self._fd = None
-        number = max(self._segments, default=0) + 1
-        fd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        number = self._next_number()
+        fd = open_shared(self._path(number), os.O_WRONLY | os.O_APPEND)
         _fsync_directory(self.directory)
         self._segments[number] = _Segment()
         self._current, self._fd = number, fd
@@ -433,12 +456,12 @@ class Spool:
         return records
 
     def _rewrite(self, survivors: Sequence[SpoolRecord]) -> None:
-        number = max(self._segments, default=0) + 1
+        number = self._next_number()
         final = self._path(number)
         temporary = final.with_name(final.name + ".tmp")
         offsets = []
         try:
-            with temporary.open("wb") as handle:
+            with os.fdopen(open_shared(temporary, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
                 handle.write(COMPACTED_HEADER)
                 offset = len(COMPACTED_HEADER)
                 for record in survivors:
@@ -539,7 +562,7 @@ class Spool:
         path = self.directory / COMMITTED_FILE
         temporary = path.with_name(path.name + ".tmp")
         data = json.dumps({"seq": seq, "clock": clock}, separators=(",", ":")).encode()
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_shared(temporary, os.O_WRONLY | os.O_TRUNC)
         try:
             if os.write(fd, data) != len(data):
                 raise OSError(errno.ENOSPC, "short write", str(temporary))
@@ -555,7 +578,16 @@ class Spool:
     def _delete_delivered_segments(self) -> None:
         for number, segment in list(self._segments.items()):
             if number != self._current and segment.max_seq <= self._committed:
-                self._path(number).unlink(missing_ok=True)
+                try:
+                    self._path(number).unlink(missing_ok=True)
+                except OSError as error:
+                    self._foreign.add(number)
+                    log.error(
+                        "report spool %s: cannot remove the delivered %s (%s); left in place",
+                        self.directory,
+                        self._path(number).name,
+                        error.strerror,
+                    )
                 del self._segments[number]
                 if self._backlog and self._cursor[0] == number:
                     self._cursor = (min(self._segments, default=number), 0)
@@ -582,6 +614,39 @@ class Spool:
                     os.close(self._fd)
                 self._fd = None
             self._in_flight = 0
+
+
+@dataclass
+class _Problems:
+    """What recovery could not read or remove, said in one line at the end."""
+
+    unread: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def remove(self, path: Path) -> bool:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            self.kept.append(f"{path.name} ({error.strerror})")
+            return False
+        return True
+
+    def report(self, directory: Path) -> None:
+        parts = []
+        if self.unread:
+            parts.append(
+                f"cannot read {', '.join(self.unread)}: the reports in them are not delivered by "
+                "this exporter"
+            )
+        if self.kept:
+            parts.append(f"cannot remove {', '.join(self.kept)}: left in place")
+        if parts:
+            log.error(
+                "report spool %s: %s; the spool's files must be readable and writable by the "
+                "exporter's user or group (docs/kubernetes.md)",
+                directory,
+                "; ".join(parts),
+            )
 
 
 def _fsync_directory(directory: Path) -> None:
