@@ -100,14 +100,20 @@ class LokiBasicAuth(Strict):
 class LokiSpool(Strict):
     """Where reports wait for Loki, on disk, so that they survive an outage and a restart."""
 
-    #: Empty means ``loki-spool`` in the state directory (in Kubernetes: an emptyDir).
+    #: Empty means ``loki-spool-<site>`` in the state directory: one per site, as exporters
+    #: of several sites on one machine share the state directory.
     directory: str | None = None
     max_bytes: Size = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
 
-    def path(self) -> Path:
+    def path(self, site: str = "") -> Path:
         if self.directory:
             return Path(self.directory)
-        return default_state_directory() / "loki-spool"
+        return default_state_directory() / site_file_name("loki-spool", site)
+
+    def shared_default(self) -> Path | None:
+        """The default of earlier versions, one spool for every site on the machine: each
+        exporter takes its own site's reports out of it (None when ``directory`` is set)."""
+        return None if self.directory else default_state_directory() / SHARED_SPOOL
 
 
 class LokiSettings(Strict):
@@ -202,9 +208,19 @@ class Reports(Strict):
 
 
 def default_report_file(site: str) -> str:
-    """``reports-<site>.jsonl``, the site's name made safe for a file name."""
+    """``reports-<site>.jsonl``."""
+    return site_file_name("reports", site, ".jsonl")
+
+
+#: The default spool directory before it was one per site.
+SHARED_SPOOL = "loki-spool"
+
+
+def site_file_name(prefix: str, site: str, suffix: str = "") -> str:
+    """``<prefix>-<site><suffix>``, the site's name made safe for a file name (``<prefix><suffix>``
+    if nothing of it is)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", site).strip(".")
-    return f"reports-{safe}.jsonl" if safe else "reports.jsonl"
+    return f"{prefix}-{safe}{suffix}" if safe else f"{prefix}{suffix}"
 
 
 def default_state_directory() -> Path:

@@ -53,7 +53,7 @@ def build_sinks(
         # Imported here: an exporter without Loki never loads the pusher.
         from exporter.reports.loki.sink import LokiSink
 
-        sinks.append(LokiSink(config.loki, blocking, stats))
+        sinks.append(LokiSink(config.loki, blocking, stats, site))
     if config.writes_file():
         sinks.append(JsonlReportSink(config, blocking, stats, site))
     return sinks

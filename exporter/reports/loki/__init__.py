@@ -5,6 +5,7 @@ Modules, one job each:
 
 - ``streams``: the fixed label set, structured metadata, strictly increasing timestamps.
 - ``spool``: append-only segment files plus a committed sequence number; the queue on disk.
+- ``takeover``: the shared default spool of earlier versions, emptied into each site's own.
 - ``batch``: the JSON push body, grouped by stream, gzipped.
 - ``backoff``: exponential backoff with jitter and ``Retry-After``.
 - ``client``: one push over httpx (auth and TLS from files), answered as a ``PushOutcome``.

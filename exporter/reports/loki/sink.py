@@ -37,6 +37,7 @@ from exporter.reports.loki.batch import push_body
 from exporter.reports.loki.client import LokiClient, PushOutcome
 from exporter.reports.loki.spool import Spool, SpoolEntry, SpoolRecord
 from exporter.reports.loki.streams import StreamClock, report_labels, structured_metadata
+from exporter.reports.loki.takeover import take_over_site
 from exporter.reports.schema import Report, encode
 from exporter.reports.stats import ReportStats
 
@@ -57,16 +58,20 @@ def observed_ns(report: Report) -> int:
 
 
 class LokiSink:
-    def __init__(self, settings: LokiSettings, blocking: BlockingRunner, stats: ReportStats):
+    def __init__(
+        self, settings: LokiSettings, blocking: BlockingRunner, stats: ReportStats, site: str = ""
+    ):
         self.settings = settings
         self.blocking = blocking
         self.stats = stats
+        self.site = site
         self.loki = stats.loki_stats()
-        self.spool = Spool(settings.spool.path(), settings.spool.max_bytes, settings.max_queue)
+        self.spool_path = settings.spool.path(site)
+        self.spool = Spool(self.spool_path, settings.spool.max_bytes, settings.max_queue)
         self.client = LokiClient(settings, blocking)
         self.clock = StreamClock()
         self.backoff = Backoff(settings.min_backoff, settings.max_backoff)
-        self._resource = f"report spool {settings.spool.path()}"
+        self._resource = f"report spool {self.spool_path}"
         self._wakeup = anyio.Event()
         self._retry_now = anyio.Event()
         self._drained = anyio.Event()
@@ -96,6 +101,10 @@ class LokiSink:
     async def open(self) -> None:
         clock = await self._spool_call(self.spool.open)
         self.clock.advance(clock)
+        shared = self.settings.spool.shared_default()
+        if shared is not None and shared != self.spool_path and not self.spool.disabled:
+            clock = await self._spool_call(take_over_site, shared, self.spool, self.site)
+            self.clock.advance(clock)
         self._update_gauges()
         self._wakeup.set()
 
@@ -314,7 +323,7 @@ class LokiSink:
             log.warning(
                 "%d report(s) not delivered to Loki at shutdown; they stay in the spool %s",
                 self.spool.pending,
-                self.settings.spool.path(),
+                self.spool_path,
             )
 
     async def aclose(self) -> None:

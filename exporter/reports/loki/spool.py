@@ -448,6 +448,19 @@ class Spool:
         self._pending = len(survivors)
         return {record.seq for record in incoming if record.seq not in gone}
 
+    def pending_records(self) -> list[SpoolRecord]:
+        """Every pending record, in order (those on disk read back)."""
+        with self._lock:
+            return self._all_pending()
+
+    def replace_pending(self, records: Sequence[SpoolRecord]) -> None:
+        """Keep only ``records`` (pending ones, in order): one compacted segment replaces the
+        others atomically."""
+        with self._lock:
+            self._in_flight = 0
+            self._rewrite(records)
+            self._pending = len(records)
+
     def _all_pending(self) -> list[SpoolRecord]:
         records = list(self._memory)
         if self._backlog:
