@@ -4,7 +4,8 @@ Rendered on the server, so it works without JavaScript; with scripts on, it refr
 from ``/status`` every few seconds with the same markup. Self-contained: its one style sheet
 and one script are inline, allowed by their hashes in a strict Content-Security-Policy, and it
 loads nothing else. All text from probes is escaped (here by ``html.escape``, in the script by
-``textContent``).
+``textContent``); in the history, controls and bidi overrides are also shown as escapes
+(``visible``, and its copy in the script), so a summary cannot reorder or break the lines.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import hashlib
 import html
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from exporter.config import Site
-from exporter.history import HISTORY_LIMIT, SITE, Transition
+from exporter.history import History, Kept
 from exporter.status import Status
 from exporter.store import ProbeView
+from exporter.visible_text import visible
+from exporter.web.history_doc import clock, history_document
 from exporter.web.status_doc import site_document, view_document
 
 #: Seconds between two refreshes from /status while the page is open.
@@ -59,6 +62,7 @@ border-radius:.4rem;border:1px solid var(--line);background:var(--card)}
 .change{border-left:.3rem solid var(--c);padding:.1rem .6rem;overflow-wrap:anywhere}
 .change time,.held,.why,.note{color:var(--muted)}.subject{font-weight:600}
 .why{display:block;font-size:.9em}.note{font-size:.85em}
+.flaps{margin:0 0 .5rem;font-weight:600;overflow-wrap:anywhere}
 .probe{border:1px solid var(--line);border-left:.35rem solid var(--c);border-radius:.4rem;
 padding:.6rem .8rem;background:var(--bg)}
 .line{display:flex;flex-wrap:wrap;gap:.25rem .6rem;align-items:baseline}
@@ -102,6 +106,21 @@ SCRIPT = """
     if (h < 48) return h + " h " + (m % 60) + " min";
     return Math.floor(h / 24) + " d " + (h % 24) + " h";
   }
+  var UNSAFE =  // exporter/visible_text.py's _UNSAFE
+    /[\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]/gu;
+  var NAMED = {"\\n": "\\\\n", "\\r": "\\\\r", "\\t": "\\\\t"};
+  function visible(text) {  // and its visible()
+    return String(text).replace(UNSAFE, function (c) {
+      var code = c.charCodeAt(0), hex = code.toString(16);
+      return NAMED[c] || (code < 256 ? "\\\\x" + ("0" + hex).slice(-2) :
+        "\\\\u" + ("000" + hex).slice(-4));
+    });
+  }
+  function clock(at, now) {
+    var iso = new Date(at * 1000).toISOString();
+    var today = new Date(now * 1000).toISOString().slice(0, 10);
+    return (iso.slice(0, 10) === today ? "" : iso.slice(0, 10) + " ") + iso.slice(11, 19);
+  }
   function fact(parent, label, value, cls) {
     var row = el("div");
     row.appendChild(el("dt", "", label));
@@ -135,6 +154,28 @@ SCRIPT = """
     item.appendChild(details);
     return item;
   }
+  function changeItem(c, now) {
+    var subject = visible(c.probe === null ? "site" : c.probe);
+    var item = el("li", "change s-" + c.status.toLowerCase());
+    item.dataset.subject = subject;
+    var time = el("time", "", clock(c.at, now));
+    time.setAttribute("datetime", new Date(c.at * 1000).toISOString());
+    var held = duration(c.held_seconds);
+    item.append(time, " ", el("span", "subject", subject),
+      " " + (c.previous_status || "(start)") + " \\u2192 ", el("span", "badge", c.status), " ",
+      el("span", "held", c.ended_at === null ? held + " so far" : "for " + held));
+    if (c.summary) item.appendChild(el("span", "why", visible(c.summary)));
+    return item;
+  }
+  function showHistory(h, now) {
+    document.getElementById("history").hidden = !h.changes.length;
+    document.getElementById("history-summary").textContent = visible(h.text);
+    var items = document.createDocumentFragment();
+    h.changes.forEach(function (c) { items.appendChild(changeItem(c, now)); });
+    document.getElementById("history-list").replaceChildren(items);
+    document.getElementById("history-note").textContent = "The last " + h.changes.length +
+      " (at most " + h.limit + "), times UTC, kept by the exporter since it started.";
+  }
   function show(doc) {
     var word = doc.status;
     var rollup = document.getElementById("rollup");
@@ -167,6 +208,7 @@ SCRIPT = """
     var items = document.createDocumentFragment();
     probes.forEach(function (p) { items.appendChild(probeItem(p, !!open[p.name])); });
     list.replaceChildren(items);
+    if (doc.history) showHistory(doc.history, doc.generated_at);
     document.getElementById("updated").textContent =
       "Updated " + new Date(doc.generated_at * 1000).toISOString().slice(11, 19) + " UTC";
   }
@@ -233,9 +275,10 @@ def render_page(
     site: Site,
     views: list[ProbeView],
     now: float | None = None,
-    history: Sequence[Transition] = (),
+    history: Kept | None = None,
 ) -> bytes:
     now = time.time() if now is None else now
+    kept = history if history is not None else History(started=now).kept()
     document = site_document(site, views, now)
     rollup = document["status"]
     ordered = worst_first(views)
@@ -260,6 +303,7 @@ def render_page(
     banner_class, banner = banner_text(document)
     updated = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S")
     counted = " \u00b7 ".join(counts)
+    changes = history_section(history_document(kept, now), now)
     page = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -274,7 +318,7 @@ def render_page(
         f'<p class="counts" id="counts">{counted}</p></div></header>'
         f'<p id="maintenance-banner" class="{banner_class}" role="status"'
         f"{'' if banner else ' hidden'}>{e(banner)}</p>"
-        f'<main><ul class="probes" id="probes">{probes}</ul>{history_section(history, now)}</main>'
+        f'<main><ul class="probes" id="probes">{probes}</ul>{changes}</main>'
         '<footer><nav><a href="/metrics">/metrics</a><a href="/status">/status</a>'
         '<a href="/healthz">/healthz</a></nav>'
         f'<p id="updated">Updated {updated} UTC</p></footer>'
@@ -283,34 +327,39 @@ def render_page(
     return page.encode(errors="replace")  # a lone surrogate (a file name) becomes "?"
 
 
-def history_section(history: Sequence[Transition], now: float) -> str:
-    """The recent transitions, newest first, each with how long it held (as of the page's
-    rendering; the script does not redraw it)."""
-    if not history:
-        return ""
-    e = html.escape
-    today = datetime.fromtimestamp(now, UTC).date()
-    items = []
-    for change in history:
-        moment = datetime.fromtimestamp(change.at, UTC)
-        when = moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
-        subject = "site" if change.subject == SITE else change.subject
-        before = change.before.name if change.before is not None else "(start)"
-        held = duration_words(change.lasted(now))
-        lasted = f"for {held}" if change.ended_at is not None else f"{held} so far"
-        summary = f'<span class="why">{e(change.summary)}</span>' if change.summary else ""
-        items.append(
-            f'<li class="change s-{change.after.name.lower()}" data-subject="{e(subject)}">'
-            f'<time datetime="{moment.isoformat()}">{when}</time> '
-            f'<span class="subject">{e(subject)}</span> '
-            f'{before} \u2192 <span class="badge">{change.after.name}</span> '
-            f'<span class="held">{lasted}</span>{summary}</li>'
-        )
+def history_section(history: dict[str, Any], now: float) -> str:
+    """The recent transitions (``history`` of /status), newest first, each with how long it
+    held, under the one-line summary; the script redraws it from /status the same way."""
+    changes = history["changes"]
+    items = "".join(_change_item(change, now) for change in changes)
     return (
-        '<section id="history"><h2>Recent changes</h2>'
-        f'<ol class="history">{"".join(items)}</ol>'
-        f'<p class="note">The last {len(history)} (at most {HISTORY_LIMIT}), times UTC, kept by '
-        "the exporter since it started; as of this page's loading.</p></section>"
+        f'<section id="history"{"" if changes else " hidden"}><h2>Recent changes</h2>'
+        f'<p class="flaps" id="history-summary">{_shown(history["text"])}</p>'
+        f'<ol class="history" id="history-list">{items}</ol>'
+        f'<p class="note" id="history-note">The last {len(changes)} (at most '
+        f"{history['limit']}), times UTC, kept by the exporter since it started.</p></section>"
+    )
+
+
+def _shown(text: str) -> str:
+    """Untrusted text for the page: controls and bidi overrides as escapes, markup escaped."""
+    return html.escape(visible(text))
+
+
+def _change_item(change: dict[str, Any], now: float) -> str:
+    moment = datetime.fromtimestamp(change["at"], UTC)
+    iso = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as the script's
+    subject = _shown("site" if change["probe"] is None else change["probe"])
+    held = duration_words(change["held_seconds"])
+    lasted = f"{held} so far" if change["ended_at"] is None else f"for {held}"
+    why = f'<span class="why">{_shown(change["summary"])}</span>' if change["summary"] else ""
+    return (
+        f'<li class="change s-{change["status"].lower()}" data-subject="{subject}">'
+        f'<time datetime="{iso}">{clock(change["at"], now)}</time> '
+        f'<span class="subject">{subject}</span> '
+        f"{change['previous_status'] or '(start)'} \u2192 "
+        f'<span class="badge">{change["status"]}</span> '
+        f'<span class="held">{lasted}</span>{why}</li>'
     )
 
 

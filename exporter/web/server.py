@@ -123,7 +123,7 @@ class Endpoints:
             STATUS_MAX_AGE,
         )
         self._page = RenderedOnce(
-            lambda: render_page(self.site(), self.store.views(), history=self.history.recent()),
+            lambda: render_page(self.site(), self.store.views(), history=self.history.kept()),
             STATUS_MAX_AGE,
         )
 

@@ -1,5 +1,6 @@
-"""``history`` in /status: the site's transitions, bounded, with the summary a person reads
-at a glance."""
+"""``history`` in /status and on the status page: the same transitions, bounded, with the
+summary a person reads at a glance; hostile probe text shown, never obeyed.
+The browser's view: tests/integration/test_status_page_history.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 from exporter.config import Site
 from exporter.history import History
+from exporter.probe_api import Result
 from exporter.status import Status
 from exporter.store import ProbeSpec, ResultStore
+from exporter.web.page import render_page
 from exporter.web.status_doc import StatusSnapshot, parse_query
 from tests.core.test_store import NOW, record, store_with
 
@@ -112,6 +115,38 @@ def test_once_transitions_are_dropped_the_history_says_from_when_it_is_whole() -
     document = status_history(store, history, NOW + 600)
     assert len(document["changes"]) == 4
     assert document["since"] == document["changes"][-1]["at"] == NOW + 60 * 8
+
+
+def test_the_page_shows_the_same_history_and_hostile_text_is_shown_not_obeyed() -> None:
+    name = '<img src=x onerror="alert(1)">'
+    summary = "</li><script>alert(2)</script>\u202egnp.exe\nforged line"
+    store = ResultStore()
+    store.configure([ProbeSpec(name, "http", 60.0)])
+    history = History(started=NOW)
+    for n, status in enumerate([Status.OK, Status.CRITICAL]):
+        store.record(name, Result(status, summary), 0.01, finished_at=NOW + 60 * n)
+        history.observe(store.views(NOW + 60 * n), NOW + 60 * n)
+    page = render_page(SHOP, store.views(NOW + 90), NOW + 90, history.kept()).decode()
+    section = re.findall(r'<section id="history">.*?</section>', page, re.S)
+    assert len(section) == 1
+    shown = section[0]
+    assert "<img" not in shown and "<script" not in shown
+    assert "\u202e" not in shown and "\n" not in shown
+    assert "&lt;/li&gt;&lt;script&gt;alert(2)&lt;/script&gt;\\u202egnp.exe\\nforged line" in shown
+    # Newest first: the probe, then the site whose summary names it; the time and how long.
+    rows = re.findall(r'<li class="change s-(\w+)" data-subject="([^"]*)"><time', shown)
+    probe = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    assert rows == [(s, subject) for s in ("critical", "ok") for subject in ("site", probe)]
+    assert '<time datetime="1970-01-12T13:47:40.000Z">13:47:40</time>' in shown
+    assert '<span class="held">30 s so far</span>' in shown
+    assert '<span class="held">for 60 s</span>' in shown
+    assert "1 change of the site&#x27;s status since 13:46:40 UTC, 1 time to CRITICAL" in shown
+
+
+def test_without_transitions_the_section_is_there_for_the_script_but_hidden() -> None:
+    page = render_page(SHOP, [], NOW, History(started=NOW).kept()).decode()
+    assert '<section id="history" hidden>' in page
+    assert '<ol class="history" id="history-list"></ol>' in page
 
 
 def documented_fields() -> tuple[set[str], set[str]]:
