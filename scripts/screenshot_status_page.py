@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.browser import chromium
-from tests.support.exporter_process import running_exporter, wait_until
+from tests.support.exporter_process import RunningExporter, running_exporter, wait_until
 
 FAILING_HEALTH = {
     "status": "fail",
@@ -34,10 +34,14 @@ FAILING_HEALTH = {
 
 
 class Backend(BaseHTTPRequestHandler):
-    """``/healthz`` passes; ``/api/health`` fails as an IETF health+json document."""
+    """``/healthz`` passes (unless ``outage``); ``/api/health`` fails as an IETF health+json
+    document."""
+
+    #: Set for a short outage of ``/healthz``: the OK site's history shows it.
+    outage = False
 
     def do_GET(self) -> None:
-        failing = self.path == "/api/health"
+        failing = self.path == "/api/health" or Backend.outage
         body = json.dumps(FAILING_HEALTH if failing else {"status": "pass"}).encode()
         self.send_response(503 if failing else 200)
         self.send_header("Content-Type", "application/health+json")
@@ -96,6 +100,19 @@ def photograph(url: str, path: Path, open_details: bool) -> None:
         browser.save_screenshot(str(path))
 
 
+def outage(exporter: RunningExporter) -> None:
+    """The front page fails until the exporter has seen it, then recovers."""
+
+    def frontpage() -> str:
+        return str(exporter.probe("frontpage")["status"])
+
+    Backend.outage = True
+    wait_until(lambda: frontpage() == "CRITICAL", 20)
+    time.sleep(2)
+    Backend.outage = False
+    wait_until(lambda: frontpage() == "OK", 20)
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
@@ -109,6 +126,8 @@ def main(argv: list[str]) -> int:
                     wait_until(
                         lambda e=exporter: all(p["last_run"] for p in e.status()["probes"]), 20
                     )
+                    if not failing:  # it was down for a moment: its history says so
+                        outage(exporter)
                     time.sleep(3)  # a few seconds in its status
                     photograph(exporter.url + "/", out / name, open_details=failing)
                 print(out / name)
