@@ -1,4 +1,5 @@
-"""``/status``: every probe's latest result as JSON, filtered by ``?probe=`` and ``?status=``.
+"""``/status``: every probe's latest result as JSON, and the site's recent transitions
+(``history``, exporter/web/history_doc.py), filtered by ``?probe=`` and ``?status=``.
 
 Its cost is bounded whatever the request rate: a rendering is reused for 20 times as long as it
 took (at most ``STATUS_MAX_AGE``), concurrent requests wait for the one render in progress and
