@@ -3,7 +3,8 @@
 
     python3 k8s/new-site.py shop --tier priprod --environment prod --profile os2web \\
         --apiserver 172.18.0.2/32 --image registry.example.org/site-status:0.1.0 \\
-        [--config shop.yaml] [--drupal-exec] [--probe-ingresses] [--out k8s/overlays]
+        [--config shop.yaml] [--drupal-exec] [--probe-ingresses] [--ephemeral-spool]
+        [--out k8s/overlays]
 
 writes ``<out>/<namespace>/``: ``kustomization.yaml`` (namespace, image, site labels,
 components), ``apiserver.yaml`` (the NetworkPolicy's API server address) and ``site-status.yaml``
@@ -12,6 +13,8 @@ factory runs this once per site (from a list, in CI) and commits the overlays.
 
 ``--drupal-exec`` (pods/exec rights) goes only with a config that has a drupal probe with
 ``runner: {type: kubernetes}``, and such a config needs it: the script refuses either alone.
+``--ephemeral-spool`` puts the Loki spool on an emptyDir instead of the site's
+PersistentVolumeClaim (docs/kubernetes.md, "The spool volume").
 
     python3 k8s/new-site.py --retire shop [--scale-to-zero] [--out k8s/overlays]
 
@@ -184,6 +187,8 @@ def kustomization(args: argparse.Namespace, relative: str) -> dict[str, Any]:
         components.append(f"{relative}/components/drupal-exec")
     if args.probe_ingresses:
         components.append(f"{relative}/components/probe-ingresses")
+    if args.ephemeral_spool:
+        components.append(f"{relative}/components/ephemeral-spool")
     document: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -257,6 +262,8 @@ def header(args: argparse.Namespace) -> str:
         argv.append("--drupal-exec")
     if args.probe_ingresses:
         argv.append("--probe-ingresses")
+    if args.ephemeral_spool:
+        argv.append("--ephemeral-spool")
     if args.monitoring_namespace != DEFAULT_MONITORING:
         argv += ["--monitoring-namespace", args.monitoring_namespace]
     return f"# Written by: python3 k8s/new-site.py {shlex.join(argv)}\n"
@@ -292,6 +299,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drupal-exec", action="store_true", help="pods/exec for a drupal probe")
     p.add_argument(
         "--probe-ingresses", action="store_true", help="allow egress to the ingress controller"
+    )
+    p.add_argument(
+        "--ephemeral-spool",
+        action="store_true",
+        help="the Loki spool on an emptyDir, not a PersistentVolumeClaim (lost with the pod)",
     )
     p.add_argument(
         "--monitoring-namespace",

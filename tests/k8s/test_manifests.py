@@ -67,6 +67,7 @@ SITE_KINDS = [
     "Deployment",
     "NetworkPolicy",
     "NetworkPolicy",
+    "PersistentVolumeClaim",
     "Role",
     "RoleBinding",
     "Service",
@@ -214,6 +215,20 @@ def test_the_prometheus_rule_holds_exactly_the_rules_of_alerts(
     assert one(cluster, "PrometheusRule")["spec"]["groups"] == groups
 
 
+#: The volume types the "restricted" Pod Security Standard allows
+#: (https://kubernetes.io/docs/concepts/security/pod-security-standards/, "Volume Types").
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
 def test_restricted_pod_security_and_a_read_only_root(example: list[dict[str, Any]]) -> None:
     pod = one(example, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -221,7 +236,7 @@ def test_restricted_pod_security_and_a_read_only_root(example: list[dict[str, An
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
     for volume in pod["volumes"]:  # restricted: no hostPath and friends
-        assert set(volume) - {"name"} <= {"configMap", "emptyDir", "secret", "projected"}
+        assert set(volume) - {"name"} <= RESTRICTED_VOLUMES
     for container in pod["containers"]:
         context = container["securityContext"]
         assert context["allowPrivilegeEscalation"] is False
@@ -260,7 +275,7 @@ def test_the_configs_in_the_config_maps_are_valid(example: list[dict[str, Any]])
         assert config.kubernetes.enabled
         assert config.reports.loki is not None
         spool = config.reports.loki.spool.directory or ""
-        assert spool.startswith("/var/lib/site-status/")  # on the emptyDir
+        assert spool.startswith("/var/lib/site-status/")  # on the spool volume
     mounts = {
         mount["name"]: mount["mountPath"]
         for mount in one(example, "Deployment")["spec"]["template"]["spec"]["containers"][0][
@@ -306,3 +321,32 @@ def test_the_containerfile_runs_as_the_pods_non_root_user(example: list[dict[str
     uid = one(example, "Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
     assert users[-1] == f"{uid}:{uid}"
     assert "pip install" in text and "site-status" in text
+
+
+def spool_volume(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "spool"]
+    return volume  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("overlay", SITES, ids=lambda p: str(p.relative_to(K8S)))
+def test_the_spool_outlives_the_pod_on_a_claim_one_pod_mounts_at_a_time(overlay: Path) -> None:
+    """Reports not pushed when the pod is replaced (Loki down during a rollout or an eviction)
+    are on a PersistentVolumeClaim the next pod mounts. ReadWriteOnce: the Deployment must be
+    Recreate, since a RollingUpdate's surge pod on another node could not attach the volume."""
+    docs = documents(overlay)
+    deployment = one(docs, "Deployment")
+    claim = one(docs, "PersistentVolumeClaim")
+    assert spool_volume(docs) == {
+        "name": "spool",
+        "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+    }
+    assert claim["metadata"].get("namespace") == deployment["metadata"].get("namespace")
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "256Mi"
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 1
+    # The next pod may run as another uid: the volume's group is what they share.
+    context = deployment["spec"]["template"]["spec"]["securityContext"]
+    assert context["fsGroup"] == context["runAsGroup"]

@@ -14,7 +14,8 @@ import yaml
 from exporter.config import parse_config
 from exporter.registry import default_registry
 from tests.k8s.netpol import Port, ingress_allowed, pod
-from tests.support.kustomize import K8S, documents
+from tests.k8s.test_manifests import KUBERNETES_VERSION, kubernetes_validate, spool_volume
+from tests.support.kustomize import K8S, build, documents
 
 SCRIPT = K8S / "new-site.py"
 COMMON = [
@@ -109,6 +110,23 @@ def test_probe_ingresses_turns_on_ingress_discovery_with_its_policy(tmp_path: Pa
     (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
     config = parse_config(config_map["data"]["site-status.yaml"], default_registry())
     assert config.kubernetes.discovery.ingresses
+
+
+def test_ephemeral_spool_puts_the_spool_on_an_empty_dir(tmp_path: Path) -> None:
+    done = new_site(
+        "shop", "--tier", "priprod", *COMMON, "--ephemeral-spool", "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--ephemeral-spool" in written_by(tmp_path / "shop")
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(build(tmp_path / "shop"))
+    docs = [doc for doc in yaml.safe_load_all(rendered.read_text()) if doc]
+    assert "PersistentVolumeClaim" not in {doc["kind"] for doc in docs}
+    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    assert spool_volume(docs) == {"name": "spool", "emptyDir": {"sizeLimit": "256Mi"}}
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    done = kubernetes_validate(rendered, KUBERNETES_VERSION)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def drupal_config(tmp_path: Path, runner: str) -> Path:
