@@ -177,9 +177,8 @@ def exporter_alerts(config: MixinConfig, q: PromQL) -> list[Alert]:
     labels = ", ".join(SITE_LABELS)
     site_labels = ", ".join(q.site_labels)
     up = q.metric("up")
-    remembered = f"last_over_time({q.info()}[{lookback}])"
-    # A target's site as last seen; topk keeps one if its site labels changed in the window.
-    identity = f"topk {q.target_by} (1, {remembered})"
+    remembered = q.remembered_info()
+    identity = q.last_identity()
     maintenance_lately = (
         f"last_over_time({q.metric('site_status_maintenance')}[{config.maintenance_lookback}])"
     )

@@ -49,6 +49,15 @@ class PromQL:
     def info(self, *matchers: str) -> str:
         return self.metric("site_status_site_info", *matchers)
 
+    def remembered_info(self, *matchers: str) -> str:
+        """Each target's info series as last seen within the identity lookback: the site of a
+        target that stopped answering (its own series are stale)."""
+        return f"last_over_time({self.info(*matchers)}[{self.config.identity_lookback}])"
+
+    def last_identity(self, *matchers: str) -> str:
+        """One identity per target (topk keeps one if its site labels changed meanwhile)."""
+        return f"topk {self.target_by} (1, {self.remembered_info(*matchers)})"
+
     def with_site(self, expr: str, *info_matchers: str) -> str:
         """``expr`` with the site's labels added (its value is kept: the info series is 1)."""
         labels = ", ".join(SITE_LABELS)

@@ -25,7 +25,13 @@ from mixin.dashboards.common import (
 )
 from mixin.dashboards.maintenance import maintenance_panel
 from mixin.promql import PromQL
-from mixin.recording import PROBE_NOT_OK, SITE_STATUS, availability_name, reliability_name
+from mixin.recording import (
+    EXPORTER_DOWN,
+    PROBE_NOT_OK,
+    SITE_STATUS,
+    availability_name,
+    reliability_name,
+)
 
 #: Every fleet query follows every variable; the cluster (an external label, so absent on one
 #: Prometheus: ``=~".*"`` matches that too) first.
@@ -49,14 +55,12 @@ def site_link(config: MixinConfig) -> db.DashboardLink:
 
 
 def exporters_down(config: MixinConfig) -> str:
-    """Targets that do not answer, with the site they had when they last did (within the
-    identity lookback), so that the dashboard's filters apply to them too."""
+    """Targets that do not answer now, with the site they had when they last did (within the
+    identity lookback), so that the dashboard's filters apply to them too. The tiles' instant
+    query looks it up once; over a time range the recorded ``EXPORTER_DOWN`` is read instead."""
     q = PromQL(config)
-    identity = (
-        f"topk {q.target_by} (1, last_over_time({q.info(*FILTERS)}[{config.identity_lookback}]))"
-    )
     join = f"{q.on_target} group_left(site, environment, tier)"
-    return f"({q.metric('up')} == 0)\n* {join}\n  {identity}"
+    return f"({q.metric('up')} == 0)\n* {join}\n  {q.last_identity(*FILTERS)}"
 
 
 def site_status_by_site(config: MixinConfig) -> str:
@@ -68,11 +72,13 @@ def site_status_by_site(config: MixinConfig) -> str:
     return f"{by} ({status})\nor {by} ({down})"
 
 
-def site_status_over_time(config: MixinConfig) -> str:
-    """The same over a time range, from the recorded rollup (no join at every step)."""
-    down = f"{exporters_down(config)} + 4"
-    by = "max by (cluster, site, environment, tier)"
-    return f"{by} ({SITE_STATUS}{{{', '.join(FILTERS)}}})\nor {by} ({down})"
+def recorded_down() -> str:
+    return f"{EXPORTER_DOWN}{{{', '.join(FILTERS)}}}"
+
+
+def site_status_over_time() -> str:
+    """The same over a time range, recorded: no operation at every step."""
+    return f"{SITE_STATUS}{{{', '.join(FILTERS)}}}"
 
 
 def count_at(config: MixinConfig, code: int) -> str:
@@ -140,7 +146,10 @@ def exporters_down_panel(config: MixinConfig) -> stat.Panel:
     return (
         stat.Panel()
         .title("Exporters down")
-        .description("Scrape targets that do not answer: nothing is known about their sites.")
+        .description(
+            "Scrape targets that do not answer: nothing is known about their sites. Counted "
+            "from the recording rule, so up to one rule interval late; the tiles show which."
+        )
         .unit("short")
         .height(4)
         .span(6)
@@ -148,7 +157,7 @@ def exporters_down_panel(config: MixinConfig) -> stat.Panel:
         .graph_mode(common_models.BigValueGraphMode.NONE)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
         .thresholds(thresholds((None, "green"), (1, "red")))
-        .with_target(prom(f"count({exporters_down(config)}) or vector(0)", "down"))
+        .with_target(prom(f"count({recorded_down()}) or vector(0)", "down"))
     )
 
 
@@ -187,7 +196,7 @@ def timeline_panel(config: MixinConfig) -> statetimeline.Panel:
         .show_value(common_models.VisibilityMode.NEVER)
         .merge_values(True)
         .data_links([site_link(config)])
-        .with_target(prom(site_status_over_time(config), "{{site}} ({{environment}}) {{cluster}}"))
+        .with_target(prom(site_status_over_time(), "{{site}} ({{environment}}) {{cluster}}"))
     )
 
 

@@ -14,6 +14,7 @@ from mixin.config import MixinConfig
 from mixin.fleet import FLEET_ALERT
 from mixin.recording import availability_name
 from mixin.rules import rule_files
+from tests.mixin.dashboard_queries import interpolate, queries
 from tests.mixin.test_rules import promtool
 
 MINUTES = 20
@@ -118,9 +119,46 @@ def scenario() -> dict[str, Any]:
                     }
                     for cluster in CLUSTERS
                 ],
-            }
+            },
+            *dashboard_tests(),
         ],
     }
+
+
+def dashboard_tests() -> list[dict[str, Any]]:
+    """The fleet dashboard's timeline and down count, as the dashboard has them, on the store:
+    prod's campus is down (4, EXPORTER DOWN), test's shop CRITICAL, the namesakes OK."""
+    fleet = {q.panel: q.expr for q in queries() if q.dashboard == "site-status-fleet.json"}
+    every = {"cluster": ".*", "environment": ".*", "tier": ".*", "profile": ".*"}
+    shown = {("test", "shop"): 2, ("prod", "campus"): 4}
+    names = ("shop", "campus", "site0", "site1", "site2")
+    timeline = [
+        {
+            "labels": f'site_status_site:status{{cluster="{cluster}", site="{name}", '
+            'environment="prod", tier="priprod", profile="os2web"}',
+            "value": shown.get((cluster, name), 0),
+        }
+        for cluster in CLUSTERS
+        for name in names
+    ]
+    down = fleet["Exporters down"]
+    return [
+        {
+            "expr": interpolate(fleet["Site status over time"], every),
+            "eval_time": "8m",
+            "exp_samples": timeline,
+        },
+        {
+            "expr": interpolate(down, every),
+            "eval_time": "8m",
+            "exp_samples": [{"labels": "{}", "value": 1}],
+        },
+        {
+            "expr": interpolate(down, {**every, "cluster": "test"}),
+            "eval_time": "8m",
+            "exp_samples": [{"labels": "{}", "value": 0}],
+        },
+    ]
 
 
 def write(directory: Path, test: dict[str, Any]) -> Path:

@@ -52,8 +52,22 @@ FAMILIES: dict[str, tuple[str, list[dict[str, str]]]] = {
 }
 
 
+#: Every this many sites, one exporter does not answer (``up`` 0): the fleet's down branch has
+#: a few targets to show, as a fleet usually does.
+DOWN_EVERY = 40
+
+
+def is_down(i: int) -> bool:
+    return i % DOWN_EVERY == 1
+
+
 def site(i: int) -> str:
     return f"site-{i:03d}"
+
+
+def identity(i: int) -> dict[str, str]:
+    """The site labels of site ``i``'s info series."""
+    return {"site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
 
 
 def instance(i: int) -> str:
@@ -78,9 +92,13 @@ def openmetrics(
     number = [i for _ in clusters or ("",) for i in range(sites)]
     yield "# TYPE site_status_site_info gauge\n"
     for i, target in zip(number, targets, strict=True):
-        info = {**target, "site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
+        info = {**target, **identity(i)}
         yield from (f"site_status_site_info{{{labels_text(info)}}} 1 {t}\n" for t in times)
     if clusters:
+        yield "# TYPE up gauge\n"
+        for i, target in zip(number, targets, strict=True):
+            up = 0 if is_down(i) else 1
+            yield from (f"up{{{labels_text(target)}}} {up} {t}\n" for t in times)
         yield from recorded(targets, number, times)
     for name, (kind, label_sets) in FAMILIES.items():
         yield f"# TYPE {name} {kind}\n"
@@ -97,17 +115,22 @@ def openmetrics(
 
 def recorded(targets: list[dict[str, str]], number: list[int], times: range) -> Iterator[str]:
     """What the recording rules write for these targets (mixin/recording.py), with the labels
-    their ``by`` and joins keep: the probes' not-OK state and the availability windows."""
+    their ``by`` and joins keep: the rollup, the down targets, the probes' not-OK state and the
+    availability windows."""
     yield "# TYPE site_status_site:status gauge\n"
     for i, target in zip(number, targets, strict=True):
-        identity = {"site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
-        labels = labels_text({**target, **identity})
-        yield from (f"site_status_site:status{{{labels}}} {i % 3} {t}\n" for t in times)
+        labels = labels_text({"cluster": target["cluster"], **identity(i)})
+        value = 4 if is_down(i) else i % 3
+        yield from (f"site_status_site:status{{{labels}}} {value} {t}\n" for t in times)
+    yield "# TYPE site_status_exporter:down gauge\n"
+    for i, target in zip(number, targets, strict=True):
+        if is_down(i):
+            labels = labels_text({**target, **identity(i)})
+            yield from (f"site_status_exporter:down{{{labels}}} 1 {t}\n" for t in times)
     yield "# TYPE site_status_probe:not_ok gauge\n"
     for i, target in zip(number, targets, strict=True):
-        identity = {"site": site(i), "environment": "prod", "tier": "t2", "profile": "x"}
         for n, (probe, kind) in enumerate(PROBES):
-            labels = labels_text({**target, "probe": probe, "kind": kind, **identity})
+            labels = labels_text({**target, "probe": probe, "kind": kind, **identity(i)})
             yield from (f"site_status_probe:not_ok{{{labels}}} {(i + n) % 2} {t}\n" for t in times)
     for kind in ("availability", "reliability"):
         for window in ("1d", "7d", "30d"):
