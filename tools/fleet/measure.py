@@ -184,6 +184,13 @@ class QueryTiming:
         return statistics.median(self.latencies_ms)
 
     @property
+    def p90_ms(self) -> float:
+        """Interpolated between the runs around it (one run: that run)."""
+        if len(self.latencies_ms) < 2:
+            return self.latencies_ms[0]
+        return statistics.quantiles(self.latencies_ms, n=10, method="inclusive")[-1]
+
+    @property
     def max_ms(self) -> float:
         return max(self.latencies_ms)
 
