@@ -6,15 +6,10 @@ import contextlib
 import json
 from pathlib import Path
 
-import yaml
-
 from tests.gate.conftest import gate, maintenance_now, running_site
-from tests.support.exporter_process import REPO, free_port, wait_until
+from tests.support.analysis_template import analysis_query, shipped_template
+from tests.support.exporter_process import free_port, wait_until
 from tests.support.monitoring import Prometheus, running_prometheus
-
-PROMETHEUS_TEMPLATE = (
-    REPO / "k8s" / "components" / "argo-rollouts-analysis" / "analysistemplate-prometheus.yaml"
-)
 
 
 def site_states(prometheus: Prometheus) -> dict[str, float]:
@@ -26,15 +21,10 @@ def site_states(prometheus: Prometheus) -> dict[str, float]:
     }
 
 
-def analysis_result(prometheus: Prometheus, site: str) -> list[float]:
-    """What the site-status-prometheus AnalysisTemplate's query returns for ``site``."""
-    (template,) = [
-        doc
-        for doc in yaml.safe_load_all(PROMETHEUS_TEMPLATE.read_text())
-        if doc["metadata"]["name"] == "site-status-prometheus"
-    ]
-    query = template["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
-    return [float(s["value"][1]) for s in prometheus.query(query.replace("{{args.site}}", site))]
+def analysis_result(prometheus: Prometheus, **args: str) -> list[float]:
+    """What the site-status-prometheus AnalysisTemplate's query returns with ``args``."""
+    query = analysis_query(shipped_template(), **args)
+    return [float(s["value"][1]) for s in prometheus.query(query)]
 
 
 def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path: Path) -> None:
@@ -81,7 +71,7 @@ def test_many_sites_through_prometheus_name_the_failing_and_the_missing(tmp_path
         typo = gate("--prometheus", url, "--match", 'tier="prioprod"')
         typo_allowed = gate("--prometheus", url, "--match", 'tier="prioprod"', "--allow-empty")
         analysis = {
-            site: analysis_result(prometheus, site) for site in ("shop", "campus", "library")
+            site: analysis_result(prometheus, site=site) for site in ("shop", "campus", "library")
         }
     unreachable = gate("--prometheus", url, "--timeout", "2s")
 

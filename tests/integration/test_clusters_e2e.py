@@ -26,6 +26,7 @@ from mixin.alertmanager import alertmanager_config
 from mixin.config import MixinConfig
 from mixin.rules import rule_files
 from tests.gate.conftest import Site, gate, running_site
+from tests.gate.test_gate_prometheus import analysis_result
 from tests.integration.test_alerting_e2e import alertmanager_settings
 from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
 from tests.support.exporter_process import free_port, wait_until
@@ -229,6 +230,10 @@ def test_two_clusters_one_store(tmp_path: Path) -> None:
         wait_until(lambda: paged(receiver) == {("test", "shop")}, timeout=15, interval=0.3)
 
         check_dashboards(store)
+        # The Argo Rollouts analysis: per cluster on the store; its default (no cluster) finds
+        # nothing there rather than mixing the two shops, and is right on a cluster's own.
+        analysis = {c: analysis_result(store, site="shop", cluster=c) for c in (*CLUSTERS, "")}
+        analysis["test's own"] = analysis_result(clusters["test"], site="shop")
 
         url = store.url
         prod = gate("--prometheus", url, "--match", 'cluster="prod"')
@@ -247,6 +252,7 @@ def test_two_clusters_one_store(tmp_path: Path) -> None:
         # Nothing else paged meanwhile: prod's shop (same name, same instance) never did.
         assert paged(receiver) == {("test", "shop")}
 
+    assert analysis == {"test": [2.0], "prod": [0.0], "": [], "test's own": [2.0]}
     assert prod.returncode == 0, prod.stdout + prod.stderr
     assert prod.stdout.splitlines() == ["GATE OK - 2 site(s) at most OK"]
     assert test.returncode == 1, test.stdout + test.stderr

@@ -15,6 +15,8 @@ import yaml
 from exporter.cli import build_parser
 from tests.gate.conftest import gate, running_site
 from tests.k8s.test_manifests import kubernetes_validate
+from tests.mixin.test_rules import promtool
+from tests.support.analysis_template import analysis_query
 from tests.support.kustomize import K8S, build, documents
 from tests.support.node_tools import run_node_tool
 
@@ -156,6 +158,44 @@ def test_the_web_analysis_reads_the_rollup_code_from_status(
         for code in range(4)
     }
     assert verdicts == {0: (True, False), 1: (False, False), 2: (False, True), 3: (False, False)}
+
+
+def test_the_prometheus_analysis_judges_the_site_of_its_cluster_only(
+    rendered: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The rendered template's query, evaluated by Prometheus' engine (promtool): ``shop`` in
+    two clusters with the same instance (pod IPs repeat), CRITICAL in test, OK in prod. Asked
+    with a cluster, each cluster's own; with the default (no cluster), nothing on such a store,
+    and the site on a Prometheus whose series carry no cluster (one Prometheus, or a cluster's
+    own)."""
+    template = named(rendered, "AnalysisTemplate", "site-status-prometheus")
+    assert {"name": "cluster", "value": ""} in template["spec"]["args"]
+
+    def shop(cluster: str, status: int) -> list[dict[str, str]]:
+        target = f'{cluster}job="site-status", instance="10.42.0.7:9918"'
+        return [
+            {"series": f'site_status_site_info{{{target}, site="shop"}}', "values": "1x5"},
+            {"series": f"site_status_site_status{{{target}}}", "values": f"{status}x5"},
+        ]
+
+    def expect(cluster: str | None, value: int | None) -> dict[str, Any]:
+        args = {"site": "shop"} if cluster is None else {"site": "shop", "cluster": cluster}
+        samples = [] if value is None else [{"labels": "{}", "value": value}]
+        return {"expr": analysis_query(template, **args), "eval_time": "4m", "exp_samples": samples}
+
+    store = [*shop('cluster="test", ', 2), *shop('cluster="prod", ', 0)]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": store,
+            "promql_expr_test": [expect("test", 2), expect("prod", 0), expect(None, None)],
+        },
+        {"interval": "1m", "input_series": shop("", 2), "promql_expr_test": [expect(None, 2)]},
+    ]
+    document = {"rule_files": [], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "analysis.test.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    result = promtool("test", "rules", "analysis.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_presync_hook_judges_before_anything_is_applied(rendered: list[dict[str, Any]]) -> None:
