@@ -13,6 +13,7 @@ from typing import Any
 
 from mixin.alertmanager import alertmanager_config_crd
 from mixin.config import MixinConfig
+from mixin.notifications import TEMPLATE, TEMPLATE_FILE
 from mixin.render import GENERATED, to_json, to_yaml
 from mixin.rules import rule_files
 
@@ -23,6 +24,11 @@ NAMESPACE = "monitoring"
 #: The label the Grafana chart's dashboard sidecar watches (``sidecar.dashboards.label``), with
 #: the value kube-prometheus-stack sets (``labelValue: "1"``).
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+#: The ConfigMap holding alerts/site-status.tmpl, for the Alertmanager resource's
+#: ``alertmanagerConfiguration.templates`` (docs/kube-prometheus-stack/values.yaml): the
+#: operator mounts each listed key at /etc/alertmanager/templates/KEY and lists that path in the
+#: config it generates (prometheus-operator pkg/alertmanager/operator.go, statefulset.go).
+TEMPLATES_CONFIG_MAP = "site-status-alertmanager-templates"
 
 
 def prometheus_rule(config: MixinConfig) -> dict[str, Any]:
@@ -46,6 +52,15 @@ def dashboard_config_map(name: str, dashboard: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def templates_config_map() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": TEMPLATES_CONFIG_MAP},
+        "data": {TEMPLATE_FILE: TEMPLATE},
+    }
+
+
 def cluster_files(config: MixinConfig, dashboards: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Path relative to the repository -> content; ``dashboards``: name -> dashboard."""
     maps = [dashboard_config_map(name, document) for name, document in dashboards.items()]
@@ -56,4 +71,5 @@ def cluster_files(config: MixinConfig, dashboards: dict[str, dict[str, Any]]) ->
             alertmanager_config_crd(NAMESPACE), GENERATED
         ),
         f"{CLUSTER}/dashboards.yaml": dashboards_text,
+        f"{CLUSTER}/alertmanager-templates.yaml": to_yaml(templates_config_map(), GENERATED),
     }

@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from mixin.alerts import with_cluster
 from mixin.config import MixinConfig
 from tests.docs.snippets import DOCS, REPO, fenced_blocks, shown_in
+from tests.k8s.test_manifests import strict
 from tests.support.exporter_process import free_port, wait_until
 from tests.support.kustomize import documents
 from tests.support.node_tools import logql_syntax_errors
@@ -31,6 +33,16 @@ RECEIVERS_YML = DOCS / "alertmanager" / "receivers.yml"
 OVERLAY = DOCS / "k8s-cluster-overlay"
 KPS_VALUES = DOCS / "kube-prometheus-stack" / "values.yaml"
 RULE_FILES = sorted((REPO / "alerts").glob("*.rules.yml"))
+CHART_VALUES_EXCERPT = (
+    Path(__file__).parent / "fixtures" / "kube-prometheus-stack-values-excerpt.yaml"
+)
+CRD_EXCERPT = (
+    REPO
+    / "tests"
+    / "k8s"
+    / "crds"
+    / "alertmanagers.monitoring.coreos.com.v1.alertmanagerConfiguration.yaml"
+)
 
 
 def tool(name: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -189,13 +201,72 @@ def test_the_chart_values_select_what_k8s_cluster_installs() -> None:
     spec = values["alertmanager"]["alertmanagerSpec"]
     assert spec["alertmanagerConfiguration"]["name"] == routing["metadata"]["name"]
     sidecar = values["grafana"]["sidecar"]["dashboards"]
-    dashboards = [o for o in objects if o["kind"] == "ConfigMap"]
+    dashboards = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-dashboard")
+    ]
     assert dashboards
     for config_map in dashboards:
         assert config_map["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
     prometheus_spec = values["prometheus"]["prometheusSpec"]
     assert prometheus_spec["ruleSelectorNilUsesHelmValues"] is False
     assert prometheus_spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+
+
+def alertmanager_configuration_errors(configuration: Any) -> list[str]:
+    """``configuration`` against the chart's Alertmanager CRD, unknown keys forbidden."""
+    schema = yaml.safe_load(CRD_EXCERPT.read_text())
+    validator = jsonschema.Draft7Validator(strict(schema))
+    return [
+        f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(configuration)
+    ]
+
+
+def key_paths(tree: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    if not isinstance(tree, dict):
+        return set()
+    found = set()
+    for key, value in tree.items():
+        found.add((*prefix, key))
+        found |= key_paths(value, (*prefix, key))
+    return found
+
+
+def test_the_alertmanager_values_are_the_charts_keys_and_the_crds_fields() -> None:
+    """Every key under ``alertmanager`` down to ``alertmanagerConfiguration`` is the chart's
+    (the vendored excerpt of its values.yaml), and what is under it, which the chart copies into
+    the Alertmanager resource, passes the chart's CRD schema with unknown fields forbidden."""
+    ours = yaml.safe_load(KPS_VALUES.read_text())["alertmanager"]
+    chart = yaml.safe_load(CHART_VALUES_EXCERPT.read_text())["alertmanager"]
+    configuration = ours["alertmanagerSpec"]["alertmanagerConfiguration"]
+    above = {p for p in key_paths(ours) if "alertmanagerConfiguration" not in p[:-1]}
+    assert above <= key_paths(chart), above - key_paths(chart)
+    assert alertmanager_configuration_errors(configuration) == []
+    # Not vacuous: the chart's templateFiles key does not belong there, and a reference needs
+    # its key.
+    assert alertmanager_configuration_errors({**configuration, "templateFiles": {}})
+    assert alertmanager_configuration_errors({"templates": [{"configMap": {"name": "x"}}]})
+
+
+def test_the_templates_the_values_name_are_what_k8s_cluster_installs() -> None:
+    """Each template the Alertmanager resource lists is a ConfigMap key k8s/cluster installs in
+    Alertmanager's namespace, holding alerts/site-status.tmpl; the operator mounts it at
+    /etc/alertmanager/templates/KEY, the path docs/alerts.md gives."""
+    values = yaml.safe_load(KPS_VALUES.read_text())
+    templates = values["alertmanager"]["alertmanagerSpec"]["alertmanagerConfiguration"]["templates"]
+    maps = {
+        o["metadata"]["name"]: o
+        for o in documents(REPO / "k8s" / "cluster")
+        if o["kind"] == "ConfigMap"
+    }
+    assert templates
+    for reference in templates:
+        config_map = maps[reference["configMap"]["name"]]
+        key = reference["configMap"]["key"]
+        assert config_map["data"][key] == (REPO / "alerts" / "site-status.tmpl").read_text()
+        assert f"/etc/alertmanager/templates/{key}" in ALERTS_DOC.read_text()
 
 
 def test_the_documented_mixin_links_are_a_valid_mixin_config() -> None:

@@ -98,11 +98,11 @@ def test_the_plain_example_has_no_exec_rights_and_no_drupal_probe(
     assert not [p for p in config.probes if p.kind == "drupal"]
 
 
-def test_the_cluster_renders_rules_routing_and_dashboards_once(
+def test_the_cluster_renders_rules_routing_templates_and_dashboards_once(
     cluster: list[dict[str, Any]],
 ) -> None:
     kinds = sorted(doc["kind"] for doc in cluster)
-    assert kinds == ["AlertmanagerConfig", "ConfigMap", "ConfigMap", "PrometheusRule"]
+    assert kinds == ["AlertmanagerConfig", "ConfigMap", "ConfigMap", "ConfigMap", "PrometheusRule"]
     assert {doc["metadata"]["namespace"] for doc in cluster} == {"monitoring"}
     for site in SITES:
         assert not {doc["kind"] for doc in documents(site)} & CLUSTER_KINDS, site
@@ -113,7 +113,9 @@ def test_the_dashboards_are_config_maps_for_grafanas_sidecar(
 ) -> None:
     """The Grafana chart's sidecar loads ConfigMaps labelled grafana_dashboard (the label
     kube-prometheus-stack's values set, value "1"); their files are dashboards/*.json."""
-    maps = by_kind(cluster, "ConfigMap")
+    maps = [
+        m for m in by_kind(cluster, "ConfigMap") if m["metadata"]["name"].endswith("-dashboard")
+    ]
     shipped = {path.name: path.read_text() for path in (REPO / "dashboards").glob("*.json")}
     found = {}
     for config_map in maps:
