@@ -48,8 +48,12 @@ def read_config_bytes(path: str | os.PathLike[str], max_bytes: int) -> bytes:
 class FileRefused(OSError):
     """A file that is not read: the message says why in one line, never what it holds."""
 
-    def __init__(self, reason: str, too_large: bool = False, missing: bool = False) -> None:
+    def __init__(
+        self, reason: str, too_large: bool = False, missing: bool = False, number: int | None = None
+    ) -> None:
         super().__init__(reason)
+        #: The error number of the failed open or read (``EACCES``), None for a refusal of ours.
+        self.errno = number
         self.too_large = too_large
         #: No such file (a kubeconfig list skips those, as kubectl does).
         self.missing = missing
@@ -65,7 +69,8 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as error:
         missing = error.errno == errno.ENOENT
-        raise FileRefused(f"cannot read: {error.strerror}", missing=missing) from None
+        reason = f"cannot read: {error.strerror}"
+        raise FileRefused(reason, missing=missing, number=error.errno) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -85,7 +90,7 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     except FileRefused:
         raise
     except OSError as error:
-        raise FileRefused(f"cannot read: {error.strerror}") from None
+        raise FileRefused(f"cannot read: {error.strerror}", number=error.errno) from None
     finally:
         os.close(fd)
 

@@ -20,14 +20,15 @@ from anyio.abc import TaskGroup
 
 from exporter.config import SiteStatusConfig, Timing
 from exporter.context import ProbeRuntime, RunContext
+from exporter.failure_text import secret_file_failed, timed_out
 from exporter.probe_api import MetricFamily, ProbeConfig, Result
 from exporter.reasons import Reason
 from exporter.redact import redact_known
 from exporter.registry import KindRegistry
 from exporter.run_stats import RunStats
+from exporter.secret_files import SecretFileError
 from exporter.status import Status
 from exporter.store import ProbeRecord, ProbeSpec, ResultStore
-from exporter.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,13 @@ class ProbeRunner:
                 _check_samples(result, kind.metrics)
             if scope.cancelled_caught:
                 self.stats.errors[probe.kind, "timeout"] += 1
-                result = Result(
-                    Status.UNKNOWN,
-                    f"timed out after {format_duration(timeout)}",
-                    reason=Reason.TIMEOUT,
-                )
+                failure = timed_out(timeout)
+                result = Result(Status.UNKNOWN, failure.text, reason=failure.reason)
+        except SecretFileError as error:  # any kind's token, password or CA file, one wording
+            self.stats.errors[probe.kind, "exception"] += 1
+            failure = secret_file_failed(error.path, error)
+            details = {"error": type(error).__name__, "file": error.path}
+            result = Result(Status.UNKNOWN, failure.text, details, reason=failure.reason)
         except Exception as error:  # a probe's failure is a result, never a crash
             self.stats.errors[probe.kind, "exception"] += 1
             log.debug("probe %s raised", probe.name, exc_info=True)

@@ -26,14 +26,36 @@ READ_TIMEOUT = 5.0
 
 
 class SecretFileError(OSError):
-    """A secret file that cannot be used; one line naming the file, never its contents."""
+    """A secret file that cannot be used; one line naming the file, never its contents.
+
+    ``path``, ``missing``, ``errno`` (of the failed open or read, or None) and ``why`` (the
+    message without the path) let callers word it (``exporter.failure_text``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        why: str,
+        *,
+        missing: bool = False,
+        number: int | None = None,
+    ) -> None:
+        super().__init__(f"{path}: {why}")
+        self.errno = number
+        self.path = os.fspath(path)
+        self.why = why
+        self.missing = missing
+
+
+def _refused(path: str | os.PathLike[str], error: FileRefused) -> SecretFileError:
+    return SecretFileError(path, str(error), missing=error.missing, number=error.errno)
 
 
 def read_secret_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_SECRET_BYTES) -> bytes:
     try:
         return read_regular_file(path, max_bytes)
     except FileRefused as error:
-        raise SecretFileError(f"{path}: {error}") from None
+        raise _refused(path, error) from None
 
 
 def read_secret_bytes_or_missing(
@@ -45,7 +67,7 @@ def read_secret_bytes_or_missing(
     except FileRefused as error:
         if error.missing:
             return None
-        raise SecretFileError(f"{path}: {error}") from None
+        raise _refused(path, error) from None
 
 
 def read_secret_text(path: str | os.PathLike[str], max_bytes: int = MAX_SECRET_BYTES) -> str:
@@ -54,7 +76,7 @@ def read_secret_text(path: str | os.PathLike[str], max_bytes: int = MAX_SECRET_B
     try:
         return data.decode("utf-8").strip()
     except UnicodeDecodeError as error:
-        raise SecretFileError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        raise SecretFileError(path, f"not UTF-8 text (byte {error.start})") from None
 
 
 def read_single_line(path: str | os.PathLike[str], what: str) -> str:
@@ -64,7 +86,7 @@ def read_single_line(path: str | os.PathLike[str], what: str) -> str:
     text = read_secret_text(path)
     if not text.isascii() or not text.isprintable() or "\n" in text:
         raise SecretFileError(
-            f"{path}: not a {what} (it holds line breaks, controls or non-ASCII characters)"
+            path, f"not a {what} (it holds line breaks, controls or non-ASCII characters)"
         )
     return text
 
@@ -77,8 +99,8 @@ async def read_in_thread(path: Path | str, max_bytes: int = MAX_SECRET_BYTES) ->
                 read_secret_bytes, path, max_bytes, abandon_on_cancel=True
             )
     except TimeoutError:
-        message = f"{path}: no answer within {READ_TIMEOUT:.0f} s (a hung mount?)"
-        raise SecretFileError(message) from None
+        message = f"no answer within {READ_TIMEOUT:.0f} s (a hung mount?)"
+        raise SecretFileError(path, message) from None
     return data
 
 
