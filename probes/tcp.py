@@ -10,8 +10,6 @@ failures with their reason, an answer that does not match.
 
 from __future__ import annotations
 
-import os
-import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +20,14 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 from pydantic import Field, field_validator, model_validator
 
+from exporter.failure_text import (
+    Failure,
+    connection_closed,
+    endpoint,
+    network_failure,
+    timed_out,
+    tls_failed,
+)
 from exporter.probe_api import (
     MetricFamily,
     ProbeConfig,
@@ -43,7 +49,6 @@ from probes.tls import (
     cert_not_after,
     default_expiry_limits,
     graded_expiry,
-    handshake_failure,
     shared_ssl_context,
 )
 
@@ -134,18 +139,15 @@ class Connection:
 async def run(config: TcpProbe, context: ProbeContext) -> Result:
     deadline = anyio.current_time() + own_budget(context)
     connection = Connection(config, {"host": config.host, "port": config.port})
+    target = endpoint(config.host, config.port)
     started = anyio.current_time()
     try:
         with until(deadline):
             stream: ByteStream = await anyio.connect_tcp(config.host, config.port)
     except TimeoutError:
-        within = format_duration(context.timeout)
-        return failed(connection, f"no connection within {within}", Reason.TIMEOUT)
-    except socket.gaierror as error:
-        text = f"cannot resolve {config.host}: {error_text(error)}"
-        return failed(connection, text, Reason.DNS)
+        return failed(connection, timed_out(context.timeout, "connecting to", target))
     except OSError as error:
-        return failed(connection, connect_failure(error), connect_why(error))
+        return failed(connection, network_failure(config.host, config.port, error))
     try:
         connected(connection, stream, anyio.current_time() - started)
         if config.tls:
@@ -164,42 +166,9 @@ def until(deadline: float) -> AbstractContextManager[anyio.CancelScope]:
     return anyio.fail_after(max(0.0, deadline - anyio.current_time()))
 
 
-def failed(connection: Connection, reason: str, why: Reason) -> Result:
-    connection.add(Status.CRITICAL, reason, why)
+def failed(connection: Connection, failure: Failure) -> Result:
+    connection.add(Status.CRITICAL, failure.text, failure.reason)
     return connection.result()
-
-
-def connect_why(error: OSError) -> Reason:
-    """``refused`` if any attempt was refused or reset, else ``network``."""
-    refused = (ConnectionRefusedError, ConnectionResetError)
-    if any(isinstance(cause, refused) for cause in attempt_errors(error)):
-        return Reason.REFUSED
-    return Reason.NETWORK
-
-
-def connect_failure(error: OSError) -> str:
-    """``connection refused``: the reasons of every failed attempt (IPv6 and IPv4), deduplicated."""
-    reasons = dict.fromkeys(error_text(cause) for cause in attempt_errors(error))
-    return "; ".join(reasons)
-
-
-def attempt_errors(error: OSError) -> list[BaseException]:
-    """anyio raises "All connection attempts failed" from the attempts' errors."""
-    cause = error.__cause__
-    if isinstance(cause, BaseExceptionGroup):
-        return list(cause.exceptions)
-    return [cause if cause is not None else error]
-
-
-def error_text(error: BaseException) -> str:
-    """``connection refused`` from ``[Errno 111] Connection refused``."""
-    if isinstance(error, OSError) and error.errno and not isinstance(error, socket.gaierror):
-        text = os.strerror(error.errno)  # asyncio's strerror is "Connect call failed (...)"
-    elif isinstance(error, OSError) and error.strerror:
-        text = error.strerror
-    else:
-        text = str(error) or type(error).__name__
-    return text[:1].lower() + text[1:]
 
 
 def connected(connection: Connection, stream: ByteStream, seconds: float) -> None:
@@ -208,17 +177,12 @@ def connected(connection: Connection, stream: ByteStream, seconds: float) -> Non
     if isinstance(address, tuple):
         connection.details["address"] = str(address[0])
     connection.samples.append(Sample(CONNECT.name, seconds))
-    text = f"connected in {short_duration(seconds)}"
+    text = f"connected in {format_duration(seconds)}"
     limits = connection.config.connect_time
     status = Status.OK if limits is None else limits.grade(seconds)
     if status is not Status.OK and limits is not None:
         text = f"{text} ({limits.describe(status)})"
     connection.add(status, text, Reason.SLOW)
-
-
-def short_duration(seconds: float) -> str:
-    """``2.1ms`` below a second, else ``1.5s``."""
-    return f"{seconds * 1000:.1f}ms" if seconds < 1 else format_duration(seconds)
 
 
 async def handshake(
@@ -228,6 +192,7 @@ async def handshake(
     config = connection.config
     server_name = config.server_name or config.host
     ssl_context = shared_ssl_context(context, config.verify, config.ca_file)
+    target = endpoint(config.host, config.port)
     started = anyio.current_time()
     try:
         with until(deadline):
@@ -235,14 +200,13 @@ async def handshake(
                 stream, hostname=server_name, ssl_context=ssl_context, standard_compatible=False
             )
     except TimeoutError:
-        within = format_duration(context.timeout)
-        failed(connection, f"no TLS handshake within {within}", Reason.TIMEOUT)
+        failed(connection, timed_out(context.timeout, "in the TLS handshake with", target))
         return None
     except ssl.SSLError as error:
-        failed(connection, handshake_failure(error), Reason.TLS)
+        failed(connection, tls_failed(target, error))
         return None
     except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-        failed(connection, "TLS handshake failed: connection closed by the server", Reason.TLS)
+        failed(connection, tls_failed(target, "connection closed by the server"))
         return None
     connection.details["tls"] = tls_details(tls_stream, server_name, started)
     graded_certificate(connection, tls_stream.extra(TLSAttribute.ssl_object))
@@ -276,14 +240,15 @@ async def converse(
     """Send ``send`` and wait for a line matching ``expect``, if configured."""
     config = connection.config
     if config.send is not None:
+        target = endpoint(config.host, config.port)
         try:
             with until(deadline):
                 await stream.send(line_to_send(config.send))
         except TimeoutError:
-            failed(connection, f"could not send within {format_duration(timeout)}", Reason.TIMEOUT)
+            failed(connection, timed_out(timeout, "sending to", target))
             return
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            failed(connection, "connection closed while sending", Reason.NETWORK)
+            failed(connection, connection_closed(target, "while sending"))
             return
     if config.expect is None:
         return
@@ -293,7 +258,7 @@ async def converse(
         connection.details["matched"] = exchange.matched
         return
     why = Reason.TIMEOUT if exchange.ended == "timeout" else Reason.BODY
-    connection.add(Status.CRITICAL, mismatch(config.expect, exchange, timeout), why)
+    connection.add(Status.CRITICAL, mismatch(config, exchange, timeout), why)
 
 
 def line_to_send(text: str) -> bytes:
@@ -339,19 +304,19 @@ def first_match(pattern: CompiledRegex, lines: list[str]) -> str | None:
     return next((line for line in lines if pattern.search(line) is not None), None)
 
 
-def mismatch(expect: str, exchange: TcpExchange, timeout: float) -> str:
-    """``expected /^OK/, got 'ERR busy'`` and the like."""
-    wanted = f"expected /{expect}/"
-    if not exchange.received:
-        if exchange.ended == "timeout":
-            return f"{wanted}, got nothing within {format_duration(timeout)}"
-        return f"{wanted}, got nothing (connection closed)"
-    got = f"{wanted}, got {excerpt(exchange.received, SUMMARY_EXCERPT)!r}"
+def mismatch(config: TcpProbe, exchange: TcpExchange, timeout: float) -> str:
+    """``expected /^OK/, got 'ERR busy'``; at the deadline ``timed out after 5s waiting for
+    /^OK/ from mail.example:25, got 'ERR busy'``."""
+    expect = config.expect
+    got = f", got {excerpt(exchange.received, SUMMARY_EXCERPT)!r}" if exchange.received else ""
     if exchange.ended == "timeout":
-        return f"{got} (no match within {format_duration(timeout)})"
+        target = endpoint(config.host, config.port)
+        return timed_out(timeout, f"waiting for /{expect}/ from", target).text + got
+    if not exchange.received:
+        return f"expected /{expect}/, got nothing (connection closed)"
     if exchange.ended == "limit":
-        return f"{got} (no match in {MAX_READ // 1024} KiB)"
-    return got
+        return f"expected /{expect}/{got} (no match in {MAX_READ // 1024} KiB)"
+    return f"expected /{expect}/{got}"
 
 
 def excerpt(data: bytes, limit: int) -> str:

@@ -12,7 +12,6 @@ Stable API (the ``http`` kind imports these):
 - ``cert_not_after(ssl_object)``: the peer certificate's notAfter as a Unix timestamp, also when
   ``verify`` is off (then read from the DER certificate), or ``None``.
 - ``graded_expiry(limits, not_after, now)``: ``(status, "certificate expires in 3 days (min 7)")``.
-- ``handshake_failure(error)``: a one-line reason for a failed TLS handshake.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ __all__ = [
     "default_expiry_limits",
     "describe_days",
     "graded_expiry",
-    "handshake_failure",
     "make_ssl_context",
     "shared_ssl_context",
 ]
@@ -168,10 +166,3 @@ def describe_days(days: float) -> str:
 def plural_days(days: float) -> str:
     whole = max(1, round(days))
     return "1 day" if whole == 1 else f"{whole} days"
-
-
-def handshake_failure(error: ssl.SSLError) -> str:
-    """``TLS verification failed: certificate has expired`` and the like."""
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS verification failed: {error.verify_message or error.reason}"
-    return f"TLS handshake failed: {error.reason or error}"

@@ -13,7 +13,6 @@ import dataclasses
 import http.cookiejar
 import json
 import re
-import socket
 import ssl
 import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +21,15 @@ from urllib.parse import urlsplit
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from exporter.failure_text import (
+    Failure,
+    connection_closed,
+    endpoint,
+    leaf_errors,
+    network_failure,
+    timed_out,
+    tls_failed,
+)
 from exporter.outbound import http_client
 from exporter.probe_api import (
     AbsolutePath,
@@ -300,6 +308,7 @@ async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[HttpExchan
         auth = httpx.BasicAuth(config.basic_auth.username, password)
     client = client_for(config, context)
     budget = own_budget(context)  # ends before the runner's deadline: a graded timeout
+    failure: Failure | None = None
     with anyio.move_on_after(budget) as scope:
         try:
             async with client.stream(
@@ -317,11 +326,11 @@ async def exchange(config: HttpProbe, context: ProbeContext) -> tuple[HttpExchan
                 result.stage = "body"
                 await read_capped(response, result, config.max_body_bytes)
         except httpx.HTTPError as error:
-            result.error = transport_error(error, result.stage)
-            result.error_why = transport_why(error)
+            failure = transport_failure(error, result.stage, config.url)
     if scope.cancelled_caught:
-        result.error = timeout_error(result, budget)
-        result.error_why = Reason.TIMEOUT
+        failure = timeout_failure(result, context.timeout, config.url)
+    if failure is not None:
+        result.error, result.error_why = failure.text, failure.reason
     return result, secrets
 
 
@@ -348,66 +357,53 @@ def peer_cert_not_after(response: httpx.Response) -> float | None:
     return tls.cert_not_after(ssl_object) if ssl_object is not None else None
 
 
-def transport_error(error: Exception, stage: str) -> str:
-    """Words for what went wrong on the wire: ``connection refused``, ``TLS: ...``."""
+def transport_failure(error: httpx.HTTPError, stage: str, url: str) -> Failure:
+    """What went wrong on the wire, worded as every kind words it (``exporter.failure_text``):
+    ``cannot connect to 127.0.0.1:8080: connection refused``, ``TLS handshake with ...``."""
     import httpx
 
-    causes = list(error_chain(error))
+    host, port = peer(error, url)
+    target = endpoint(host, port)
+    causes = leaf_errors(error)
     text = str(error) or type(error).__name__
     if isinstance(error, httpx.TooManyRedirects):
-        return f"too many redirects ({text})"
+        return Failure(f"too many redirects ({text})", Reason.NETWORK)
     ssl_error = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
     if ssl_error is not None:
-        return tls.handshake_failure(ssl_error)
+        return tls_failed(target, ssl_error)
     if isinstance(error, httpx.ConnectError):
-        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text.lower():
-            return "connection refused"
-        unresolved = next((c for c in causes if isinstance(c, socket.gaierror)), None)
-        if unresolved is not None:  # worded as the tcp and dns probes word it, host named
-            why = unresolved.strerror or str(unresolved)
-            return f"cannot resolve {error.request.url.host}: {why[:1].lower()}{why[1:]}"
-        return f"cannot connect: {text}"
+        return network_failure(host, port, error)
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
         where = "mid-body" if stage == "body" else "before the answer"
-        return f"connection closed {where}: {text}"
-    return f"{type(error).__name__}: {text}"
+        return connection_closed(target, where, error)
+    reason = Reason.TIMEOUT if isinstance(error, httpx.TimeoutException) else Reason.NETWORK
+    return Failure(f"{type(error).__name__}: {text}", reason)
 
 
-def transport_why(error: Exception) -> Reason:
-    """The bounded reason of ``transport_error``'s words."""
+def peer(error: httpx.HTTPError, url: str) -> tuple[str, int]:
+    """The host and port the failed request went to (after redirects, if any)."""
     import httpx
 
-    causes = error_chain(error)
-    if any(isinstance(c, ssl.SSLError) for c in causes):
-        return Reason.TLS
-    if any(isinstance(c, ConnectionRefusedError | ConnectionResetError) for c in causes):
-        return Reason.REFUSED
-    if any(isinstance(c, socket.gaierror) for c in causes):
-        return Reason.DNS
-    if isinstance(error, httpx.TimeoutException):
-        return Reason.TIMEOUT
-    if isinstance(error, httpx.ConnectError) and "refused" in str(error).lower():
-        return Reason.REFUSED
-    return Reason.NETWORK
+    try:
+        request_url = error.request.url
+    except RuntimeError:  # an error raised before a request existed
+        request_url = httpx.URL(url)
+    return request_url.host, request_url.port or (443 if request_url.scheme == "https" else 80)
 
 
-def error_chain(error: BaseException) -> list[BaseException]:
-    """The error and its causes, innermost last."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def timeout_error(result: HttpExchange, budget: float) -> str:
-    within = format_duration(budget)
+def timeout_failure(result: HttpExchange, timeout: float, url: str) -> Failure:
+    """``timed out after 5s connecting to shop.example:443``; the stage the request was in."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    target = endpoint(host, parts.port or (443 if parts.scheme == "https" else 80))
     if result.stage == "body":
-        return f"body not complete within {within} (headers came, then the server stalled)"
+        failure = timed_out(timeout, "reading the body from", target)
+        return Failure(f"{failure.text} (the headers came, then it stalled)", failure.reason)
     if result.stage in ("request", "headers"):
-        return f"no answer within {within}"
-    return f"no connection within {within}"
+        return timed_out(timeout, "waiting for an answer from", target)
+    if "connection.connect_tcp" in result.marks:
+        return timed_out(timeout, "in the TLS handshake with", target)
+    return timed_out(timeout, "connecting to", target)
 
 
 # --- grading -------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import pytest
 import trustme
 
 from exporter.asyncio_transport import READ_HIGH_WATER
+from exporter.failure_text import leaf_errors
 from exporter.outbound import http_client
-from probes.http.probe import error_chain
 from tests.support.raw_http import HUGE, OK, RawServer, server
 
 __all__ = ["server"]  # the fixture, used by name
@@ -81,8 +81,8 @@ async def test_connection_refused_is_a_connect_error_with_its_cause(on_asyncio: 
     async with client(on_asyncio) as http:
         with pytest.raises(httpx.ConnectError) as raised:
             await http.get(f"http://127.0.0.1:{port}/")
-    # The probe's error_chain walks causes and contexts down to the OS error.
-    causes = error_chain(raised.value)
+    # The failure wording (exporter.failure_text) walks causes and contexts down to the OS error.
+    causes = leaf_errors(raised.value)
     assert any(isinstance(cause, ConnectionRefusedError) for cause in causes)
 
 

@@ -183,7 +183,8 @@ async def test_connection_refused() -> None:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     result = await run(probe(f"http://127.0.0.1:{port}/healthz"))
-    assert (result.status, result.summary) == (Status.CRITICAL, "connection refused")
+    refused = f"cannot connect to 127.0.0.1:{port}: connection refused"
+    assert (result.status, result.summary) == (Status.CRITICAL, refused)
 
 
 async def test_a_name_that_does_not_resolve_is_named() -> None:
@@ -232,7 +233,8 @@ async def test_wrong_certificate_host(ca_file: tuple[trustme.CA, str]) -> None:
         server.route("/h", body="ok")
         result = await run(probe(server.url("/h"), ca_file=path))
         assert result.status is Status.CRITICAL
-        assert result.summary.startswith("TLS verification failed")
+        handshake = f"TLS handshake with 127.0.0.1:{server.port} failed: IP address mismatch"
+        assert result.summary.startswith(handshake), result.summary
         unverified = await run(probe(server.url("/h"), verify=False))
         assert unverified.status is Status.OK
 

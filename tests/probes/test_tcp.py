@@ -153,9 +153,10 @@ async def test_localhost_name_resolves_and_connects(serve: Serve) -> None:
 
 
 async def test_refused_port_is_critical() -> None:
-    result = await run_probe(port=free_closed_port())
+    port = free_closed_port()
+    result = await run_probe(port=port)
     assert result.status is Status.CRITICAL
-    assert result.summary == "connection refused"
+    assert result.summary == f"cannot connect to 127.0.0.1:{port}: connection refused"
     assert result.samples == ()
 
 
@@ -173,11 +174,13 @@ async def test_send_and_expect_a_reply(serve: Serve) -> None:
 
 async def test_reply_that_does_not_match_is_critical_at_the_deadline(serve: Serve) -> None:
     started = time.monotonic()
-    result = await run_probe(budget=0.5, port=serve("line"), send="PING", expect="^PONG")
+    port = serve("line")
+    result = await run_probe(budget=0.5, port=port, send="PING", expect="^PONG")
     assert time.monotonic() - started < 1.0
     assert result.status is Status.CRITICAL
     assert result.summary == (
-        "expected /^PONG/, got 'HELLO site-status\\r\\nECHO PING' (no match within 0.5s)"
+        f"timed out after 0.5s waiting for /^PONG/ from 127.0.0.1:{port}, "
+        "got 'HELLO site-status\\r\\nECHO PING'"
     )
     assert "\n" not in result.summary
 
@@ -192,10 +195,11 @@ async def test_mismatch_excerpt_is_capped(serve: Serve) -> None:
 
 async def test_silent_server_is_critical_within_the_timeout(serve: Serve) -> None:
     started = time.monotonic()
-    result = await run_probe(budget=0.5, port=serve("silent"), expect="^220 ")
+    port = serve("silent")
+    result = await run_probe(budget=0.5, port=port, expect="^220 ")
     assert time.monotonic() - started < 1.0
     assert result.status is Status.CRITICAL
-    assert result.summary == "expected /^220 /, got nothing within 0.5s"
+    assert result.summary == f"timed out after 0.5s waiting for /^220 / from 127.0.0.1:{port}"
 
 
 async def test_connect_time_limit(serve: Serve) -> None:
@@ -228,8 +232,8 @@ async def test_server_name_is_checked_and_sent(serve: Serve, ca: trustme.CA, ca_
     wrong = await run_probe(port=port, tls=True, ca_file=ca_file, server_name="www.example.org")
     assert wrong.status is Status.CRITICAL
     assert wrong.summary == (
-        "TLS verification failed: Hostname mismatch, certificate is not valid for "
-        "'www.example.org'."
+        f"TLS handshake with 127.0.0.1:{port} failed: hostname mismatch, certificate is not "
+        "valid for 'www.example.org'"
     )
     assert "site_status_tls_cert_expiry_timestamp_seconds" not in sample_values(wrong)
 
@@ -238,7 +242,9 @@ async def test_unknown_ca_is_critical(serve: Serve, ca: trustme.CA) -> None:
     port = serve("line", server_context(ca, NOW + datetime.timedelta(days=90)))
     result = await run_probe(port=port, tls=True)
     assert result.status is Status.CRITICAL
-    assert result.summary == "TLS verification failed: unable to get local issuer certificate"
+    assert result.summary == (
+        f"TLS handshake with 127.0.0.1:{port} failed: unable to get local issuer certificate"
+    )
 
 
 async def test_certificate_expiring_in_three_days(
@@ -263,7 +269,8 @@ async def test_expired_certificate(serve: Serve, ca: trustme.CA, ca_file: str) -
     port = serve("line", context)
     verified = await run_probe(port=port, tls=True, ca_file=ca_file)
     assert verified.status is Status.CRITICAL
-    assert verified.summary == "TLS verification failed: certificate has expired"
+    expired = f"TLS handshake with 127.0.0.1:{port} failed: certificate has expired"
+    assert verified.summary == expired
     # Without verification the expiry is still read (from the DER certificate) and graded.
     unverified = await run_probe(port=port, tls=True, verify=False)
     assert unverified.status is Status.CRITICAL
@@ -280,17 +287,20 @@ async def test_unverified_tls_reads_expiry_of_unknown_ca(serve: Serve, ca: trust
 
 
 async def test_tls_to_a_plain_server_is_critical(serve: Serve) -> None:
-    result = await run_probe(budget=1.0, port=serve("line"), tls=True)
+    port = serve("line")
+    result = await run_probe(budget=1.0, port=port, tls=True)
     assert result.status is Status.CRITICAL
-    assert result.summary.startswith("TLS handshake failed: ")
+    handshake = f"TLS handshake with 127.0.0.1:{port} failed: "
+    assert result.summary.startswith(handshake), result.summary
 
 
 async def test_tls_to_a_silent_server_times_out(serve: Serve) -> None:
     started = time.monotonic()
-    result = await run_probe(budget=0.5, port=serve("silent"), tls=True)
+    port = serve("silent")
+    result = await run_probe(budget=0.5, port=port, tls=True)
     assert time.monotonic() - started < 1.0
     assert result.status is Status.CRITICAL
-    assert result.summary == "no TLS handshake within 0.5s"
+    assert result.summary == f"timed out after 0.5s in the TLS handshake with 127.0.0.1:{port}"
 
 
 def test_der_not_after_matches_the_decoded_form(ca: trustme.CA) -> None:
