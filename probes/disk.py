@@ -21,6 +21,7 @@ import anyio
 from pydantic import Field, model_validator
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
+from exporter.failure_text import missing
 from exporter.mounts import (
     KUBELET_MOUNTPOINTS,
     RUNTIME_MOUNTPOINTS,
@@ -361,10 +362,11 @@ async def run(config: DiskProbe, context: ProbeContext) -> Result:
     reports = []
     samples: list[Sample] = []
     for mount, answer in zip(mounts, await statvfs_all(mounts, context, config), strict=True):
-        if answer is NO_SUCH_PATH:
-            summary = f"no such path: {config.path} (would be on {mount.mountpoint})"
+        if answer is NO_SUCH_PATH and config.path is not None:
+            gone = missing(config.path)
+            summary = f"{gone.text} (it would be on {mount.mountpoint})"
             details = path_details(config, [])
-            return Result(Status.CRITICAL, summary, details, reason=Reason.MISSING)
+            return Result(Status.CRITICAL, summary, details, reason=gone.reason)
         if isinstance(answer, str):
             reports.append(unreadable_report(mount, answer))
             continue

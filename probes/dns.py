@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from exporter.failure_text import cannot_resolve, timed_out
 from exporter.probe_api import (
     MetricFamily,
     ProbeConfig,
@@ -31,7 +32,6 @@ from exporter.probe_api import (
     Sample,
     Status,
 )
-from exporter.units import format_duration
 from probes.deadline import own_budget
 
 if TYPE_CHECKING:
@@ -166,16 +166,18 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
         "server": config.server or "system",
     }
     started = time.perf_counter()
-    timed_out = f"no answer within {format_duration(context.timeout)}"
+    # The one wording of a timeout (exporter.failure_text), the server named.
+    timeout = timed_out(context.timeout, "waiting for an answer from", server_name(config)).text
     try:
         # dnspython's lifetime overshoots by its retry backoff: the scope ends the lookup on time.
         budget = own_budget(context)
         with anyio.fail_after(budget):
             answer = await lookup(config, max(0.001, budget))
     except TimeoutError:
-        return failed(timed_out, details, why=Reason.TIMEOUT)
+        return failed(timeout, details, why=Reason.TIMEOUT)
     except dns.resolver.NXDOMAIN:
-        return failed(f"NXDOMAIN for {config.query}", details, time.perf_counter() - started)
+        nxdomain = cannot_resolve(config.query, "no such name (NXDOMAIN)").text
+        return failed(nxdomain, details, time.perf_counter() - started)
     except dns.resolver.NoAnswer:
         reason = f"no {config.record_type} record for {config.query}"
         return failed(reason, details, time.perf_counter() - started)
@@ -184,7 +186,7 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
     except dns.resolver.YXDOMAIN:
         return failed(f"YXDOMAIN for {config.query}", details)
     except dns.exception.Timeout:
-        return failed(timed_out, details, why=Reason.TIMEOUT)
+        return failed(timeout, details, why=Reason.TIMEOUT)
     except dns.resolver.NoResolverConfiguration as error:
         summary = f"no resolver configured: {error}"
         return Result(Status.UNKNOWN, summary, details, reason=Reason.ERROR)
@@ -193,6 +195,11 @@ async def run(config: DnsProbe, context: ProbeContext) -> Result:
     details |= {"answers": answers, "lookup_seconds": round(seconds, 6), "ttl": ttl(answer)}
     status, summary = graded(config, answers)
     return Result(status, summary, details, samples(config, answers, seconds), reason=Reason.DNS)
+
+
+def server_name(config: DnsProbe) -> str:
+    """``127.0.0.1:5353``, or the resolvers of ``/etc/resolv.conf``."""
+    return config.server or "the system resolver"
 
 
 def ttl(answer: dns.resolver.Answer) -> int | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
+from exporter.failure_text import missing, not_readable
 from exporter.probe_api import (
     AbsolutePath,
     MetricFamily,
@@ -102,8 +103,8 @@ def look(path: str) -> Lookup:
     if has_glob_magic(path):
         try:
             return newest_of("glob", glob_matches(path))
-        except MissingDirectory as missing:
-            return Lookup("glob", 0, missing_directory=str(missing))
+        except MissingDirectory as absent:
+            return Lookup("glob", 0, missing_directory=str(absent))
     try:
         found = Path(path).stat()
     except OSError as error:
@@ -226,7 +227,8 @@ def failed_result(path: str, error: OSError) -> Result:
     if error.errno == errno.ELOOP:
         return Result(Status.CRITICAL, f"symlink loop at {where}", details, reason=Reason.MISSING)
     if error.errno in (errno.EACCES, errno.EPERM):
-        return Result(Status.UNKNOWN, f"permission denied: {where}", details, reason=Reason.DENIED)
+        denied = not_readable(where)
+        return Result(Status.UNKNOWN, denied.text, details, reason=denied.reason)
     reason = Reason.STALE_HANDLE if error.errno == errno.ESTALE else Reason.ERROR
     return Result(Status.UNKNOWN, f"{where}: {error.strerror or error}", details, reason=reason)
 
@@ -250,7 +252,7 @@ def missing_summary(path: str, lookup: Lookup) -> str:
         return f"no file matches {path}"
     if lookup.shape == "directory":
         return f"{path} is empty"
-    return f"{path} is missing"
+    return missing(path).text
 
 
 def graded_result(config: FileProbe, lookup: Lookup, matched: str, found: os.stat_result) -> Result:

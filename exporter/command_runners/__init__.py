@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from exporter.reasons import Reason
+
 #: Default cap on each of stdout and stderr; what is beyond it is discarded while reading.
 DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 
@@ -42,7 +44,12 @@ class CommandOutput:
 
 
 class CommandUnavailable(Exception):
-    """The command could not be started; ``str(error)`` says why in one line."""
+    """The command could not be started; ``str(error)`` says why in one line, ``why`` is its
+    reason when a failure class of ``exporter.failure_text`` said it (a refused API server)."""
+
+    def __init__(self, message: str, why: Reason | None = None) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class CommandRunner(Protocol):

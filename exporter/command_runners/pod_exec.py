@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from exporter.command_runners import CommandOutput, CommandRunner, CommandSpec, CommandUnavailable
+from exporter.failure_text import network_failure
 from exporter.kube_client.client import CLIENT_KEY, PODS, ApiError, KubeClient
 from exporter.kube_client.cluster import NotInCluster
 from exporter.probe_api import ProbeContext
@@ -70,9 +72,7 @@ class KubernetesRunner:
                 f"exec in pod {pod}: {_explain(error.code, str(error))}"
             ) from None
         except (OSError, httpx.HTTPError) as error:
-            raise CommandUnavailable(
-                f"exec in pod {pod}: cannot reach the API server: {client.mask(str(error))}"
-            ) from None
+            raise unreachable(client, error, f"exec in pod {pod}: ") from None
         return CommandOutput(
             exit_code=result.exit_code,
             stdout=bytes(result.stdout.data),
@@ -91,8 +91,7 @@ class KubernetesRunner:
                 f"cannot list pods {self.selector!r}: {_explain(error.code, str(error))}"
             ) from None
         except (OSError, httpx.HTTPError) as error:
-            reason = client.mask(str(error))
-            raise CommandUnavailable(f"cannot reach the API server: {reason}") from None
+            raise unreachable(client, error) from None
         pods = sorted(listing.get("items") or [], key=lambda pod: pod["metadata"]["name"])
         if not pods:
             raise CommandUnavailable(
@@ -111,6 +110,14 @@ class KubernetesRunner:
                 f"no running and ready pod matches {self.selector!r} ({states})"
             )
         return str(usable[0]["metadata"]["name"])
+
+
+def unreachable(client: KubeClient, error: Exception, doing: str = "") -> CommandUnavailable:
+    """``cannot connect to 10.96.0.1:443: connection refused``, as every kind words it."""
+    parts = urlsplit(client.config.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    failure = network_failure(parts.hostname or "", port, error)
+    return CommandUnavailable(doing + client.mask(failure.text), failure.reason)
 
 
 def _running_and_ready(pod: dict[str, Any]) -> bool:

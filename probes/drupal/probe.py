@@ -27,6 +27,7 @@ from exporter.command_runners import (
     CommandSpec,
     CommandUnavailable,
 )
+from exporter.failure_text import timed_out
 from exporter.probe_api import (
     AbsolutePath,
     Duration,
@@ -40,7 +41,7 @@ from exporter.probe_api import (
     Size,
 )
 from exporter.status import Status
-from exporter.units import format_duration, format_size
+from exporter.units import format_size
 from probes.deadline import blocking_within
 from probes.drupal import text as drupal_text
 from probes.drupal.drush_requirements import (
@@ -207,7 +208,8 @@ async def run(config: DrupalProbe, context: ProbeContext) -> Result:
     except CommandUnavailable as error:
         reason = drupal_text.scrub(str(error), secrets)
         summary = f"could not run drush: {reason}"
-        return Result(Status.UNKNOWN, summary, {"drush": drush}, reason=Reason.DRUSH)
+        why = error.why or Reason.DRUSH  # a refused API server says refused
+        return Result(Status.UNKNOWN, summary, {"drush": drush}, reason=why)
     drush.update(drupal_text.output_facts(output))
     status_cache = await refreshed_status(config, context, runner, output, secrets)
     try:
@@ -245,12 +247,9 @@ def graded_output(
     requirements: Requirements | None,
 ) -> Result:
     if output.timed_out:
-        return Result(
-            Status.CRITICAL,
-            f"drush timed out after {format_duration(timeout)}",
-            {"drush": {**drush, **drupal_text.output_tails(output, secrets)}},
-            reason=Reason.TIMEOUT,
-        )
+        failure = timed_out(timeout, "running", "drush")
+        details = {"drush": {**drush, **drupal_text.output_tails(output, secrets)}}
+        return Result(Status.CRITICAL, failure.text, details, reason=failure.reason)
     if output.exit_code != 0:
         return bootstrap_failure(config, output, secrets, drush, requirements)
     if requirements is None:

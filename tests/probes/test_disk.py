@@ -181,7 +181,7 @@ async def test_path_that_does_not_exist_is_critical_not_its_parent(tmpfs: MountT
     result = await run(probe(path=f"{mounted}/sites/default/files"))
     assert result.status is Status.CRITICAL
     assert result.summary == (
-        f"no such path: {mounted}/sites/default/files (would be on {mounted})"
+        f"{mounted}/sites/default/files is missing (it would be on {mounted})"
     )
     assert result.samples == ()
 

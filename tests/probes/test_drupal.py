@@ -268,7 +268,7 @@ async def test_a_hang_is_killed_with_its_whole_group_at_the_deadline(tmp_path: P
     result = await run_probe(config, timeout=4.0)
     elapsed = time.monotonic() - started
     assert result.status is Status.CRITICAL
-    assert result.summary == "drush timed out after 2.5s"
+    assert result.summary == "timed out after 2.5s running drush"
     assert 2.4 < elapsed < 4.0  # within the probe's own timeout
     assert result.details["drush"]["stdout_tail"] == ["PHP Deprecated: something before the hang"]
     leader, child = (int(pid) for pid in pids.read_text().split())

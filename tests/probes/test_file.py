@@ -265,7 +265,7 @@ def test_permission_denied_is_unknown() -> None:
     assert output == {
         "uid": 65534,
         "status": "UNKNOWN",
-        "summary": f"permission denied: {path}",
+        "summary": f"{path} cannot be read: permission denied",
     }
 
 
