@@ -27,6 +27,7 @@ from tests.probes.test_http import probe, run, tls_context
 from tests.probes.test_load import HostTree
 from tests.probes.test_load import probe as load_probe
 from tests.support.context import make_context
+from tests.support.dead_peers import closed_port
 from tests.support.http_server import MisbehavingServer, misbehaving_server
 
 HEALTH_JSON = "application/health+json"
@@ -45,13 +46,6 @@ DATABASE_DOWN = {
 def server() -> Iterator[MisbehavingServer]:
     with misbehaving_server() as running:
         yield running
-
-
-def closed_port() -> int:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port: int = closed.getsockname()[1]
-    return port
 
 
 def why(result: Result) -> tuple[Status, Reason | None, str]:
