@@ -37,8 +37,10 @@ __all__ = ["dnsmasq"]  # a module-scoped fixture, shared by the dns cases
 
 REGISTRY = default_registry()
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reasons.md"
-#: Short, so the timeout cases stay cheap; the budget of the probes' own deadlines is 0.45 s.
-TIMEOUT = 0.5
+#: The timeout cases' run timeout. The probes give up 0.2 s before it (a tenth, at most 0.25 s)
+#: so that the result is graded, not the runner's; at 0.5 s that margin (50 ms) was missed
+#: now and then on a loaded machine (2 of 60 cases under a load average of 15).
+TIMEOUT = 2.0
 #: Every failure class and the reason it carries (docs/reasons.md, "One wording per failure").
 CLASSES = {
     "resolve": ("cannot resolve HOST: WHY", Reason.DNS),
@@ -91,7 +93,7 @@ class Case:
     make: Callable[[Peers], tuple[dict[str, Any], str]]
     status: Status = Status.CRITICAL
     #: The run's timeout: short only where the failure is one (the first http run imports
-    #: httpx and builds a TLS context, 0.5 s on a loaded machine).
+    #: httpx and builds a TLS context: 5.8 s once on a loaded machine).
     timeout: float = 5.0
 
 
@@ -156,7 +158,7 @@ CASES = {
         "timeout",
         lambda p: (
             tcp("127.0.0.1", p.blackholed),
-            f"timed out after 0.5s connecting to 127.0.0.1:{p.blackholed}",
+            f"timed out after 2s connecting to 127.0.0.1:{p.blackholed}",
         ),
         timeout=TIMEOUT,
     ),
@@ -164,7 +166,7 @@ CASES = {
         "timeout",
         lambda p: (
             http(f"http://127.0.0.1:{p.blackholed}/healthz"),
-            f"timed out after 0.5s connecting to 127.0.0.1:{p.blackholed}",
+            f"timed out after 2s connecting to 127.0.0.1:{p.blackholed}",
         ),
         timeout=TIMEOUT,
     ),
@@ -172,7 +174,7 @@ CASES = {
         "timeout",
         lambda p: (
             dns("site.test", f"127.0.0.1:{p.silent_udp}"),
-            f"timed out after 0.5s waiting for an answer from 127.0.0.1:{p.silent_udp}",
+            f"timed out after 2s waiting for an answer from 127.0.0.1:{p.silent_udp}",
         ),
         timeout=TIMEOUT,
     ),
@@ -250,7 +252,7 @@ async def test_one_wording_per_failure_class(case: Case, peers: Peers) -> None:
     result = await run_through_runner(fields, peers, case.timeout)
     assert re.fullmatch(wording, result.summary), result.summary
     assert (result.status, result.why) == (case.status, CLASSES[case.failure][1])
-    # Durations rounded for people: "0.5s", never "0.4523s".
+    # Durations rounded for people: "2s", never "1.7523s".
     assert not re.search(r"\d\.\d\d", result.summary), result.summary
 
 
