@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -20,6 +21,11 @@ from pathlib import PurePath
 
 from exporter.reasons import Reason
 from exporter.units import format_duration
+
+#: asyncio's ``create_connection`` when every address failed, differently: "Multiple exceptions:
+#: [Errno 111] Connect call failed ('::1', 80, 0, 0), [Errno 111] Connect call failed (...)".
+_MULTIPLE = re.compile(r"Multiple exceptions: ")
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
 
 __all__ = [
     "Failure",
@@ -109,7 +115,7 @@ def not_readable(path: str | os.PathLike[str], what: str = "") -> Failure:
 
 def secret_file_failed(path: str | os.PathLike[str], error: BaseException | str = "") -> Failure:
     """``secret file /run/secrets/token is missing`` (``missing``), ``... cannot be read:
-    permission denied`` (``denied``), ``... cannot be used: not a regular file (FIFO)``."""
+    permission denied`` (``denied``), ``... cannot be used: not a regular file (a FIFO)``."""
     number = getattr(error, "errno", None)
     if getattr(error, "missing", False) or number == errno.ENOENT:
         return missing(path, "secret file")
@@ -164,6 +170,9 @@ def cause_text(error: BaseException | str) -> str:
     words for the error number (asyncio's strerror names the call, not the failure)."""
     if isinstance(error, str):
         text = error
+    elif isinstance(error, OSError) and _MULTIPLE.match(str(error)):
+        numbers = dict.fromkeys(int(n) for n in _ERRNO.findall(str(error)))
+        return "; ".join(cause_text(os.strerror(n)) for n in numbers) or str(error)
     elif isinstance(error, OSError) and error.errno and not isinstance(error, socket.gaierror):
         text = os.strerror(error.errno)
     elif isinstance(error, OSError) and error.strerror:
