@@ -130,7 +130,8 @@ def counts_panel(config: MixinConfig) -> stat.Panel:
         .thresholds(thresholds((None, "text")))
     )
     for code, (text, color) in list(STATUS_TEXT.items())[:4]:
-        panel = panel.with_target(prom(count_at(config, code), text, ref=text))
+        # The stat shows the last value only: one instant query, as the tiles.
+        panel = panel.with_target(prom(count_at(config, code), text, ref=text).instant())
         panel = panel.override_by_name(
             text,
             [
@@ -157,7 +158,7 @@ def exporters_down_panel(config: MixinConfig) -> stat.Panel:
         .graph_mode(common_models.BigValueGraphMode.NONE)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
         .thresholds(thresholds((None, "green"), (1, "red")))
-        .with_target(prom(f"count({recorded_down()}) or vector(0)", "down"))
+        .with_target(prom(f"count({recorded_down()}) or vector(0)", "down").instant())
     )
 
 
