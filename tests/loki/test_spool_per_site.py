@@ -18,6 +18,7 @@ from exporter.blocking import BlockingRunner
 from exporter.config import LokiSettings, Reports
 from exporter.reports.loki.sink import LokiSink
 from exporter.reports.loki.spool import Spool
+from exporter.reports.loki.takeover import take_over_site
 from exporter.reports.schema import Report
 from exporter.reports.stats import ReportStats
 from tests.loki.conftest import eventually, running, transition
@@ -120,3 +121,23 @@ async def test_the_shared_spool_of_earlier_versions_is_emptied_site_by_site(
     assert "took over 3 report(s) of site shop" in moves[0]
     assert "6 of other sites left there for them" in moves[0]
     assert sum("now removed" in line for line in moves) == 1
+
+
+def test_a_shared_spool_with_a_file_it_cannot_read_is_not_removed(state: Path) -> None:
+    """That file may hold other sites' reports. A dangling symbolic link stands for another
+    uid's private file: even root cannot read it, and, like that file, it can be removed."""
+    earlier = sink_of("", "http://127.0.0.1:9")
+    shared = Spool(state / "loki-spool", max_bytes=64 << 20, max_queue=100)
+    shared.open()
+    shared.append([earlier.entry(report_of("shop", "p"))])
+    shared.close()
+    unreadable = state / "loki-spool" / "segment-000000000009.jsonl"
+    unreadable.symlink_to(state / "gone")
+    own = Spool(state / "loki-spool-shop", max_bytes=64 << 20, max_queue=100)
+    own.open()
+    take_over_site(state / "loki-spool", own, "shop")
+    assert own.pending == 1
+    take_over_site(state / "loki-spool", own, "shop")
+    assert own.pending == 1, "moved once"
+    assert unreadable.is_symlink()
+    own.close()

@@ -160,6 +160,11 @@ class Spool:
     # --- reading the state ----------------------------------------------------------------
 
     @property
+    def left_alone(self) -> int:
+        """Segment files this process cannot read or remove (named in the log at open)."""
+        return len(self._foreign)
+
+    @property
     def pending(self) -> int:
         """Records not yet committed (in memory and on disk)."""
         return self._pending

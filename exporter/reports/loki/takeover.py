@@ -70,20 +70,22 @@ def _move(shared: Path, spool: Spool, site: str) -> dict[str, int]:
                     shared,
                 )
                 return {}
-            if others:
-                old.replace_pending(others)
+        # Files it could not read may hold other sites' reports: then the directory stays.
+        emptied = not others and not old.left_alone
+        if mine and not emptied:
+            old.replace_pending(others)
     finally:
         old.close()
-    if not others:
+    if emptied:
         _remove(shared)
-    if mine or not others:
+    if mine or emptied:
         log.info(
             "report spool %s: took over %d report(s) of site %s from the shared spool %s, %s",
             spool.directory,
             len(mine),
             site,
             shared,
-            f"{len(others)} of other sites left there for them" if others else "now removed",
+            "now removed" if emptied else f"{len(others)} of other sites left there for them",
         )
     # Stream keys list their labels sorted: ``site`` is between ``report_type`` and ``tier``.
     own = f',site="{site}",'
