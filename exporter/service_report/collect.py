@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +14,13 @@ from exporter.gate.prometheus import PrometheusAPI, Sample, Series
 from exporter.service_report import queries
 from exporter.service_report.period import MINUTE, Period
 from exporter.service_report.queries import (
+    CRITICAL,
     DOWN,
     MAINTENANCE_DOWN,
     MAINTENANCE_UP,
     SITE_KEY,
     TARGET_KEY,
+    UNKNOWN,
 )
 
 SiteKey = tuple[str, ...]
@@ -50,10 +52,12 @@ def _minutes(series: Series) -> list[tuple[int, float]]:
     return [(round(t), _number(v)) for t, v in series[1]]
 
 
-def _minute_sets(answer: list[Series]) -> dict[TargetKey, set[int]]:
+def _minute_sets(answer: list[Series], only: float | None = None) -> dict[TargetKey, set[int]]:
+    """Per exporter, the minutes of ``answer`` (with the value ``only``, if given)."""
     found: dict[TargetKey, set[int]] = {}
     for series in answer:
-        found.setdefault(_key(series[0], TARGET_KEY), set()).update(t for t, _ in _minutes(series))
+        minutes = {t for t, v in _minutes(series) if only is None or v == only}
+        found.setdefault(_key(series[0], TARGET_KEY), set()).update(minutes)
     return found
 
 
@@ -68,17 +72,39 @@ def _number(text: str) -> float:
 WORKERS = 4
 
 
-def _known_pieces(api: PrometheusAPI, period: Period) -> list[Callable[[], list[Any]]]:
-    """The known-minute counts of the period, a piece (at most a day) each."""
+def _seen_pieces(api: PrometheusAPI, period: Period) -> list[Callable[[], list[Any]]]:
+    """The minutes each exporter's rollup is seen in the period, a piece (at most a day) each."""
     pieces: list[Callable[[], list[Any]]] = []
     first = period.start_s
     piece = queries.KNOWN_PIECE_MINUTES * MINUTE
     while first < period.end_s:
         last = min(first + piece, period.end_s) - MINUTE
-        expr = queries.known_minutes(last - first)
+        expr = queries.status_minutes(last - first)
         pieces.append(functools.partial(api.query, expr, last))
         first += piece
     return pieces
+
+
+def _seen_while_not_scraped(
+    pool: ThreadPoolExecutor, api: PrometheusAPI, not_scraped: list[Series]
+) -> dict[TargetKey, set[int]]:
+    """Per exporter, its minutes not scraped where its rollup (not UNKNOWN) is still seen: the
+    ones to take from its minutes seen. One small query per exporter that had such minutes,
+    over just their span."""
+    spans: dict[TargetKey, tuple[dict[str, str], set[int]]] = {}
+    for series in not_scraped:
+        minutes = {t for t, _ in _minutes(series)}
+        if minutes:
+            key = _key(series[0], TARGET_KEY)
+            spans.setdefault(key, (series[0], set()))[1].update(minutes)
+
+    def seen(labels: dict[str, str], minutes: set[int]) -> set[int]:
+        expr = queries.status_not_unknown(labels)
+        answer = api.query_range(expr, min(minutes), max(minutes), MINUTE)
+        return {t for series in answer for t, _ in _minutes(series)} & minutes
+
+    futures = {key: pool.submit(seen, *span) for key, span in spans.items()}
+    return {key: future.result() for key, future in futures.items()}
 
 
 def collect(api: PrometheusAPI, info: str, period: Period) -> dict[SiteKey, RawSite]:
@@ -93,23 +119,27 @@ def collect(api: PrometheusAPI, info: str, period: Period) -> dict[SiteKey, RawS
         return lambda: api.query_range(expr, period.start_s, last, MINUTE)
 
     asks: dict[str, Callable[[], list[Any]]] = {
-        **{f"known {n}": ask for n, ask in enumerate(_known_pieces(api, period))},
-        "critical": ranged(queries.CRITICAL_MINUTES),
+        **{f"seen {n}": ask for n, ask in enumerate(_seen_pieces(api, period))},
+        "not up": ranged(queries.NOT_UP_MINUTES),
         "maintenance": ranged(queries.MAINTENANCE_MINUTES),
-        "unknown": ranged(queries.UNKNOWN_MINUTES),
         "not scraped": ranged(queries.NOT_SCRAPED_MINUTES),
-        "probes": ranged(queries.CRITICAL_PROBES),
-        "reasons": ranged(queries.PROBE_REASONS),
         "targets": instant(queries.targets(info, whole)),
         **{sli: instant(queries.objective(sli, whole)) for sli in SLIS},
     }
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures = {name: pool.submit(ask) for name, ask in asks.items()}
         answers = {name: future.result() for name, future in futures.items()}
-    return _sites(answers)
+        still_seen = _seen_while_not_scraped(pool, api, answers["not scraped"])
+        sites, down = _sites(answers, still_seen)
+        _add_causes(pool, api, down)
+    return sites
 
 
-def _sites(answers: dict[str, list[Any]]) -> dict[SiteKey, RawSite]:
+def _sites(
+    answers: dict[str, list[Any]], still_seen: dict[TargetKey, set[int]]
+) -> tuple[dict[SiteKey, RawSite], dict[TargetKey, tuple[RawSite, set[int]]]]:
+    """The sites with their minutes, and each exporter's site and minutes down outside
+    maintenance."""
     sites: dict[SiteKey, RawSite] = {}
     site_of: dict[TargetKey, RawSite] = {}
     sample: Sample
@@ -122,17 +152,23 @@ def _sites(answers: dict[str, list[Any]]) -> dict[SiteKey, RawSite]:
     def of(labels: dict[str, str]) -> RawSite | None:
         return site_of.get(_key(labels, TARGET_KEY))
 
+    minutes = {
+        "critical": _minute_sets(answers["not up"], CRITICAL),
+        "unknown": _minute_sets(answers["not up"], UNKNOWN),
+        "maintenance": _minute_sets(answers["maintenance"]),
+        "not scraped": _minute_sets(answers["not scraped"]),
+    }
+    # Known: the rollup seen, less where it is UNKNOWN and where the exporter was not scraped
+    # (the two are apart: ``still_seen`` has no UNKNOWN minute).
     for name, answer in answers.items():
-        if name.startswith("known "):
+        if name.startswith("seen "):
             for sample in answer:
                 if found := of(sample[0]):
                     found.known += round(_number(sample[1]))
-    series: Series
-    minutes = {
-        name: _minute_sets(answers[name])
-        for name in ("critical", "maintenance", "unknown", "not scraped")
-    }
+    for target, site in site_of.items():
+        site.known -= len(minutes["unknown"].get(target, ())) + len(still_seen.get(target, ()))
     targets = set().union(*(found.keys() for found in minutes.values()))
+    down: dict[TargetKey, tuple[RawSite, set[int]]] = {}
     for target in targets:
         if found := site_of.get(target):
             scraped_out = minutes["not scraped"].get(target, set())
@@ -143,20 +179,48 @@ def _sites(answers: dict[str, list[Any]]) -> dict[SiteKey, RawSite]:
             found.counts[MAINTENANCE_UP] += len(kept - crit)
             found.counts[MAINTENANCE_DOWN] += len(crit & kept)
             found.down.update(crit - kept)
-    for series in answers["probes"]:
-        if found := of(series[0]):
-            probe = series[0].get("probe", "?")
-            for t, _ in _minutes(series):
-                found.probes.setdefault(t, set()).add(probe)
-    for series in answers["reasons"]:
-        if found := of(series[0]):
-            labels = series[0]
-            cause = (labels.get("probe", "?"), labels.get("reason", ""), labels.get("part", ""))
-            for t, _ in _minutes(series):
-                found.reasons.setdefault(t, set()).add(cause)
+            down[target] = (found, crit - kept)
     by_site_key = {_key(site.labels, SITE_KEY): site for site in sites.values()}
     for sli in SLIS:
         for sample in answers[sli]:
             if found_site := by_site_key.get(_key(sample[0], SITE_KEY)):
                 found_site.objectives[sli] = _number(sample[1])
-    return sites
+    return sites, down
+
+
+#: Minutes down of one exporter less than this apart are asked for their causes together.
+CAUSE_GAP_MINUTES = 60
+
+
+def _windows(minutes: set[int]) -> list[tuple[int, int]]:
+    """``minutes`` as [first, last] windows, joined across gaps under CAUSE_GAP_MINUTES."""
+    windows: list[tuple[int, int]] = []
+    for t in sorted(minutes):
+        if windows and t - windows[-1][1] < CAUSE_GAP_MINUTES * MINUTE:
+            windows[-1] = (windows[-1][0], t)
+        else:
+            windows.append((t, t))
+    return windows
+
+
+def _add_causes(
+    pool: ThreadPoolExecutor, api: PrometheusAPI, down: dict[TargetKey, tuple[RawSite, set[int]]]
+) -> None:
+    """The CRITICAL probes and their reasons at each exporter's minutes down, asked over those
+    minutes only: a month of every probe of a fleet cost more than any other query."""
+    asked: list[tuple[RawSite, set[int], Future[list[Series]]]] = []
+    for target, (site, minutes) in down.items():
+        expr = queries.critical_probes(dict(zip(TARGET_KEY, target, strict=True)))
+        for first, last in _windows(minutes):
+            ask = functools.partial(api.query_range, expr, first, last, MINUTE)
+            asked.append((site, minutes, pool.submit(ask)))
+    for site, minutes, future in asked:
+        for labels, points in future.result():
+            probe = labels.get("probe", "?")
+            cause = (probe, labels.get("reason", ""), labels.get("part", ""))
+            reason = labels.get("__name__") == queries.PROBE_REASON
+            for t in {round(t) for t, _ in points} & minutes:
+                if reason:
+                    site.reasons.setdefault(t, set()).add(cause)
+                else:
+                    site.probes.setdefault(t, set()).add(probe)

@@ -12,47 +12,65 @@ minutes. Targets are told apart by cluster (absent on one Prometheus), job and i
 
 from __future__ import annotations
 
+import json
+
 SITE_LABELS = ("site", "environment", "tier", "profile")
 SITE_KEY = ("cluster", *SITE_LABELS)
 TARGET_KEY = ("cluster", "job", "instance")
-ON_TARGET = f"on({', '.join(TARGET_KEY)})"
-
 #: Codes of an exporter's minute that is not simply up: down outside maintenance (an incident
 #: minute), up inside a maintenance window, down inside one (from the two sparse answers).
 DOWN, MAINTENANCE_UP, MAINTENANCE_DOWN = 1, 2, 3
 
 STATUS = "site_status_site_status"
-#: "Scraped": an exporter's series and its ``up`` come from the same scrape, so "not where
-#: ``up == 0``" is "where ``up == 1``"; written this way the right-hand side is empty at almost
-#: every step, and the match costs nothing (at 200 sites, ``and up == 1`` doubled the time).
-SCRAPED = f"unless {ON_TARGET} up == 0"
 
-#: The known minutes are counted in pieces of at most a day, asked at once: a subquery over a
-#: month holds every point of it in memory at once, and took 3 times as long as the pieces.
+#: The minutes an exporter's rollup is seen are counted in pieces of at most a day, asked at
+#: once: a subquery over a month holds every point of it in memory at once, and took 3 times as
+#: long as the pieces.
 KNOWN_PIECE_MINUTES = 1440
 
 
-def known_minutes(seconds: int) -> str:
-    """Per exporter, the minutes known in the ``seconds`` up to the query time, both ends
-    included (a subquery sampled every minute on the minute, as the range queries' steps)."""
-    return f"count_over_time(({STATUS} != 3 {SCRAPED})[{seconds}s:1m])"
+def status_minutes(seconds: int) -> str:
+    """Per exporter, the minutes its rollup is seen (any code) in the ``seconds`` up to the query
+    time, both ends included (a subquery sampled every minute on the minute, as the range
+    queries' steps). A plain selector: a filter or a match inside the subquery cost 5 to 12
+    times as much (docs/benchmarks.md). The known minutes are these less the UNKNOWN ones and
+    the ones not scraped (collect.py)."""
+    return f"count_over_time({STATUS}[{seconds}s:1m])"
 
 
-#: Per exporter, the minutes it was CRITICAL, inside a maintenance window, UNKNOWN, and not
-#: scraped: each a plain selector with a filter, answered only where it holds (small), and
-#: combined per minute in Python (collect.py): a match between two series at each of a month's
-#: minutes costs more than all four.
-CRITICAL_MINUTES = f"{STATUS} == 2"
+#: Per exporter, the minutes it was CRITICAL or UNKNOWN (the value says which), inside a
+#: maintenance window, and not scraped: each a plain selector with a filter, answered only
+#: where it holds (small), and combined per minute in Python (collect.py): a match between two
+#: series at each of a month's minutes costs more than all of them.
+CRITICAL, UNKNOWN = 2, 3
+NOT_UP_MINUTES = f"{STATUS} >= {CRITICAL}"
 MAINTENANCE_MINUTES = "site_status_maintenance == 1"
-UNKNOWN_MINUTES = f"{STATUS} == 3"
 NOT_SCRAPED_MINUTES = "up == 0"
 
-#: The CRITICAL probes of each exporter, minute by minute.
-CRITICAL_PROBES = "site_status_probe_status == 2"
 
-#: Their bounded reasons, where the exporter publishes them (site_status_probe_reason,
-#: docs/reasons.md); value: the probe's status code.
-PROBE_REASONS = "site_status_probe_reason == 2"
+def _of_target(metric: str, target: dict[str, str], *more: str) -> str:
+    """``metric`` of one exporter (``cluster=""`` matches a series without the label)."""
+    quoted = (f"{n}={json.dumps(target.get(n, ''), ensure_ascii=False)}" for n in TARGET_KEY)
+    return f"{metric}{{{', '.join((*more, *quoted))}}}"
+
+
+def status_not_unknown(target: dict[str, str]) -> str:
+    """One exporter's rollup where it is not UNKNOWN: asked only over its minutes not scraped,
+    where Prometheus may still see the rollup of the scrape before (its lookback)."""
+    return f"{_of_target(STATUS, target)} != {UNKNOWN}"
+
+
+#: The probes' statuses and their bounded reasons, where the exporter publishes them
+#: (site_status_probe_reason, docs/reasons.md; value: the probe's status code).
+PROBE_STATUS, PROBE_REASON = "site_status_probe_status", "site_status_probe_reason"
+
+
+def critical_probes(target: dict[str, str]) -> str:
+    """One exporter's CRITICAL probes and their reasons (one selector for both: half the
+    requests), asked only around its minutes down, so that the fleet's probes are not read for
+    a whole month. The filter keeps the metric name: it tells the two apart."""
+    both = f'__name__=~"{PROBE_STATUS}|{PROBE_REASON}"'
+    return f"{_of_target('', target, both)} == {CRITICAL}"
 
 
 def targets(info: str, seconds: int) -> str:
