@@ -21,6 +21,13 @@ def fenced_blocks(document: Path, language: str) -> list[str]:
     ]
 
 
+def readme_commands() -> list[str]:
+    """The README's commands for a fresh machine: its first ``sh`` block without comments.
+    scripts/check-fresh-debian runs them on a minimal Debian (all but the last, the tests)."""
+    block = fenced_blocks(REPO / "README.md", "sh")[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
 def body(example: Path) -> str:
     """The example without its leading comment lines (the doc says that part in prose)."""
     lines = example.read_text().splitlines(keepends=True)
