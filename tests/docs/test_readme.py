@@ -15,10 +15,11 @@ from tests.docs.snippets import fenced_blocks, readme_commands
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
-#: The commands a fresh machine needs; CI (.ci/run) runs the last. A minimal Debian has no
-#: python3 and no venv module (ensurepip): the first installs both (python3-venv needs python3).
+#: The commands a fresh machine needs; CI (.ci/run) runs the last, then the others in a minimal
+#: Debian (scripts/check-fresh-debian). Such a Debian has no python3, no venv module (ensurepip)
+#: and no package lists: the first fetches the lists and installs both (python3-venv needs python3).
 COMMANDS = (
-    "sudo apt-get install -y python3-venv",
+    "sudo apt-get update && sudo apt-get install -y python3-venv",
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/site-status run",
     "sudo bash scripts/test",
 )
