@@ -51,7 +51,9 @@ def test_the_readme_is_at_most_250_lines() -> None:
 def test_the_two_commands_are_there_as_written() -> None:
     assert readme_commands() == list(COMMANDS)
     # CI runs the test command, then the others on a minimal Debian (outside the suite: minutes).
-    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line.startswith("bash ")]
+    ci = [
+        line for line in (REPO / ".ci" / "run").read_text().splitlines() if line.startswith("bash ")
+    ]
     assert ci == ["bash scripts/test", "bash scripts/check-fresh-debian"]
 
 
