@@ -1,4 +1,4 @@
-"""``python -m tools.fleet [--sites 200] [--compression 10] [--json FILE] [--plots DIR]``.
+"""``python -m tools.fleet [--sites 200] [--compression 10] [--compact] [--json FILE] ...``.
 
 Prints the figures and PASS/FAIL against the targets. Exit code 0 when the run completed (even if
 a target failed), 1 when something broke (a program would not start, an exporter died early).
@@ -38,6 +38,11 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--plots", type=Path, help="write the PNG plots into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="play scenes on different sites at once (the smoke test's short day)",
+    )
+    parser.add_argument(
         "--raw", type=Path, help="also write every reading to this file (pickle), for --from-raw"
     )
     parser.add_argument(
@@ -72,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         log(f"starting {options.sites} exporters in {workdir}")
-        with running_fleet(workdir, options.sites, options.compression) as fleet:
+        with running_fleet(
+            workdir, options.sites, options.compression, compact=options.compact
+        ) as fleet:
             log("all started; the day begins once Prometheus scrapes every exporter")
             setup = time.monotonic() - began
             readings = play(fleet, log)

@@ -9,7 +9,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tools.fleet.plan import TIERS, Plan, Scene
+from tools.fleet.plan import TIERS, Plan, Scene, retire_how
 from tools.fleet.run import Readings
 
 PAGER = "pager"
@@ -23,6 +23,7 @@ PAGED_TIERS = {
     "shared": ("priprod", "flexprod"),
     "maintenance": (),
     "flap": (),
+    "retire": (),
     "dies": ("priprod", "flexprod"),
     "night": ("priprod",),
 }
@@ -327,16 +328,13 @@ def unattributed(readings: Readings) -> dict[str, int]:
     counts: dict[str, int] = {}
     for note in sent(readings):
         at = started(note, note.at)
-        scene = next(
-            (
-                sc
-                for sc in plan.day.scenes
-                if scene_window(readings, sc)[0] <= at < scene_window(readings, sc)[1]
-            ),
-            None,
-        )
-        members = set(scene.sites) if scene else set()
-        if scene is None or not incident_alerts(note, members):
+        # Scenes of a compact day overlap: the notification is a scene's if any claims it.
+        scenes = [
+            sc
+            for sc in plan.day.scenes
+            if scene_window(readings, sc)[0] <= at < scene_window(readings, sc)[1]
+        ]
+        if not any(incident_alerts(note, set(sc.sites)) for sc in scenes):
             names = ",".join(sorted({a["labels"].get("alertname", "?") for a in note.alerts}))
             key = f"{note.receiver} {note.status} {names}"
             counts[key] = counts.get(key, 0) + 1
@@ -366,6 +364,8 @@ class Incident:
     forbidden_pages: list[str] = field(default_factory=list)
     #: Firing notifications of warnings about its sites or about a cause (no site, no node).
     warnings: int = 0
+    #: Those warnings by alert name and tier (or site).
+    warnings_by_alert: dict[str, int] = field(default_factory=dict)
 
 
 def incidents(readings: Readings) -> list[Incident]:
@@ -379,8 +379,13 @@ def incidents(readings: Readings) -> list[Incident]:
         members = set(scene.sites)
         incident = Incident(scene.name, scene.clock, scene.title, len(members), scene.expect)
         for note in inside:
-            if note.status == "firing" and warning_alerts(note, members):
+            warned = warning_alerts(note, members) if note.status == "firing" else []
+            if warned:
                 incident.warnings += 1
+            for alert in warned:
+                labels = alert.get("labels", {})
+                key = f"{labels.get('alertname')} {labels.get('site', labels.get('tier'))}"
+                incident.warnings_by_alert[key] = incident.warnings_by_alert.get(key, 0) + 1
             about = incident_alerts(note, members)
             if not about:
                 continue
@@ -449,6 +454,38 @@ def forbidden_pages(readings: Readings) -> dict[str, list[str]]:
                 if labelled(alert, flexprod_night):
                     found["flexprod at night"].append(alert["labels"]["site"])
     return found
+
+
+def retirement(readings: Readings) -> dict[str, Any]:
+    """The retired sites: pages about them from their retirement to the end of the day (to any
+    receiver: notifications), and fleet alerts that started in the scene or name them."""
+    plan = readings.plan
+    scene = plan.day.scene("retire")
+    start, end = scene_window(readings, scene)
+    retired = set(scene.sites)
+    pages: list[str] = []
+    fleet_alerts: list[str] = []
+    notifications = 0
+    for note in sent(readings):
+        if note.at < start:
+            continue
+        about = [a for a in note.firing() if any(mentions(a, s) for s in retired)]
+        notifications += bool(about)
+        if note.receiver == PAGER:
+            pages += [a["labels"].get("site", a["labels"].get("alertname", "?")) for a in about]
+        for alert in note.firing():
+            if alert.get("labels", {}).get("alertname") == "SiteStatusFleetCritical" and (
+                start <= started(note, note.at) < end or alert in about
+            ):
+                fleet_alerts.append(alert.get("annotations", {}).get("summary", ""))
+    return {
+        "sites": sorted(retired),
+        "how": retire_how(plan.cast),
+        "pages": sorted(pages),
+        "fleet_alerts": fleet_alerts,
+        "notifications": notifications,
+        "seen_after_s": readings.retired_seen_after,
+    }
 
 
 def notification_times(readings: Readings) -> list[dict[str, Any]]:
@@ -547,6 +584,21 @@ def targets(figures: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
             f"median {pss_median:.1f} MiB, max {pss:.1f} MiB",
         ),
         (
+            f"retiring {len(figures['retirement']['sites'])} sites: no page, no fleet alert",
+            figures["retirement"]["seen_after_s"] is not None
+            and not figures["retirement"]["pages"]
+            and not figures["retirement"]["fleet_alerts"],
+            f"{len(figures['retirement']['pages'])} pages, "
+            f"{len(figures['retirement']['fleet_alerts'])} fleet alerts, "
+            f"{figures['retirement']['notifications']} notifications about them; "
+            "kube-state-metrics' change in the rule after "
+            + (
+                f"{figures['retirement']['seen_after_s']:.1f} s"
+                if figures["retirement"]["seen_after_s"] is not None
+                else "never"
+            ),
+        ),
+        (
             "no page for maintenance, flexprod at night, besteffort",
             not any(forbidden.values()),
             ", ".join(f"{k}: {len(v)}" for k, v in forbidden.items()),
@@ -599,6 +651,7 @@ def figures_of(readings: Readings, cpus: int) -> dict[str, Any]:
         "why": why(readings),
         "reasons_named": reasons_named(readings),
         "shared_pages": shared_pages(readings),
+        "retirement": retirement(readings),
         "per_node": per_node(readings),
         "rule_evaluation": readings.rule_evaluation,
         "timeline": {k: v for k, v in readings.timeline.items()},

@@ -304,6 +304,30 @@ def target_labels(site: Site) -> dict[str, str]:
     }
 
 
+def site_workloads(site: Site) -> dict[str, dict[str, int]]:
+    """The site's own workloads kube-state-metrics lists in its namespace, beside the
+    exporter's Deployment: a Drupal site's web Deployment, a service's API Deployment and its
+    cache StatefulSet (both kinds the retirement rule reads)."""
+    if site.profile == "drupal":
+        return {"deployments": {"drupal": 2}}
+    return {"deployments": {"api": 2}, "statefulsets": {"cache": 1}}
+
+
+#: The target labels kube-prometheus-stack's ServiceMonitor for kube-state-metrics gives (its
+#: Service port ``http``, in the monitoring namespace). Its job is ``kube-state-metrics`` (the
+#: ``app.kubernetes.io/name`` label, the chart's ``jobLabel``), and the chart scrapes it with
+#: ``honorLabels: true`` (charts/kube-prometheus-stack/values.yaml, ``kube-state-metrics.
+#: prometheus.monitor.http.honorLabels``, github.com/prometheus-community/helm-charts commit
+#: cf408a290aec489277a94450bb3511432477a53a): the exposed ``namespace``, the object's, wins.
+KUBE_STATE_METRICS_TARGET = {
+    "namespace": "monitoring",
+    "service": "kube-prometheus-stack-kube-state-metrics",
+    "endpoint": "http",
+    "pod": "kube-prometheus-stack-kube-state-metrics-7c9d5b8f6-q2x4z",
+    "container": "kube-state-metrics",
+}
+
+
 def file_sd(entries: list[tuple[str, dict[str, str]]]) -> str:
     return json.dumps([{"targets": [address], "labels": labels} for address, labels in entries])
 
@@ -321,6 +345,7 @@ def prometheus_config(
     rule_files: list[Path],
     alertmanager: str,
     blackbox: str,
+    kube_state_metrics: str,
 ) -> dict[str, Any]:
     scrape = duration(timing.scrape_interval)
     timeout = duration(min(10.0, timing.scrape_interval))
@@ -356,6 +381,14 @@ def prometheus_config(
                     {"source_labels": ["__address__"], "target_label": "__param_target"},
                     {"source_labels": ["__param_target"], "target_label": "instance"},
                     {"target_label": "__address__", "replacement": blackbox},
+                ],
+            },
+            {
+                # The stand-in, as kube-prometheus-stack scrapes kube-state-metrics (above).
+                "job_name": "kube-state-metrics",
+                "honor_labels": True,
+                "file_sd_configs": [
+                    {"files": [str(sd / "kube-state-metrics.json")], "refresh_interval": "5s"}
                 ],
             },
             {

@@ -157,6 +157,20 @@ def started_prometheus(workdir: Path, config: Path, resend_delay: str) -> Child:
     return started_child("prometheus", argv, port, workdir / "prometheus.log", dict(os.environ))
 
 
+def started_kube_state_metrics(workdir: Path, state: Path) -> Child:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "tools.fleet.kube_state_metrics",
+        *("--state", str(state), "--port", str(port)),
+    ]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    log = workdir / "kube-state-metrics.log"
+    return started_child("kube-state-metrics", argv, port, log, env)
+
+
 @dataclass
 class Sinks:
     process: subprocess.Popen[str]

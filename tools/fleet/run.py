@@ -6,6 +6,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from tools.fleet import compress, configs, measure, processes
+from tools.fleet.kube_state_metrics import Cluster
 from tools.fleet.plan import (
     SHARED_DEPENDENCY,
     Day,
@@ -24,6 +26,7 @@ from tools.fleet.plan import (
     Timing,
     day,
     fleet,
+    retire_how,
     roles,
 )
 from tools.processes import BenchmarkBroken, Child, rss_mib, stop
@@ -45,6 +48,10 @@ class Readings:
     setup_seconds: float = 0.0
     injected: dict[str, float] = field(default_factory=dict)
     killed_at: float | None = None
+    #: Seconds from the retire scene's change in kube-state-metrics to Prometheus' recording
+    #: rule holding every retired namespace (None: it never did within the scene).
+    retired_seen_after: float | None = None
+    retired: list[str] = field(default_factory=list)  # the exporters stopped on purpose
     cpu_start: dict[str, measure.Cpu] = field(default_factory=dict)
     cpu_end: dict[str, measure.Cpu] = field(default_factory=dict)
     memory: dict[str, list[measure.Memory]] = field(default_factory=dict)
@@ -90,19 +97,25 @@ def durations_of(rules: dict[str, dict[str, Any]], routing: dict[str, Any], c: f
         group_wait=compress.route_timing(routing, "group_wait", "30s"),
         group_interval=compress.route_timing(routing, "group_interval", "5m"),
         shared_warning_for=compress.alert_for(rules, "SiteStatusWarningShared", 1800 / c),
+        exporter_absent_for=compress.alert_for(rules, "SiteStatusExporterAbsent", 600 / c),
     )
 
 
 class Fleet:
     """The running programs. ``close`` stops every one of them (reverse order of start)."""
 
-    def __init__(self, workdir: Path, sites: int, compression: float) -> None:
+    def __init__(
+        self, workdir: Path, sites: int, compression: float, *, compact: bool = False
+    ) -> None:
         self.workdir = workdir
         self.timing = Timing.compressed(compression)
         self.production = Timing.compressed(1.0)
         shipped_rules = compress.shipped_rule_files(ALERTS_DIR)
         self.rules = {
-            name: compress.compressed_rules(document, compression)
+            name: compress.without_alerts(
+                compress.compressed_rules(document, compression),
+                compress.UNCOMPRESSED_WINDOW_ALERTS,
+            )
             for name, document in shipped_rules.items()
         }
         self.shipped_routing: dict[str, Any] = yaml.safe_load(
@@ -114,12 +127,16 @@ class Fleet:
         probe_routing = compress.compressed_routing(
             self.shipped_routing, compression, "http://unused", night=False
         )
-        the_day = day(self.timing, durations_of(self.rules, probe_routing, compression), cast)
+        durations = durations_of(self.rules, probe_routing, compression)
+        the_day = day(self.timing, durations, cast, compact=compact)
         self.plan = Plan(members, self.timing, cast, the_day, calibration_sites())
         self.children: list[Child] = []
         self.exporters: dict[str, Child] = {}
         self.restarted: list[str] = []
         self.sinks: processes.Sinks | None = None
+        self.cluster = Cluster(workdir / "kube-state.json")
+        self.retired: set[str] = set()
+        self.background: list[threading.Thread] = []  # scene actions that wait on something
 
     # --- start ------------------------------------------------------------------------------
 
@@ -135,7 +152,9 @@ class Fleet:
         processes.wait_answering([self.nginx], f"/sites/{self.plan.sites[0].name}/ready", 30)
         self.blackbox = self.keep(processes.started_blackbox(w, configs.BLACKBOX_CONFIG))
         self.alertmanager = self.keep(processes.started_alertmanager(w, self.routing(night=False)))
+        self.kube_state_metrics = self.keep(self.started_kube_state_metrics())
         processes.wait_answering([self.blackbox, self.alertmanager], "/-/ready", 60)
+        processes.wait_answering([self.kube_state_metrics], "/healthz", 60)
         self.nginx_port = nginx_port
         self.start_exporters()
         self.write_targets()
@@ -151,6 +170,7 @@ class Fleet:
             rule_paths,
             f"127.0.0.1:{self.alertmanager.port}",
             f"127.0.0.1:{self.blackbox.port}",
+            f"127.0.0.1:{self.kube_state_metrics.port}",
         )
         (w / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
         self.prometheus = self.keep(
@@ -160,6 +180,14 @@ class Fleet:
         )
         processes.wait_answering([self.prometheus], "/-/ready", 120)
         self.api = measure.PrometheusApi(self.prometheus.port)
+
+    def started_kube_state_metrics(self) -> Child:
+        """The stand-in, with every site's namespace (and the calibration sites') Active."""
+        created = time.time() - 86400
+        for site in [*self.plan.sites, *self.plan.calibration]:
+            self.cluster.add(site.name, created, configs.site_workloads(site))
+        self.cluster.write()
+        return processes.started_kube_state_metrics(self.workdir, self.cluster.path)
 
     def keep(self, child: Child) -> Child:
         self.children.append(child)
@@ -218,11 +246,14 @@ class Fleet:
         return child
 
     def write_targets(self) -> None:
+        """The file_sd targets; a retired site's exporter has none (its endpoints are gone)."""
         sd = self.workdir / "file_sd"
-        sd.mkdir()
+        sd.mkdir(exist_ok=True)
         fleet_targets = []
         probes = []
         for site in self.plan.sites:
+            if site.name in self.retired:
+                continue
             labels = configs.target_labels(site)
             fleet_targets.append((f"127.0.0.1:{self.exporters[site.name].port}", labels))
             probes.append((configs.healthz_url(self.nginx_port, site), {"namespace": site.name}))
@@ -236,6 +267,10 @@ class Fleet:
         configs.write_file_sd(sd / "site-status.json", fleet_targets)
         configs.write_file_sd(sd / "blackbox.json", probes)
         configs.write_file_sd(sd / "calibration.json", calibration)
+        configs.write_file_sd(
+            sd / "kube-state-metrics.json",
+            [(f"127.0.0.1:{self.kube_state_metrics.port}", configs.KUBE_STATE_METRICS_TARGET)],
+        )
 
     # --- acting -----------------------------------------------------------------------------
 
@@ -311,6 +346,8 @@ def schedule(running: Fleet, readings: Readings) -> list[tuple[float, str, Actio
             events += flap_events(running, readings, scene.start, the_day)
         if scene.name == "dies":
             events.append((scene.start, "dies: SIGKILL", lambda: kill_one(running, readings)))
+        if scene.name == "retire":
+            events.append((scene.start, "retire", lambda: retire(running, readings)))
     events.append((the_day.warmup, "window start", lambda: window_start(running, readings)))
     mid = the_day.scene("maintenance").start
     events.append((mid, "memory", lambda: read_memory(running, readings)))
@@ -353,6 +390,59 @@ def kill_one(running: Fleet, readings: Readings) -> None:
     processes.kill(child)
 
 
+def retire(running: Fleet, readings: Readings) -> None:
+    """As a platform retires sites: the namespace deleted (Terminating first) or every workload
+    scaled to zero, as kube-state-metrics sees it; the sites stop answering, their exporters
+    stop, and their scrape targets go with their endpoints.
+
+    The exporters stop once Prometheus' rule knows the namespaces retired: in a real cluster the
+    change reaches kube-state-metrics as the pods start terminating, and the rule's lag (a scrape
+    and an evaluation) is far shorter than any ``for``; in the compressed run the one-second
+    floors of scrape and evaluation are not, so the driver waits rather than race them."""
+    cast = running.plan.cast
+    how = retire_how(cast)
+    readings.injected["retire"] = time.time()
+    for name in cast.retire:
+        if how[name] == "delete":
+            running.cluster.terminate(name)
+        else:
+            running.cluster.scale_to_zero(name)
+        running.down(name)
+    running.cluster.write()
+    # The rest waits on Prometheus: in a thread, so that the scenes played alongside keep time.
+    rest = threading.Thread(target=retire_rest, args=(running, readings), daemon=True)
+    running.background.append(rest)
+    rest.start()
+
+
+def retire_rest(running: Fleet, readings: Readings) -> None:
+    cast, t = running.plan.cast, running.timing
+    how = retire_how(cast)
+    deadline = time.monotonic() + running.plan.day.failure
+    expected = set(cast.retire)
+    while time.monotonic() < deadline:
+        held = running.api.query("site_status_namespace:retired")
+        if expected <= {row["metric"].get("namespace") for row in held}:
+            readings.retired_seen_after = time.time() - readings.injected["retire"]
+            break
+        time.sleep(t.evaluation_interval / 2)
+    readings.retired += cast.retire
+    children = [running.exporters[name] for name in cast.retire]
+    for child in children:  # all at once: each flushes its reports for up to 5 s
+        with contextlib.suppress(OSError):
+            readings.cpu_end[child.name] = measure.cpu(child.process.pid)
+            child.process.send_signal(signal.SIGTERM)
+    for child in children:
+        stop(child)
+    time.sleep(2 * t.scrape_interval)  # the last scrapes fail (up 0) before the targets go
+    running.retired |= expected
+    running.write_targets()
+    for name in cast.retire:
+        if how[name] == "delete":
+            running.cluster.delete(name)
+    running.cluster.write()
+
+
 def read_memory(running: Fleet, readings: Readings) -> None:
     for name, child in running.exporters.items():
         if child.alive():
@@ -384,8 +474,9 @@ def window_start(running: Fleet, readings: Readings) -> None:
 
 def read_pss_breakdown(running: Fleet, readings: Readings) -> None:
     """Where one Drupal and one service exporter's PSS goes."""
-    drupal = next(s for s in running.plan.sites if s.profile == "drupal" and s.name != "web-006")
-    service = next((s for s in running.plan.sites if s.profile == "service"), drupal)
+    living = [s for s in running.plan.sites if running.exporters[s.name].alive()]
+    drupal = next(s for s in living if s.profile == "drupal")
+    service = next((s for s in living if s.profile == "service"), drupal)
     for site in (drupal, service):
         child = running.exporters[site.name]
         if child.alive():
@@ -443,6 +534,8 @@ def play(running: Fleet, log: Callable[[str], None]) -> Readings:
         guarded(label, action, readings, log)
     while time.time() < t0 + plan.day.length:
         time.sleep(0.5)
+    for thread in running.background:
+        thread.join(timeout=60)
     note_deaths(running, readings)
     readings.ended_at = time.time()
     log(f"{readings.ended_at - t0:7.1f} s  the day is over: readings")
@@ -467,6 +560,8 @@ def declare_maintenance(running: Fleet, t0: float) -> None:
 def note_deaths(running: Fleet, readings: Readings) -> None:
     for name, child in running.exporters.items():
         if name == running.plan.cast.dies and readings.killed_at is not None:
+            continue
+        if name in readings.retired:
             continue
         if not child.alive() and name not in readings.unexpected_deaths:
             readings.unexpected_deaths.append(name)
@@ -573,8 +668,10 @@ def status_of(child: Child) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def running_fleet(workdir: Path, sites: int, compression: float) -> Iterator[Fleet]:
-    running = Fleet(workdir, sites, compression)
+def running_fleet(
+    workdir: Path, sites: int, compression: float, *, compact: bool = False
+) -> Iterator[Fleet]:
+    running = Fleet(workdir, sites, compression, compact=compact)
     try:
         running.start()
         yield running
