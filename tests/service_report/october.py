@@ -7,6 +7,7 @@ computed from the same minutes in the test (test_month.py), never from the repor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -60,7 +61,8 @@ def site_minutes(
             )
         return published
 
-    return minute
+    # The test reads each minute many times (each series, each lookback): once is enough.
+    return functools.cache(minute)
 
 
 def flaps(start: int, count: int, minutes: int, every: int) -> list[Span]:
@@ -82,7 +84,8 @@ NEWSITE_FROM = utc(10, 15, 12)
 WARNING = Published(status=1, probes=(("db", 0), ("web", 1)), reasons=(("web", "slow", ""),))
 
 
-def fleet() -> list[FleetSite]:
+@functools.cache
+def fleet() -> tuple[FleetSite, ...]:
     drupal = {"environment": "prod", "profile": "drupal"}
     shop_events: list[tuple[Span, Published]] = [
         (SHOP_ACROSS_START, failing("web", "http_status")),
@@ -93,7 +96,7 @@ def fleet() -> list[FleetSite]:
         ((utc(10, 14, 9), utc(10, 14, 9, 30)), Published(status=3, probes=(("db", 3), ("web", 0)))),
         *((span, failing("web", "timeout")) for span in SHOP_FLAPS),
     ]
-    return [
+    return (
         FleetSite(
             {"site": "shop", "tier": "priprod", **drupal},
             site_minutes(shop_events, maintenance=(SHOP_MAINTENANCE,)),
@@ -120,4 +123,4 @@ def fleet() -> list[FleetSite]:
             {"site": "newsite", "tier": "besteffort", "environment": "test", "profile": "drupal"},
             site_minutes([], exists_from=NEWSITE_FROM),
         ),
-    ]
+    )

@@ -24,9 +24,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium.webdriver.common.by import By
 
+from exporter import cli
 from exporter.gate.fetch import Fetcher
 from exporter.gate.prometheus import PrometheusAPI
 from exporter.service_report.command import MAX_ANSWER_BYTES, RENDERERS, make_report
+from exporter.service_report.model import Report
 from tests.service_report.october import (
     DATA_END,
     DATA_START,
@@ -38,7 +40,7 @@ from tests.service_report.october import (
 from tests.support.browser import chromium
 from tests.support.exporter_process import command_env
 from tests.support.monitoring import Prometheus, running_prometheus
-from tests.support.service_month import LOOKBACK, MINUTE, FleetSite, Published, write_blocks
+from tests.support.service_month import LOOKBACK, MINUTE, FleetSite, Published, cached_blocks
 
 REPORT = (sys.executable, "-m", "exporter.cli", "report")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -48,10 +50,22 @@ UTC = ZoneInfo("UTC")
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     workdir = tmp_path_factory.mktemp("october")
-    write_blocks(workdir, fleet(), DATA_START, DATA_END, chunk=86400)
+    october = Path(__file__).with_name("october.py")
+    cached_blocks(workdir, "october", [october], fleet(), DATA_START, DATA_END, chunk=86400)
     retention = ("--storage.tsdb.retention.time=100y",)
     with running_prometheus(workdir, [], [], "127.0.0.1:9", "1h", retention) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def october_oslo(prometheus: Prometheus) -> Report:
+    """October in Oslo, made once in this process for the tests that read it (the others go
+    through the command line)."""
+    args = argparse.Namespace(
+        month="2026-10", start=None, end=None, timezone="Europe/Oslo", match=()
+    )
+    with Fetcher(120, max_bytes=MAX_ANSWER_BYTES) as fetcher:
+        return make_report(PrometheusAPI(prometheus.url, fetcher), args, datetime.now(UTC_TZ))
 
 
 def report(prometheus: Prometheus, *args: str) -> subprocess.CompletedProcess[str]:
@@ -250,8 +264,8 @@ def _has_data(site: FleetSite, start: int, end: int) -> bool:
     return any(site.minute(t) is not None for t in range(start, end, MINUTE))
 
 
-def test_october_in_oslo_every_figure(prometheus: Prometheus) -> None:
-    document = report_json(prometheus, "--month", "2026-10", "--timezone", "Europe/Oslo")
+def test_october_in_oslo_every_figure(october_oslo: Report) -> None:
+    document = json.loads(RENDERERS["json"](october_oslo))
     period = document["period"]
     # 31 days and the hour summer time gave back on the 25th.
     assert (period["start"], period["end"]) == (
@@ -336,14 +350,12 @@ def test_match_and_from_to_as_the_gate_has_them(prometheus: Prometheus) -> None:
     assert by_site(document)["news"]["minutes"]["down"] == 300
 
 
-def test_markdown_csv_and_html_carry_the_figures(prometheus: Prometheus, tmp_path: Path) -> None:
-    """One report, rendered in each format (in-process: the JSON tests above went through the
-    command line); the HTML opened in Debian's Chromium."""
-    args = argparse.Namespace(
-        month="2026-10", start=None, end=None, timezone="Europe/Oslo", match=()
-    )
-    with Fetcher(120, max_bytes=MAX_ANSWER_BYTES) as fetcher:
-        made = make_report(PrometheusAPI(prometheus.url, fetcher), args, datetime.now(UTC_TZ))
+def test_markdown_csv_and_html_carry_the_figures(
+    prometheus: Prometheus, october_oslo: Report, tmp_path: Path
+) -> None:
+    """The October report above, rendered in each format; the HTML opened in Debian's
+    Chromium."""
+    made = october_oslo
     markdown = RENDERERS["markdown"](made)
     assert "# Service levels: October 2026 (Europe/Oslo)" in markdown
     assert "| news | prod | 99.317 % | 99.5 % | 99.317 % | 99.5 % | **MISSED** |" in markdown
@@ -376,15 +388,26 @@ def test_markdown_csv_and_html_carry_the_figures(prometheus: Prometheus, tmp_pat
             browser.save_screenshot(str(Path(shots) / "service-report.png"))
 
 
-def test_usage_and_outage_are_one_line(prometheus: Prometheus) -> None:
-    bad = report(prometheus, "--month", "2026-13")
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "YYYY-MM" in bad.stderr
-    future = report(prometheus, "--month", "2099-01")
-    assert future.returncode == 2 and "has not begun" in future.stderr
-    zone = report(prometheus, "--month", "2026-10", "--timezone", "Mars/Olympus")
-    assert zone.returncode == 2 and "unknown time zone" in zone.stderr
-    matcher = report(prometheus, "--month", "2026-10", "--match", 'tier="x"} or vector(1)')
-    assert matcher.returncode == 2 and "not a label matcher list" in matcher.stderr
+def test_usage_and_outage_are_one_line(
+    prometheus: Prometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Usage errors through the command line's code in this process (an interpreter each
+    cost more than the rest of the test); Prometheus down through a real process."""
+
+    def usage(*args: str) -> str:
+        with pytest.raises(SystemExit) as exited:
+            code = cli.main(["report", "--prometheus", prometheus.url, *args])
+            raise SystemExit(code)
+        assert exited.value.code == 2
+        return capsys.readouterr().err
+
+    bad = usage("--month", "2026-13")
+    assert bad.count("\n") == 1 and "YYYY-MM" in bad
+    assert "has not begun" in usage("--month", "2099-01")
+    assert "unknown time zone" in usage("--month", "2026-10", "--timezone", "Mars/Olympus")
+    # argparse's own error: its usage lines, then the one line.
+    matcher = usage("--month", "2026-10", "--match", 'tier="x"} or vector(1)')
+    assert "not a label matcher list" in matcher
     down = subprocess.run(
         [*REPORT, "--prometheus", "http://127.0.0.1:9", "--month", "2026-10"],
         capture_output=True,
