@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from exporter.blocking import BlockingTimeout, ResourceStuck
 from exporter.reasons import Reason
 from exporter.units import format_duration
 
@@ -33,6 +34,7 @@ __all__ = [
     "cannot_resolve",
     "connection_closed",
     "endpoint",
+    "hung",
     "leaf_errors",
     "missing",
     "network_failure",
@@ -123,6 +125,26 @@ def secret_file_failed(path: str | os.PathLike[str], error: BaseException | str 
         return not_readable(path, "secret file")
     why = getattr(error, "why", None) or cause_text(error) or "unusable"
     return Failure(f"{_subject(path, 'secret file')} cannot be used: {why}", Reason.ERROR)
+
+
+def hung(
+    error: BlockingTimeout | ResourceStuck,
+    timeout: float | None = None,
+    name_resource: bool = False,
+) -> Failure:
+    """``hung: no answer within 5s`` (``timeout``: the probe's, which the call's own deadline
+    comes a little before); with a call still waiting since an earlier run, ``hung: an earlier
+    call has not returned for 3m``. ``name_resource`` where the summary names something else
+    first (a file on that mount): ``hung: no answer from /mnt/nfs within 5s``."""
+    resource = error.resource if name_resource else None
+    if isinstance(error, ResourceStuck):
+        on = f" on {resource}" if resource else ""
+        text = f"hung: an earlier call{on} has not returned for {error.stuck_for()}"
+    else:
+        source = f" from {resource}" if resource else ""
+        within = format_duration(error.timeout if timeout is None else timeout)
+        text = f"hung: no answer{source} within {within}"
+    return Failure(text, Reason.HUNG)
 
 
 def _subject(path: str | os.PathLike[str], what: str) -> str:

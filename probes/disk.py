@@ -21,7 +21,7 @@ import anyio
 from pydantic import Field, model_validator
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
-from exporter.failure_text import missing
+from exporter.failure_text import hung, missing
 from exporter.mounts import (
     KUBELET_MOUNTPOINTS,
     RUNTIME_MOUNTPOINTS,
@@ -42,7 +42,6 @@ from exporter.probe_api import (
 )
 from exporter.status import worst
 from exporter.thresholds import PercentLimits
-from exporter.units import format_duration
 from probes.deadline import blocking_within
 
 if TYPE_CHECKING:
@@ -176,12 +175,10 @@ def selected_filesystems(config: DiskProbe, table: MountTable) -> list[Mount]:
     return distinct_filesystems(mounts)
 
 
-def unreadable_reason(error: Exception) -> str:
+def unreadable_reason(error: Exception, timeout: float) -> str:
     """Why ``statvfs`` gave no answer, in words: ``stale file handle``."""
-    if isinstance(error, ResourceStuck):
-        return f"stuck: an earlier call has not returned for {error.stuck_for()}"
-    if isinstance(error, BlockingTimeout):
-        return f"statvfs did not return within {format_duration(error.timeout)}"
+    if isinstance(error, ResourceStuck | BlockingTimeout):
+        return hung(error, timeout).text
     if isinstance(error, OSError) and error.strerror:
         return error.strerror[:1].lower() + error.strerror[1:]
     return str(error) or type(error).__name__
@@ -222,7 +219,7 @@ async def statvfs_or_reason(
     except NoSuchPath:
         return NO_SUCH_PATH
     except (ResourceStuck, BlockingTimeout, OSError) as error:
-        return unreadable_reason(error)
+        return unreadable_reason(error, context.timeout)
 
 
 async def statvfs_all(
@@ -267,7 +264,7 @@ def unreadable_report(mount: Mount, reason: str) -> FilesystemReport:
 
 def unreadable_why(reason: str) -> Reason:
     """The bounded reason of ``unreadable_reason``'s words."""
-    if reason.startswith(("stuck:", "statvfs did not return")):
+    if reason.startswith("hung:"):
         return Reason.HUNG
     if reason == "stale file handle":
         return Reason.STALE_HANDLE

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
-from exporter.failure_text import missing, not_readable
+from exporter.failure_text import hung, missing, not_readable
 from exporter.probe_api import (
     AbsolutePath,
     MetricFamily,
@@ -203,11 +203,12 @@ async def run(config: FileProbe, context: ProbeContext) -> Result:
     try:
         lookup = await blocking_within(context, look, config.path, resource=resource)
     except (BlockingTimeout, ResourceStuck) as error:
+        failure = hung(error, context.timeout, name_resource=True)
         return Result(
             Status.UNKNOWN,
-            f"{config.path}: no answer from {resource}: {error}",
+            f"{config.path}: {failure.text}",
             {"path": config.path, "mount": resource},
-            reason=Reason.HUNG,
+            reason=failure.reason,
             part=resource or "",
         )
     except BrokenSymlink as error:

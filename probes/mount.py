@@ -16,6 +16,7 @@ import anyio
 from pydantic import model_validator
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
+from exporter.failure_text import hung
 from exporter.mounts import (
     RUNTIME_MOUNTPOINTS,
     USER_SESSION_FSTYPES,
@@ -33,7 +34,6 @@ from exporter.probe_api import (
     Sample,
 )
 from exporter.status import Status, worst
-from exporter.units import format_duration
 from probes.deadline import blocking_within
 
 if TYPE_CHECKING:
@@ -139,12 +139,14 @@ async def check_mount(
         where = context.host_path(mount.mountpoint)  # the node's, when its root is mounted in
         await blocking_within(context, os.statvfs, where, resource=mount.mountpoint)
     except BlockingTimeout as error:
-        reason = f"hung: no answer within {format_duration(error.timeout)}"
-        return MountCheck(mountpoint, Status.CRITICAL, reason, mount, why=Reason.HUNG)
+        failure = hung(error, context.timeout)
+        return MountCheck(mountpoint, Status.CRITICAL, failure.text, mount, why=failure.reason)
     except ResourceStuck as error:
-        reason = f"hung: a stat has not returned for {error.stuck_for()}"
+        failure = hung(error)
         since = error.since
-        return MountCheck(mountpoint, Status.CRITICAL, reason, mount, since, why=Reason.HUNG)
+        return MountCheck(
+            mountpoint, Status.CRITICAL, failure.text, mount, since, why=failure.reason
+        )
     except OSError as error:
         status, reason = graded_error(error, listed=bool(config.mountpoints))
         why = ERRNO_REASONS.get(error.errno or 0, Reason.ERROR)

@@ -23,6 +23,7 @@ import anyio
 
 from exporter.blocking import BlockingTimeout, ResourceStuck
 from exporter.command_runners import CommandOutput, CommandSpec, CommandUnavailable
+from exporter.failure_text import hung
 
 #: After SIGKILL (or after the command's own exit), how long to wait for the group to die and
 #: the pipes to reach their end before abandoning what is left.
@@ -234,7 +235,9 @@ class LocalRunner:
             return await self.offload(start)
         except (BlockingTimeout, ResourceStuck) as error:
             start.give_up()
-            raise CommandUnavailable(f"could not start {spec.argv[0]}: {error}") from None
+            failure = hung(error, name_resource=True)  # chdir into a root on a hung mount
+            message = f"could not start {spec.argv[0]}: {failure.text}"
+            raise CommandUnavailable(message, failure.reason) from None
         except BaseException:
             start.give_up()
             raise

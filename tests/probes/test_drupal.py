@@ -15,7 +15,7 @@ from exporter.command_runners import CommandRunner
 from exporter.command_runners.local import LocalRunner
 from exporter.config import ConfigInvalid, parse_config
 from exporter.context import ProbeRuntime
-from exporter.probe_api import ProbeContext, Result
+from exporter.probe_api import ProbeContext, Reason, Result
 from exporter.registry import default_registry
 from exporter.status import Status
 from probes.drupal.probe import DrupalProbe, run
@@ -296,7 +296,10 @@ async def test_drupal_root_on_a_hung_mount(fuse_mount: FuseMounts) -> None:
     started = time.monotonic()
     second = await run_probe(config, timeout=2.0, runtime=runtime)
     assert time.monotonic() - started < 0.5
-    assert second.status is Status.UNKNOWN and "is stuck" in second.summary
+    assert second.status is Status.UNKNOWN
+    assert second.summary.startswith("could not run drush: could not start "), second.summary
+    assert f"hung: an earlier call on {hung.path} has not returned for " in second.summary
+    assert second.why is Reason.HUNG
     hung.abort()
 
 

@@ -49,6 +49,8 @@ CLASSES = {
     "tls": ("TLS handshake with HOST:PORT failed: WHY", Reason.TLS),
     "missing secret file": ("secret file PATH is missing", Reason.MISSING),
     "missing file": ("PATH is missing", Reason.MISSING),
+    # On a hung FUSE mount: tests/probes/test_probe_deadlines.py (mount, disk, file).
+    "hung": ("MOUNT: hung: no answer within 5s", Reason.HUNG),
 }
 
 
