@@ -44,7 +44,7 @@ from exporter.config_source import ConfigSourceError, read_config_text
 from exporter.config_yaml import YamlDocument, YamlError
 from exporter.freeze import Freeze
 from exporter.kube_settings import KubernetesSettings
-from exporter.maintenance import WINDOW_TAGS, Window
+from exporter.maintenance import WINDOW_TAGS, ScheduledWindow, Window
 from exporter.probe_api import AbsolutePath, Duration, ProbeConfig, Size
 from exporter.registry import KindRegistry
 from exporter.schedule import timeline
@@ -56,6 +56,13 @@ DEFAULT_LISTEN = ":9918"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: Service hours by tier where a site does not set its own (none: every hour). flexprod is
+#: "fixed in working hours" (DESIGN.md): the office hours Alertmanager routes it in.
+TIER_SERVICE_HOURS: dict[str, tuple[Window, ...]] = {
+    "flexprod": (ScheduledWindow(schedule="mon-fri 08:00-16:00 Europe/Oslo"),),
+}
 
 
 class Site(Strict):
@@ -70,6 +77,10 @@ class Site(Strict):
     #: One-off windows ``{start, end}``, weekly ones ``{weekday, start, end, timezone}``, and
     #: schedules of the one-line grammar (``first wed 18:00-22:00 Europe/Oslo``, ``except ...``).
     maintenance: tuple[Window, ...] = ()
+    #: The hours the site's service is promised, written as maintenance windows are; the
+    #: service-level rules count only these (docs/alerts.md, "Service hours"). Unset: the
+    #: tier's (TIER_SERVICE_HOURS); ``[daily]`` is every hour.
+    service_hours: tuple[Window, ...] | None = None
 
     #: The deploy freeze declared on the exporter's Deployment (Kubernetes): not a config key.
     _freeze: Freeze | None = PrivateAttr(default=None)
@@ -85,6 +96,19 @@ class Site(Strict):
 
     def in_maintenance(self, moment: datetime | None = None) -> bool:
         return timeline.covers(self.maintenance, moment or datetime.now(UTC))
+
+    @field_validator("service_hours")
+    @classmethod
+    def _some_hours(cls, hours: tuple[Window, ...] | None) -> tuple[Window, ...] | None:
+        if hours is not None and not any(not window.blackout for window in hours):
+            raise ValueError("no hours at all: leave it out for the tier's, or write [daily]")
+        return hours
+
+    def in_service_hours(self, moment: datetime | None = None) -> bool:
+        hours = self.service_hours
+        if hours is None:
+            hours = TIER_SERVICE_HOURS.get(self.tier)
+        return hours is None or timeline.covers(hours, moment or datetime.now(UTC))
 
     def announced(self, moment: datetime | None = None) -> Announcement:
         """The maintenance window the site is in, and the next one."""

@@ -12,7 +12,9 @@ availability = time up / time known
 reliability = time up outside maintenance / (time known - time in maintenance)
 
 Time not scraped counts in neither (it is not known). Reliability counts up-time inside a window
-in neither numerator nor denominator, so it can never exceed 1.
+in neither numerator nor denominator, so it can never exceed 1. Only the site's service hours
+are sampled (``site_status_service_hours``: flexprod's office hours by default, every hour for
+the other tiers): time outside them counts in nothing, like time not scraped.
 
 Every sum keeps the cluster: the same site in two clusters is two sites, whether the rules run
 on each cluster's Prometheus (where the cluster is added to the recorded series on the way out,
@@ -32,6 +34,8 @@ UP = "site_status_site:up"
 MAINTENANCE_KNOWN = "site_status_site:maintenance_known"
 UP_OUTSIDE_MAINTENANCE = "site_status_site:up_outside_maintenance"
 MAINTENANCE = "site_status_site:maintenance"
+#: 1 inside the site's service hours (the exporter's site.service_hours, its tier's by default).
+SERVICE_HOURS = "site_status_service_hours"
 #: 1 while a probe is not OK, 0 while OK, with the site's labels: "worst probes over a range"
 #: reads it with a plain avg_over_time (a subquery over every probe of a fleet costs 0.5 s).
 PROBE_NOT_OK = "site_status_probe:not_ok"
@@ -76,9 +80,11 @@ def state_rules(config: MixinConfig) -> list[dict[str, Any]]:
     status = q.metric("site_status_site_status")
     in_window = q.metric("site_status_maintenance")
     scraped = f"and {q.on_target} {q.metric('up')} == 1"
+    # An exporter that does not publish its service hours (older than them) is served always.
+    outside = f"unless {q.on_target} {q.metric(SERVICE_HOURS)} == 0"
 
     def sampled(expr: str) -> str:
-        return f"{q.with_site(expr)}\n{scraped}"
+        return f"{q.with_site(expr)}\n{scraped}\n{outside}"
 
     known = f"{status} != bool 3"
     probe_status = q.metric("site_status_probe_status")

@@ -88,6 +88,12 @@ NODE_INFO = _family(
 MAINTENANCE = _family(
     "site_status_maintenance", "1 while the site is in a declared maintenance window, else 0."
 )
+SERVICE_HOURS = _family(
+    "site_status_service_hours",
+    "1 inside the site's service hours (site.service_hours; unset: its tier's, flexprod "
+    "mon-fri 08:00-16:00 Europe/Oslo, else every hour), else 0. The service-level rules count "
+    "only these hours.",
+)
 MAINTENANCE_INFO = _family(
     "site_status_maintenance_info",
     "1 while the site is in a declared maintenance window, with the window's reason (cut to 100 "
@@ -181,6 +187,7 @@ CORE_FAMILIES = (
     SITE_INFO,
     NODE_INFO,
     MAINTENANCE,
+    SERVICE_HOURS,
     MAINTENANCE_INFO,
     MAINTENANCE_NEXT_START,
     MAINTENANCE_NEXT_END,
@@ -330,6 +337,7 @@ class Exposition:
         yield NODE_INFO, (self.node(),), 1.0
         announced = site.announced()
         yield MAINTENANCE, (), float(announced.current is not None)
+        yield SERVICE_HOURS, (), float(site.in_service_hours())
         if announced.current is not None:
             yield MAINTENANCE_INFO, (reason_of(announced.current),), 1.0
         if announced.next is not None:

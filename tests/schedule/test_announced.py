@@ -40,6 +40,7 @@ def test_status_metrics_and_snapshot_announce_the_current_and_next_window(tmp_pa
     assert following["zone"] == "Europe/Oslo"
     assert following["text"] == f"{later:%a %d %b} 15:00-17:00 Europe/Oslo"
     assert series[("site_status_maintenance", ())] == 1.0
+    assert series[("site_status_service_hours", ())] == 1.0  # priprod: every hour
     assert series[("site_status_maintenance_info", (("reason", "db upgrade"),))] == 1.0
     start = datetime.fromisoformat(following["start"])
     assert series[("site_status_maintenance_next_start_timestamp_seconds", ())] == start.timestamp()
