@@ -37,6 +37,8 @@ class RawSite:
     counts: Counter[int] = field(default_factory=Counter)
     #: Epoch seconds of the minutes some exporter of the site was down outside maintenance.
     down: set[int] = field(default_factory=set)
+    #: Epoch seconds of the minutes outside the site's service hours (counted in nothing).
+    outside: set[int] = field(default_factory=set)
     #: Epoch second of a minute -> the probes CRITICAL then.
     probes: dict[int, set[str]] = field(default_factory=dict)
     #: Epoch second of a minute -> (probe, reason, part) of the CRITICAL probes' reasons.
@@ -122,6 +124,7 @@ def collect(api: PrometheusAPI, info: str, period: Period) -> dict[SiteKey, RawS
         **{f"seen {n}": ask for n, ask in enumerate(_seen_pieces(api, period))},
         "not up": ranged(queries.NOT_UP_MINUTES),
         "maintenance": ranged(queries.MAINTENANCE_MINUTES),
+        "outside": ranged(queries.OUTSIDE_SERVICE_MINUTES),
         "not scraped": ranged(queries.NOT_SCRAPED_MINUTES),
         "targets": instant(queries.targets(info, whole)),
         **{sli: instant(queries.objective(sli, whole)) for sli in SLIS},
@@ -157,6 +160,7 @@ def _sites(
         "unknown": _minute_sets(answers["not up"], UNKNOWN),
         "maintenance": _minute_sets(answers["maintenance"]),
         "not scraped": _minute_sets(answers["not scraped"]),
+        "outside": _minute_sets(answers["outside"]),
     }
     # Known: the rollup seen, less where it is UNKNOWN and where the exporter was not scraped
     # (the two are apart: ``still_seen`` has no UNKNOWN minute).
@@ -166,12 +170,19 @@ def _sites(
                 if found := of(sample[0]):
                     found.known += round(_number(sample[1]))
     for target, site in site_of.items():
-        site.known -= len(minutes["unknown"].get(target, ())) + len(still_seen.get(target, ()))
+        unknown, seen = minutes["unknown"].get(target, set()), still_seen.get(target, set())
+        site.known -= len(unknown) + len(seen)
+        # Outside the service hours nothing is counted: the gauge comes with the rollup (one
+        # scrape), so each such minute was seen, and known unless UNKNOWN or not scraped.
+        outside = minutes["outside"].get(target, set())
+        site.known -= len(outside) - len(outside & unknown) - len(outside & seen)
+        site.outside |= outside
     targets = set().union(*(found.keys() for found in minutes.values()))
     down: dict[TargetKey, tuple[RawSite, set[int]]] = {}
     for target in targets:
         if found := site_of.get(target):
             scraped_out = minutes["not scraped"].get(target, set())
+            scraped_out |= minutes["outside"].get(target, set())
             crit = minutes["critical"].get(target, set()) - scraped_out
             kept = minutes["maintenance"].get(target, set()) - scraped_out
             kept -= minutes["unknown"].get(target, set())

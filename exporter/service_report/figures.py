@@ -47,11 +47,13 @@ class Incident:
 
 @dataclass(frozen=True)
 class Minutes:
-    total: int
+    total: int  # the period's minutes inside the service hours
     known: int
     down: int  # known and CRITICAL, in or outside maintenance
     maintenance: int  # known and inside a maintenance window
     down_outside_maintenance: int
+    #: The period's minutes outside the site's service hours (counted in nothing).
+    outside_service: int = 0
 
     @property
     def up(self) -> int:
@@ -160,11 +162,12 @@ def incidents_of(raw: RawSite, period: Period) -> tuple[Incident, ...]:
 def site_figures(raw: RawSite, period: Period) -> SiteFigures:
     codes = raw.counts
     minutes = Minutes(
-        total=period.minutes,
+        total=period.minutes - len(raw.outside),
         known=raw.known,
         down=codes[DOWN] + codes[MAINTENANCE_DOWN],
         maintenance=codes[MAINTENANCE_UP] + codes[MAINTENANCE_DOWN],
         down_outside_maintenance=codes[DOWN],
+        outside_service=len(raw.outside),
     )
     return SiteFigures(raw.labels, minutes, dict(raw.objectives), incidents_of(raw, period))
 

@@ -173,7 +173,8 @@ def render(report: Report) -> str:
     parts.append(
         '<p class="meta">Minutes are whole minutes sampled on the minute; <em>unknown</em> is '
         "time the exporter was not scraped or its rollup was UNKNOWN, and counts in no ratio. "
-        "An incident is a run of minutes CRITICAL outside maintenance. Budget spent: time down / "
+        "An incident is a run of minutes CRITICAL outside maintenance. Time outside a site's "
+        "service hours counts in nothing. Budget spent: time down / "
         "((1 - target) x time counted); over 100 % is a missed target.</p></body></html>"
     )
     return "\n".join(parts) + "\n"

@@ -144,7 +144,8 @@ def render(report: Report) -> str:
         "",
         "Minutes are whole minutes sampled on the minute; *unknown* is time the exporter was not "
         "scraped or its rollup was UNKNOWN, and counts in no ratio. An incident is a run of "
-        "minutes CRITICAL outside maintenance. Budget spent: time down / ((1 - target) x time "
+        "minutes CRITICAL outside maintenance. Time outside a site's service hours counts in "
+        "nothing. Budget spent: time down / ((1 - target) x time "
         "counted); over 100 % is a missed target.",
     ]
     return "\n".join(lines) + "\n"

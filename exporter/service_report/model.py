@@ -51,6 +51,12 @@ def notes_of(period: Period, sites: list[SiteFigures], match: str) -> list[str]:
     if not sites:
         notes.append(f"No site matched {match or '{}'} in this period: there is nothing to report.")
         return notes
+    served = [s for s in sites if s.minutes.outside_service]
+    if served:
+        notes.append(
+            f"Counted in their service hours only (site_status_service_hours; the rest of the "
+            f"period counts in nothing, as in the recording rules): {_names(served)}."
+        )
     empty = [s for s in sites if s.minutes.known == 0]
     if empty:
         notes.append(f"No data at all for {len(empty)} site(s), so no figures: {_names(empty)}.")

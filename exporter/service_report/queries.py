@@ -45,6 +45,9 @@ def status_minutes(seconds: int) -> str:
 CRITICAL, UNKNOWN = 2, 3
 NOT_UP_MINUTES = f"{STATUS} >= {CRITICAL}"
 MAINTENANCE_MINUTES = "site_status_maintenance == 1"
+#: Outside the site's service hours (docs/alerts.md, "Service hours"): not counted at all. An
+#: exporter without the gauge is served every hour, as the recording rules have it.
+OUTSIDE_SERVICE_MINUTES = "site_status_service_hours == 0"
 NOT_SCRAPED_MINUTES = "up == 0"
 
 

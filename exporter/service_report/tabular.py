@@ -45,6 +45,7 @@ def site_document(period: Period, site: SiteFigures) -> dict[str, Any]:
             "down_outside_maintenance": m.down_outside_maintenance,
             "maintenance": m.maintenance,
             "unknown": m.unknown,
+            "outside_service_hours": m.outside_service,
         },
         "incidents": [incident_document(period, i) for i in site.incidents],
         "longest_incident": incident_document(period, longest) if longest else None,

@@ -1,5 +1,5 @@
 """The known month: October 2026 in Europe/Oslo (745 hours: summer time ends on the 25th, and
-the month begins at 22:00 UTC on 30 September), for a fleet of four sites.
+the month begins at 22:00 UTC on 30 September), for a fleet of five sites.
 
 Every event is written here once, as what the exporters published; the expected figures are
 computed from the same minutes in the test (test_month.py), never from the report's code.
@@ -7,12 +7,15 @@ computed from the same minutes in the test (test_month.py), never from the repor
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from tests.support.service_month import FleetSite, Published
 
+OSLO = ZoneInfo("Europe/Oslo")
 PRIPROD = {"availability": 0.995, "reliability": 0.995}
 FLEXPROD = {"availability": 0.99, "reliability": 0.99}
 
@@ -47,6 +50,7 @@ def site_minutes(
     normal: Published = OK,
     exists_from: int = DATA_START,
     maintenance: tuple[Span, ...] = (),
+    office_hours: bool = False,
 ) -> Callable[[int], Published | None]:
     def minute(t: int) -> Published | None:
         if t < exists_from or inside(t, PROMETHEUS_GAP):
@@ -56,13 +60,19 @@ def site_minutes(
             if inside(t, span):
                 published = event
         if inside(t, *maintenance) and published.up:
-            published = Published(
-                published.up, published.status, 1, published.probes, published.reasons
-            )
+            published = dataclasses.replace(published, maintenance=1)
+        if office_hours and published.up:
+            published = dataclasses.replace(published, service_hours=in_office_hours(t))
         return published
 
     # The test reads each minute many times (each series, each lookback): once is enough.
     return functools.cache(minute)
+
+
+def in_office_hours(t: int) -> int:
+    """Oslo office hours (flexprod's service hours): Monday to Friday 08:00-16:00 local time."""
+    local = datetime.fromtimestamp(t, OSLO)
+    return int(local.weekday() < 5 and 8 <= local.hour < 16)
 
 
 def flaps(start: int, count: int, minutes: int, every: int) -> list[Span]:
@@ -80,6 +90,13 @@ NEWS_FLAP = (utc(10, 20, 9), utc(10, 20, 9, 3))
 # Still CRITICAL when the month ends (23:40 Oslo to after midnight).
 INTRANET_AT_END = (utc(10, 31, 22, 40), utc(11, 1, 0))
 NEWSITE_FROM = utc(10, 15, 12)
+
+# "office" (flexprod) publishes its service hours. CRITICAL 15:00-17:00 CEST on Friday the 23rd
+# (an hour of it in office hours), 07:30-08:30 CET on Monday the 26th, after the DST change (half
+# an hour in), and 21:00-23:00 on the 27th (none).
+OFFICE_FRIDAY = (utc(10, 23, 13), utc(10, 23, 15))
+OFFICE_MONDAY = (utc(10, 26, 6, 30), utc(10, 26, 7, 30))
+OFFICE_NIGHT = (utc(10, 27, 20), utc(10, 27, 22))
 
 WARNING = Published(status=1, probes=(("db", 0), ("web", 1)), reasons=(("web", "slow", ""),))
 
@@ -116,6 +133,17 @@ def fleet() -> tuple[FleetSite, ...]:
                     ((utc(10, 3, 0), utc(10, 4, 0)), WARNING),
                     (INTRANET_AT_END, failing("web", "http_status")),
                 ]
+            ),
+            FLEXPROD,
+        ),
+        FleetSite(
+            {"site": "office", "tier": "flexprod", **drupal},
+            site_minutes(
+                [
+                    (span, failing("db", "disk_full"))
+                    for span in (OFFICE_FRIDAY, OFFICE_MONDAY, OFFICE_NIGHT)
+                ],
+                office_hours=True,
             ),
             FLEXPROD,
         ),

@@ -105,6 +105,8 @@ class Expected:
     down: int = 0
     maintenance: int = 0
     down_outside: int = 0
+    #: Minutes outside the site's service hours (its gauge seen at 0): counted in nothing.
+    outside_service: int = 0
     #: Minute -> the (probe, reason, part) CRITICAL then; reason "" for a probe without one.
     incident_minutes: dict[int, set[tuple[str, str, str]]] = field(default_factory=dict)
 
@@ -117,6 +119,9 @@ def expected_minutes(site: FleetSite, start: int, end: int) -> Expected:
         up = seen(site, t, lambda p: 1.0 if p.up else 0.0)
         status = seen(site, t, while_up(lambda p: float(p.status)))
         maintenance = seen(site, t, while_up(lambda p: float(p.maintenance)))
+        if seen(site, t, while_up(_service_hours)) == 0:
+            found.outside_service += 1
+            continue
         if up != 1.0 or status is None or status == 3:
             continue
         found.known += 1
@@ -139,6 +144,11 @@ def expected_minutes(site: FleetSite, start: int, end: int) -> Expected:
                 causes.add((probe, "", ""))
         found.incident_minutes[t] = causes
     return found
+
+
+def _service_hours(published: Published) -> float | None:
+    hours = published.service_hours
+    return None if hours is None else float(hours)
 
 
 def _reasons(site: FleetSite, t: int) -> tuple[tuple[str, str, str], ...]:
@@ -201,7 +211,7 @@ def spent(bad: int, counted: int, target: float | None) -> float | None:
 
 def expected_site(site: FleetSite, start: int, end: int, zone: ZoneInfo) -> dict[str, Any]:
     found = expected_minutes(site, start, end)
-    total = (end - start) // MINUTE
+    total = (end - start) // MINUTE - found.outside_service
     counted = found.known - found.maintenance
     targets = site.objectives
     budget = {
@@ -225,6 +235,7 @@ def expected_site(site: FleetSite, start: int, end: int, zone: ZoneInfo) -> dict
             "down_outside_maintenance": found.down_outside,
             "maintenance": found.maintenance,
             "unknown": total - found.known,
+            "outside_service_hours": found.outside_service,
         },
         "incidents": listed,
         "longest_incident": max(listed, key=lambda i: i["minutes"], default=None),
@@ -301,6 +312,19 @@ def test_october_in_oslo_every_figure(october_oslo: Report) -> None:
     news = by_site(document)["news"]
     assert news["met"] is False and news["budget_spent"]["availability"] > 1
     assert by_site(document)["intranet"]["incidents"][-1]["ongoing_at_end"] is True
+    # Office hours across the DST change: 15:00-16:00 CEST on Friday the 23rd, 08:00-08:30 CET
+    # on Monday the 26th; nothing at night; 22 weekdays of 8 hours counted, and the 355 minutes
+    # of Prometheus' gap (Sunday the 18th) that no lookback reaches: unknown, as nothing says
+    # they are outside.
+    office = by_site(document)["office"]
+    assert [(i["start"], i["minutes"]) for i in office["incidents"]] == [
+        ("2026-10-23T15:00:00+02:00", 60),
+        ("2026-10-26T08:00:00+01:00", 30),
+    ]
+    assert office["minutes"]["total"] == 22 * 8 * 60 + 355
+    assert office["minutes"]["outside_service_hours"] == 745 * 60 - 22 * 8 * 60 - 355
+    assert office["minutes"]["down"] == 90 and office["minutes"]["unknown"] == 355
+    assert any("office (prod)" in note and "service hours" in note for note in document["notes"])
     newsite = by_site(document)["newsite"]
     assert newsite["met"] is None and newsite["minutes"]["unknown"] > 20000
     assert any("newsite (test)" in note for note in document["notes"])
@@ -362,7 +386,7 @@ def test_markdown_csv_and_html_carry_the_figures(
     assert "2026-10-25 02:30 CEST - 2026-10-25 02:30 CET" in markdown
     rows = RENDERERS["csv"](made).splitlines()
     assert rows[0].startswith("cluster,tier,site,environment")
-    assert len(rows) == 1 + 4
+    assert len(rows) == 1 + 5
     news = next(row.split(",") for row in rows if ",news," in row)
     assert news[9] == "no" and news[14] == "303"
     html = RENDERERS["html"](made)

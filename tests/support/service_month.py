@@ -39,6 +39,8 @@ class Published:
     probes: tuple[tuple[str, int], ...] = ()
     #: (probe, reason, part) of the probes that are not OK, as site_status_probe_reason has them.
     reasons: tuple[tuple[str, str, str], ...] = ()
+    #: site_status_service_hours (1 inside the service hours, 0 outside); None: not published.
+    service_hours: int | None = None
 
 
 @dataclass
@@ -75,6 +77,8 @@ def _families(site: FleetSite, start: int, end: int) -> dict[str, dict[str, list
         add("site_status_site_info", _labels({**target, **site.labels}), t, 1.0)
         add("site_status_site_status", plain, t, published.status)
         add("site_status_maintenance", plain, t, published.maintenance)
+        if published.service_hours is not None:
+            add("site_status_service_hours", plain, t, published.service_hours)
         for probe, code in published.probes:
             add("site_status_probe_status", _probe(target, probe), t, code)
         codes = dict(published.probes)
