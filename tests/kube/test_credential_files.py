@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from exporter.kube_client.kubeconfig import KubeconfigError, cluster_config
 from exporter.kube_settings import KubernetesSettings
@@ -145,14 +144,13 @@ def test_a_deeply_nested_kubeconfig_is_one_line(tmp_path: Path) -> None:
 def test_a_kubeconfig_of_many_clusters_is_refused_fast(tmp_path: Path, clusters: int) -> None:
     """Finding 6: 80k clusters in 3.6 MB took 17.5 s and 530 MB. Now a file over 1 MiB is
     refused before parsing, and one under it with too many values after counting them."""
-    document = {
-        "clusters": [
-            {"name": f"c{i}", "cluster": {"server": f"https://10.0.{i // 250}.{i % 250}"}}
-            for i in range(clusters)
-        ]
-    }
+    # Written as yaml.safe_dump writes it, without its pure-Python cost (a minute at 80k).
+    entries = (
+        f"- cluster:\n    server: https://10.0.{i // 250}.{i % 250}\n  name: c{i}\n"
+        for i in range(clusters)
+    )
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(document))
+    path.write_text("clusters:\n" + "".join(entries))
     started = time.monotonic()
     with pytest.raises(KubeconfigError, match=r"larger than|more than 50000 values"):
         cluster_config(settings_for(path))
