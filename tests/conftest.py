@@ -58,8 +58,26 @@ SLOW = (
 )
 
 
+#: The longest files, in the order scripts/test's workers (pytest-xdist, a file at a time) should
+#: start them: longest first, so that no long file starts last and runs alone at the end.
+LONGEST = (
+    "test_fleet_smoke.py",
+    "integration/test_alerting_e2e.py",
+    "mixin/test_rules.py",
+    "service_report/test_month.py",
+    "gate/test_gate_exporters.py",
+    "mixin/test_error_budget.py",
+)
+
+
+def start_order(item: pytest.Item) -> int:
+    relative = item.path.relative_to(TESTS).as_posix()
+    return LONGEST.index(relative) if relative in LONGEST else len(LONGEST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         relative = item.path.relative_to(TESTS).as_posix()
         if any(fnmatch(relative, pattern) for pattern in SLOW):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=start_order)  # stable: the rest keep their order
