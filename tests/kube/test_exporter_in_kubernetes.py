@@ -74,8 +74,9 @@ def start(
             reports: {{file: {tmp_path}/reports.jsonl}}
             defaults: {{interval: 0.5s, timeout: 0.4s}}
             kubernetes: {json.dumps(settings)}
+            # Limits no machine reaches: the site's status must come from what is discovered.
             probes:
-              - {{name: static-load, kind: load}}
+              - {{name: static-load, kind: load, load5: {{warning: 1000, critical: 2000}}}}
             """
         )
     )
