@@ -39,7 +39,6 @@ import yaml
 
 from mixin.alertmanager import AlertmanagerSettings, alertmanager_config
 from mixin.config import MixinConfig, ServiceLevels
-from mixin.rules import rule_files
 from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
 from tests.support.exporter_process import REPO, RunningExporter, running_exporter, wait_until
 from tests.support.http_server import MisbehavingServer, misbehaving_server
@@ -51,6 +50,7 @@ from tests.support.monitoring import (
     running_alertmanager,
     running_prometheus,
     webhook_receiver,
+    write_rule_files,
 )
 
 #: From healthz failing to the page arriving. Expected ~6-10 s: probe 1 s, scrape 1 s,
@@ -86,12 +86,7 @@ NO_TARGETS = ServiceLevels(tiers={})
 def write_rules(workdir: Path) -> list[Path]:
     config = MixinConfig(state_interval="1s", window_interval="1s", service_levels=NO_TARGETS)
     config = config.with_all_for("2s")
-    paths = []
-    for name, document in rule_files(config).items():
-        path = workdir / name
-        path.write_text(yaml.safe_dump(document))
-        paths.append(path)
-    return paths
+    return write_rule_files(workdir, config)
 
 
 def site_config(
@@ -325,12 +320,7 @@ def fleet_rules(workdir: Path) -> list[Path]:
     )
     fast = fast.with_all_for("5s")
     config = fast.model_copy(update={"for_": fast.for_.model_copy(update={"fleet_critical": "1s"})})
-    paths = []
-    for name, document in rule_files(config).items():
-        path = workdir / name
-        path.write_text(yaml.safe_dump(document))
-        paths.append(path)
-    return paths
+    return write_rule_files(workdir, config)
 
 
 def pager_pages(receiver: WebhookReceiver) -> dict[str, list[dict[str, Any]]]:

@@ -16,7 +16,6 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,18 @@ import yaml
 
 from mixin.alertmanager import alertmanager_config
 from mixin.config import MixinConfig
-from mixin.rules import rule_files
 from tests.gate.conftest import Site, gate, running_site
 from tests.gate.test_gate_prometheus import analysis_result
 from tests.integration.test_alerting_e2e import alertmanager_settings
 from tests.mixin.dashboard_queries import all_of, dashboards, interpolate, panels
-from tests.support.exporter_process import free_port, wait_until
+from tests.support.exporter_process import wait_until
 from tests.support.monitoring import (
     Prometheus,
     WebhookReceiver,
-    _binary,
-    _process,
+    prometheus_with_config,
     running_alertmanager,
     webhook_receiver,
+    write_rule_files,
 )
 
 SHIPPED = Path(__file__).resolve().parents[2] / "docs" / "clusters"
@@ -55,34 +53,7 @@ RULE_RESULTS = {
 
 def write_rules(workdir: Path) -> list[Path]:
     config = MixinConfig(state_interval="1s", window_interval="1s").with_all_for("1s")
-    paths = []
-    for name, document in rule_files(config).items():
-        path = workdir / name
-        path.write_text(yaml.safe_dump(document))
-        paths.append(path)
-    return paths
-
-
-@contextlib.contextmanager
-def prometheus_server(workdir: Path, config: dict[str, Any], *flags: str) -> Iterator[Prometheus]:
-    workdir.mkdir(exist_ok=True)
-    path = workdir / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    command = [
-        _binary("prometheus", "prometheus"),
-        f"--config.file={path}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.console.templates=/nonexistent",
-        "--web.console.libraries=/nonexistent",
-        "--rules.alert.resend-delay=1s",
-        *flags,
-    ]
-    url = f"http://127.0.0.1:{port}"
-    log = workdir / "prometheus.log"
-    with _process(command, log, f"{url}/-/ready"):
-        yield Prometheus(url, log)
+    return write_rule_files(workdir, config)
 
 
 def cluster_config(
@@ -186,7 +157,7 @@ def test_two_clusters_one_store(tmp_path: Path) -> None:
         alertmanager = stack.enter_context(running_alertmanager(tmp_path / "am", routing))
         rules = write_rules(tmp_path)
         store = stack.enter_context(
-            prometheus_server(
+            prometheus_with_config(
                 tmp_path / "store", store_config(rules), "--web.enable-remote-write-receiver"
             )
         )
@@ -200,7 +171,7 @@ def test_two_clusters_one_store(tmp_path: Path) -> None:
             }
             config = cluster_config(cluster, sites[cluster], rules, alertmanager, store.url)
             clusters[cluster] = stack.enter_context(
-                prometheus_server(tmp_path / cluster / "prometheus", config)
+                prometheus_with_config(tmp_path / cluster / "prometheus", config)
             )
 
         def everywhere_up() -> bool:
@@ -210,7 +181,7 @@ def test_two_clusters_one_store(tmp_path: Path) -> None:
             } == {"test": "2", "prod": "2"}
 
         federation = stack.enter_context(
-            prometheus_server(tmp_path / "federation", federation_config(clusters))
+            prometheus_with_config(tmp_path / "federation", federation_config(clusters))
         )
         wait_until(everywhere_up, timeout=30, interval=0.3)
         # The same instance in both clusters: a join on job, instance alone would mix them.

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from mixin.config import MixinConfig
+from mixin.rules import rule_files
 from tests.support.exporter_process import free_port, wait_until
 
 
@@ -158,6 +160,42 @@ def _process(command: list[str], log: Path, ready_url: str) -> Iterator[subproce
             process.wait(timeout=5)
 
 
+def write_rule_files(workdir: Path, config: MixinConfig) -> list[Path]:
+    """The mixin's rule files rendered with ``config`` into ``workdir``, in the shipped order."""
+    paths = []
+    for name, document in rule_files(config).items():
+        path = workdir / name
+        path.write_text(yaml.safe_dump(document))
+        paths.append(path)
+    return paths
+
+
+@contextlib.contextmanager
+def prometheus_with_config(
+    workdir: Path, config: dict[str, Any], *extra_args: str
+) -> Iterator[Prometheus]:
+    """Debian's Prometheus on a free loopback port with ``config`` as its prometheus.yml."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    command = [
+        _binary("prometheus", "prometheus"),
+        f"--config.file={path}",
+        f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.console.templates=/nonexistent",
+        "--web.console.libraries=/nonexistent",
+        # A firing alert is re-sent this often; resolved ones are sent at once.
+        "--rules.alert.resend-delay=1s",
+        *extra_args,
+    ]
+    url = f"http://127.0.0.1:{port}"
+    log = workdir / "prometheus.log"
+    with _process(command, log, f"{url}/-/ready"):
+        yield Prometheus(url, log)
+
+
 @contextlib.contextmanager
 def running_prometheus(
     workdir: Path,
@@ -181,24 +219,8 @@ def running_prometheus(
             }
         ],
     }
-    path = workdir / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    command = [
-        _binary("prometheus", "prometheus"),
-        f"--config.file={path}",
-        f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.console.templates=/nonexistent",
-        "--web.console.libraries=/nonexistent",
-        # A firing alert is re-sent this often; resolved ones are sent at once.
-        "--rules.alert.resend-delay=1s",
-        *extra_args,
-    ]
-    url = f"http://127.0.0.1:{port}"
-    log = workdir / "prometheus.log"
-    with _process(command, log, f"{url}/-/ready"):
-        yield Prometheus(url, log)
+    with prometheus_with_config(workdir, config, *extra_args) as prometheus:
+        yield prometheus
 
 
 @contextlib.contextmanager
