@@ -102,7 +102,7 @@ def test_echoed_secrets_leave_in_no_encoding(tmp_path: Path) -> None:
             textwrap.dedent(f"""
             site: {{name: secret-site}}
             reports: {{file: {reports}}}
-            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            defaults: {{interval: 1s, timeout: 5s}}
             probes:
               - name: json-echo
                 kind: http
@@ -117,9 +117,13 @@ def test_echoed_secrets_leave_in_no_encoding(tmp_path: Path) -> None:
         """)
         )
         with running_exporter(config, tmp_path) as exporter:
+            # Both probes CRITICAL on the echoed body, not on a timeout of a loaded machine.
             wait_until(
-                lambda: {p["status"] for p in exporter.status()["probes"]} == {"CRITICAL"},
-                timeout=10,
+                lambda: all(
+                    p["status"] == "CRITICAL" and "timed out" not in p["summary"]
+                    for p in exporter.status()["probes"]
+                ),
+                timeout=20,
             )
             wait_until(lambda: reports.exists() and "transition" in reports.read_text(), 10)
             status_text = exporter.get("/status")[1].decode()
