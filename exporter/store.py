@@ -177,6 +177,8 @@ class ResultStore:
         self._states: dict[str, ProbeRecord] = {}
         #: Probes with a run in progress, and since when (unix time).
         self._running: dict[str, float] = {}
+        #: Counts every change, so that a reader can tell whether what it rendered still holds.
+        self.generation = 0
 
     def configure(self, specs: Iterable[ProbeSpec]) -> None:
         """Keep the states of probes whose spec is unchanged; drop the others."""
@@ -189,17 +191,20 @@ class ResultStore:
                 for spec in specs
             }
             self._running = {n: t for n, t in self._running.items() if n in self._states}
+            self.generation += 1
 
     def run_started(self, name: str, at: float | None = None) -> None:
         """A run of ``name`` began: views say so until its result is recorded."""
         with self._lock:
             if name in self._states:
                 self._running[name] = time.time() if at is None else at
+                self.generation += 1
 
     def run_ended(self, name: str) -> None:
         """A run ended without a result (cancelled); ``record`` ends it too."""
         with self._lock:
-            self._running.pop(name, None)
+            if self._running.pop(name, None) is not None:
+                self.generation += 1
 
     def record(
         self,
@@ -219,6 +224,7 @@ class ResultStore:
             after = replace(damped, duration=duration, finished_at=finished, status_since=since)
             self._states[name] = after
             self._running.pop(name, None)
+            self.generation += 1
             return before, after
 
     def states(self) -> list[ProbeRecord]:

@@ -25,6 +25,9 @@ from exporter.web.httpd import HttpServer
 from exporter.web.metrics import Exposition, SelfMetrics
 from exporter.web.server import (
     FORMAT_IDLE,
+    RENDER_AHEAD_INTERVAL,
+    RENDER_LEAD,
+    RENDERED_MAX_AGE,
     Endpoints,
     accepts_gzip,
     serve,
@@ -257,3 +260,51 @@ def test_repeated_scrapes_are_rendered_ahead_and_stay_fresh(
         endpoints._requested[True, True] -= FORMAT_IDLE + 1
         tick(endpoints)
         assert endpoints._rendered[True] is latest
+
+
+def test_metrics_are_rendered_ahead_only_before_the_next_expected_scrape(
+    exposition: Exposition,
+) -> None:
+    """At a 30 s pace the tick renders in the RENDER_LEAD before the next scrape, not every
+    second; a scrape never gets a result older than the store's latest, nor a body older than
+    RENDERED_MAX_AGE."""
+    now = [1000.0]
+    endpoints = Endpoints(
+        exposition,
+        SelfMetrics(),
+        exposition.store,
+        exposition.health,
+        exposition.blocking,
+        exposition.site,
+        clock=lambda: now[0],
+    )
+
+    def scrape_at(at: float) -> bytes:
+        now[0] = at
+        return gzip.decompress(endpoints.metrics(True, True).body)
+
+    def ticks(start: float, end: float) -> int:
+        """Renders the once-a-second tick makes from ``start`` to ``end``."""
+        renders, at = 0, start
+        while at <= end:
+            now[0] = at
+            before = endpoints._rendered.get(True)
+            tick(endpoints)
+            renders += endpoints._rendered.get(True) is not before
+            at += RENDER_AHEAD_INTERVAL
+        return renders
+
+    scrape_at(1000.0)
+    scrape_at(1030.0)  # the scraper's pace: 30 s
+    assert ticks(1030.5, 1028.0 + 30 - RENDER_LEAD) == 0
+    assert 1 <= ticks(1030.0 + 30 - RENDER_LEAD, 1059.9) <= 2
+    rendered_ahead = endpoints._rendered[True]
+    scrape_at(1060.0)
+    assert endpoints._rendered[True] is rendered_ahead  # the scrape only sent bytes
+    assert 1060.0 - rendered_ahead.at <= RENDER_LEAD
+    # A result recorded since the render: the next scrape, however early, renders it.
+    exposition.store.record("data-disk", Result(Status.OK, "fine"), 0.001)
+    assert b'site_status_probe_status{probe="data-disk",kind="disk"} 0' in scrape_at(1061.0)
+    # Nothing changed, but the body is older than RENDERED_MAX_AGE: the scrape renders.
+    scrape_at(1061.0 + RENDERED_MAX_AGE + 1)
+    assert endpoints._rendered[True].at == 1061.0 + RENDERED_MAX_AGE + 1
