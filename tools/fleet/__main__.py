@@ -33,6 +33,14 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10.0,
         help="production timings are divided by this (default 10: 1 s stands for 10 s)",
     )
+    parser.add_argument(
+        "--drush-cpu",
+        type=float,
+        metavar="SECONDS",
+        help="CPU each compressed site's drush run burns (default: drush's 1 s divided by "
+        "--compression, its production cost per hour); 0 leaves the node to the exporters "
+        "(the production-pace calibration sites still burn it: the cost figures keep it)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--markdown", type=Path, help="write the figure tables to this file")
     parser.add_argument("--plots", type=Path, help="write the PNG plots into this directory")
@@ -55,6 +63,8 @@ def parsed_options(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--sites must be at least 5 (the day needs every tier twice)")
     if options.compression < 1:
         parser.error("--compression must be at least 1")
+    if options.drush_cpu is not None and options.drush_cpu < 0:
+        parser.error("--drush-cpu must be at least 0")
     return options
 
 
@@ -78,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         log(f"starting {options.sites} exporters in {workdir}")
         with running_fleet(
-            workdir, options.sites, options.compression, compact=options.compact
+            workdir,
+            options.sites,
+            options.compression,
+            compact=options.compact,
+            drush_cpu=options.drush_cpu,
         ) as fleet:
             log("all started; the day begins once Prometheus scrapes every exporter")
             setup = time.monotonic() - began

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +106,18 @@ class Fleet:
     """The running programs. ``close`` stops every one of them (reverse order of start)."""
 
     def __init__(
-        self, workdir: Path, sites: int, compression: float, *, compact: bool = False
+        self,
+        workdir: Path,
+        sites: int,
+        compression: float,
+        *,
+        compact: bool = False,
+        drush_cpu: float | None = None,
     ) -> None:
         self.workdir = workdir
         self.timing = Timing.compressed(compression)
+        if drush_cpu is not None:
+            self.timing = replace(self.timing, drush_cpu_seconds=drush_cpu)
         self.production = Timing.compressed(1.0)
         shipped_rules = compress.shipped_rule_files(ALERTS_DIR)
         self.rules = {
@@ -679,9 +687,14 @@ def status_of(child: Child) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def running_fleet(
-    workdir: Path, sites: int, compression: float, *, compact: bool = False
+    workdir: Path,
+    sites: int,
+    compression: float,
+    *,
+    compact: bool = False,
+    drush_cpu: float | None = None,
 ) -> Iterator[Fleet]:
-    running = Fleet(workdir, sites, compression, compact=compact)
+    running = Fleet(workdir, sites, compression, compact=compact, drush_cpu=drush_cpu)
     try:
         running.start()
         yield running
