@@ -41,7 +41,9 @@ def test_secrets_are_masked_everywhere(tmp_path: Path) -> None:
             textwrap.dedent(f"""
             site: {{name: secret-site}}
             reports: {{file: {reports}}}
-            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            # A timeout is capped by the interval: 5 s each, so a loaded machine's stall is no
+            # failure (the first runs come within the jitter, 0.5 s).
+            defaults: {{interval: 5s, timeout: 5s}}
             probes:
               - {{name: basic, kind: http, url: "{with_password}?token={QUERY_SECRET}"}}
               - {{name: bearer, kind: http, url: "{server.url("/bearer")}",
@@ -50,9 +52,14 @@ def test_secrets_are_masked_everywhere(tmp_path: Path) -> None:
         """)
         )
         with running_exporter(config, tmp_path) as exporter:
+            # CRITICAL on the echoed 503s (and the refused port), not on a timeout: a timed-out
+            # probe echoes nothing, and masking would be checked on nothing.
             wait_until(
-                lambda: all(p["status"] == "CRITICAL" for p in exporter.status()["probes"]),
-                timeout=10,
+                lambda: all(
+                    p["status"] == "CRITICAL" and "timed out" not in p["summary"]
+                    for p in exporter.status()["probes"]
+                ),
+                timeout=20,
             )
             wait_until(
                 lambda: reports.exists() and reports.read_text().count("transition") >= 3,
@@ -102,7 +109,7 @@ def test_echoed_secrets_leave_in_no_encoding(tmp_path: Path) -> None:
             textwrap.dedent(f"""
             site: {{name: secret-site}}
             reports: {{file: {reports}}}
-            defaults: {{interval: 1s, timeout: 5s}}
+            defaults: {{interval: 5s, timeout: 5s}}  # a timeout is capped by the interval
             probes:
               - name: json-echo
                 kind: http
