@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 
 from exporter.kube_client.client import KubeClient
@@ -33,10 +32,3 @@ async def client(api: KubeApiDouble) -> AsyncIterator[KubeClient]:
         yield kube
     finally:
         await kube.aclose()
-
-
-async def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Poll state that other threads change (the double, a reflector) until it holds."""
-    with anyio.fail_after(timeout):
-        while not condition():  # noqa: ASYNC110 - nothing to wait on but the state itself
-            await anyio.sleep(0.02)

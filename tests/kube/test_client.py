@@ -25,8 +25,9 @@ from exporter.kube_client.client import (
 from exporter.kube_client.locate import find_cluster
 from exporter.kube_client.reflector import Reflector
 from exporter.kube_settings import KubernetesSettings
-from tests.kube.conftest import client_for, wait_for
+from tests.kube.conftest import client_for
 from tests.support.kube_api import BASE_ROLE, KubeApiDouble
+from tests.support.timing import wait_for
 
 
 def service(name: str, **annotations: str) -> dict[str, Any]:

@@ -18,9 +18,10 @@ from exporter.command_runners.pod_exec import kubernetes_runner, wrapped_argv
 from exporter.context import ProbeRuntime
 from exporter.kube_client.client import CLIENT_KEY, KubeClient
 from exporter.kube_client.exec import ExecFailed, exit_code_of, pod_exec
-from tests.kube.conftest import client_for, wait_for
+from tests.kube.conftest import client_for
 from tests.support.context import make_context
 from tests.support.kube_api import BASE_ROLE, KubeApiDouble
+from tests.support.timing import wait_for
 
 DRUPAL = {"app": "drupal"}
 
