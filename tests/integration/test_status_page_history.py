@@ -38,7 +38,9 @@ def flapped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningE
             f"""
             site: {{name: flappy, environment: prod, tier: priprod, profile: os2web}}
             reports: {{file: {workdir}/reports.jsonl}}
-            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            # The history is asserted change by change: one run that timed out on a loaded
+            # machine (UNKNOWN) would be a change too. 5 s (a timeout is capped by the interval).
+            defaults: {{interval: 5s, timeout: 5s, jitter: 0s}}
             probes:
               - {{name: marker, kind: file, path: {json.dumps(str(marker))}}}
             """
@@ -82,7 +84,7 @@ def test_a_flapping_probe_shows_its_flaps_newest_first(
             return history(browser)
 
         # The page is rendered at most once a second: wait for the last change to show.
-        wait_until(lambda: len([r for r in loaded()["rows"] if r["subject"] == "marker"]) == 7, 10)
+        wait_until(lambda: len([r for r in loaded()["rows"] if r["subject"] == "marker"]) == 7, 30)
         shown = history(browser)
         rows = shown["rows"]
         marker_rows = [r for r in rows if r["subject"] == "marker"]
@@ -115,8 +117,9 @@ def test_a_new_transition_shows_without_a_reload(flapped: tuple[RunningExporter,
         drawn_by_server = history(browser)
         browser.execute_script("window.sameDocument = true")
         marker.unlink()
-        # The script's next redraw from /status (every 5 s) brings the new transition.
-        wait_until(lambda: history(browser)["rows"][0]["status"] == "CRITICAL", timeout=15)
+        # The probe's next run (every 5 s), then the script's next redraw from /status (every
+        # 5 s) brings the new transition.
+        wait_until(lambda: history(browser)["rows"][0]["status"] == "CRITICAL", timeout=30)
         assert browser.execute_script("return window.sameDocument === true")  # no reload
         drawn_by_script = history(browser)
         rows = drawn_by_script["rows"]
