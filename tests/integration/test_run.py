@@ -43,21 +43,23 @@ def test_sighup_reload_and_bad_reload(tmp_path: Path) -> None:
         f"""
         site: {{name: reload-site}}
         reports: {{file: {reports}}}
-        defaults: {{interval: 0.5s, timeout: 0.4s}}
+        # 5 s timeouts (a timeout is capped by the interval): a first run that timed out on a
+        # loaded machine would be UNKNOWN, not the CRITICAL and OK checked below.
+        defaults: {{interval: 5s, timeout: 5s}}
         probes:
           - {{name: present, kind: file, path: {present}}}
           - {{name: going, kind: file, path: {tmp_path}/missing}}
     """,
     )
     with running_exporter(config, tmp_path) as exporter:
-        wait_until(lambda: exporter.metrics().get(status_key("going")) == 2, timeout=5)
+        wait_until(lambda: exporter.metrics().get(status_key("going")) == 2, timeout=20)
         assert exporter.metrics()["site_status_config_last_reload_successful", ()] == 1
 
         write(config, "probes: [{name: broken, kind: file}]\n")
         exporter.signal(signal.SIGHUP)
         wait_until(
             lambda: exporter.metrics()["site_status_config_last_reload_successful", ()] == 0,
-            timeout=5,
+            timeout=20,
         )
         series = exporter.metrics()
         assert series[status_key("present")] == 0  # the last good config is still in force
@@ -71,14 +73,14 @@ def test_sighup_reload_and_bad_reload(tmp_path: Path) -> None:
             f"""
             site: {{name: reload-site, tier: priprod}}
             reports: {{file: {reports}}}
-            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            defaults: {{interval: 5s, timeout: 5s}}
             probes:
               - {{name: present, kind: file, path: {present}}}
               - {{name: load, kind: load}}
         """,
         )
         exporter.signal(signal.SIGHUP)
-        wait_until(lambda: exporter.metrics().get(status_key("load", "load")) is not None, 5)
+        wait_until(lambda: exporter.metrics().get(status_key("load", "load")) is not None, 20)
         series = exporter.metrics()
         assert series["site_status_config_last_reload_successful", ()] == 1
         assert status_key("going") not in series  # removed probes' series disappear
@@ -96,7 +98,7 @@ def test_sighup_reload_and_bad_reload(tmp_path: Path) -> None:
         )
 
         exporter.signal(signal.SIGTERM)
-        assert exporter.process.wait(timeout=5) == 0
+        assert exporter.process.wait(timeout=15) == 0
 
     lines = [json.loads(line) for line in reports.read_text().splitlines()]
     for line in lines:
@@ -139,7 +141,7 @@ def test_run_without_config_serves_the_embedded_default(tmp_path: Path) -> None:
         body = wait_until(scrape, timeout=20, interval=0.2)
         assert 'site_status_disk_size_bytes{probe="filesystems",mountpoint="/"}' in body
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
+        assert process.wait(timeout=15) == 0
         # The embedded default's site is the host name: its reports have a file of their own.
         reports = tmp_path / default_report_file(socket.gethostname())
         assert json.loads(reports.read_text().splitlines()[-1])["report_type"] == "snapshot"
