@@ -59,10 +59,13 @@ def volume(workdir: Path) -> Path:
     return path
 
 
-def write_config(workdir: Path, volume: Path, double: LokiDouble) -> Path:
+def write_files(workdir: Path) -> None:
     (workdir / "data").mkdir(mode=0o755)
     for name in PROBES:
         (workdir / "data" / name).write_text("x")
+
+
+def write_config(workdir: Path, volume: Path, double: LokiDouble, flush_timeout: str) -> Path:
     probes = "\n".join(
         f"  - {{name: {name}, kind: file, path: {workdir}/data/{name}}}" for name in PROBES
     )
@@ -70,6 +73,7 @@ def write_config(workdir: Path, volume: Path, double: LokiDouble) -> Path:
     config.write_text(
         textwrap.dedent(f"""
         site: {{name: rollout-site, environment: test, tier: priprod}}
+        # A run that times out on a loaded machine is one report more: all are counted.
         defaults: {{interval: 0.2s, timeout: 0.15s, jitter: 0.01s}}
         reports:
           snapshot_interval: 1h
@@ -79,7 +83,7 @@ def write_config(workdir: Path, volume: Path, double: LokiDouble) -> Path:
             batch_max_wait: 50ms
             min_backoff: 50ms
             max_backoff: 200ms
-            flush_timeout: 300ms
+            flush_timeout: {flush_timeout}
             spool: {{directory: {volume}/loki-spool}}
         probes:
         """)
@@ -103,7 +107,9 @@ def test_the_next_pod_under_another_uid_delivers_what_the_old_one_spooled_once(
 ) -> None:
     double = LokiDouble()  # down
     try:
-        config = write_config(workdir, volume, double)
+        write_files(workdir)
+        # Loki is down: the old pod gives up on it within 300 ms, as asked.
+        config = write_config(workdir, volume, double, flush_timeout="300ms")
         with running_exporter(config, workdir, OLD_POD, "old.log") as old:
             wait_until(lambda: set(statuses(old).values()) == {"OK"}, timeout=20)
             (workdir / "data" / "files").unlink()
@@ -126,9 +132,12 @@ def test_the_next_pod_under_another_uid_delivers_what_the_old_one_spooled_once(
         os.chown(private, OLD_POD.uid, FS_GROUP)
         private.chmod(0o600)
 
+        # Loki is up by its SIGTERM: the new pod must push its last reports (the shutdown
+        # snapshot) in time, which may take longer than 300 ms on a loaded machine.
+        write_config(workdir, volume, double, flush_timeout="10s")
         with running_exporter(config, workdir, NEW_POD, "new.log") as new:
             new_log = lambda: (workdir / "new.log").read_text()  # noqa: E731
-            wait_until(lambda: f"{spooled} report(s) pending" in new_log(), timeout=10)
+            wait_until(lambda: f"{spooled} report(s) pending" in new_log(), timeout=20)
             (workdir / "data" / "files").write_text("x")
             wait_until(lambda: statuses(new)["files"] == "OK", timeout=20)
             assert not double.stored(), "Loki was down all along"
