@@ -537,7 +537,7 @@ def test_run_with_a_kubeconfig_context_watches_and_probes(
             f"""
             site: {{name: shop}}
             reports: {{file: {tmp_path}/reports.jsonl}}
-            defaults: {{interval: 0.5s, timeout: 0.4s}}
+            defaults: {{interval: 5s, timeout: 5s}}  # a timeout is capped by the interval
             kubernetes:
               enabled: true
               context: laptop
