@@ -21,6 +21,7 @@ import pytest
 from exporter.probe_api import Result, Status
 from probes import dns as dns_probe
 from tests.support.context import make_context
+from tests.support.timing import LOADED
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,7 +132,7 @@ def silent_port() -> Iterator[str]:
         yield f"127.0.0.1:{silent.getsockname()[1]}"
 
 
-async def run_probe(budget: float = 2.0, **fields: Any) -> Result:
+async def run_probe(budget: float = 5.0, **fields: Any) -> Result:
     config = dns_probe.DnsProbe.model_validate({"name": "d", "kind": "dns", **fields})
     return await dns_probe.KIND.run(config, make_context(budget))
 
@@ -155,7 +156,7 @@ async def test_any_answer_is_ok(dnsmasq: str) -> None:
     assert result.details["server"] == dnsmasq
     assert answer_labels(result) == ["10.0.0.1"]
     assert sample_value(result, "site_status_dns_answers") == 1
-    assert 0 < sample_value(result, "site_status_dns_lookup_seconds") < 1
+    assert 0 < sample_value(result, "site_status_dns_lookup_seconds") < LOADED
 
 
 async def test_exactly_matches_the_set(dnsmasq: str) -> None:
@@ -260,7 +261,7 @@ async def test_refused_is_critical(dnsmasq: str) -> None:
 async def test_silent_server_times_out_within_the_budget(silent_port: str) -> None:
     started = time.monotonic()
     result = await run_probe(budget=0.5, server=silent_port, query="site.test")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 0.5 + LOADED
     assert result.status is Status.CRITICAL
     assert result.summary == f"timed out after 0.5s waiting for an answer from {silent_port}"
     assert "site_status_dns_lookup_seconds" not in {s.family for s in result.samples}

@@ -18,6 +18,7 @@ import trustme
 from exporter.probe_api import Result, Status
 from probes import tcp, tls
 from tests.support.context import make_context
+from tests.support.timing import LOADED
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -122,7 +123,7 @@ def free_closed_port() -> int:
         return int(probe_socket.getsockname()[1])
 
 
-async def run_probe(budget: float = 2.0, **fields: Any) -> Result:
+async def run_probe(budget: float = 5.0, **fields: Any) -> Result:
     config = tcp.TcpProbe.model_validate(
         {"name": "t", "kind": "tcp", "host": "127.0.0.1", **fields}
     )
@@ -144,7 +145,7 @@ async def test_open_port_is_ok(serve: Serve) -> None:
     assert result.summary.endswith("ms")
     assert result.details["address"] == "127.0.0.1"
     assert set(sample_values(result)) == {"site_status_tcp_connect_seconds"}
-    assert 0 < sample_values(result)["site_status_tcp_connect_seconds"] < 1
+    assert 0 < sample_values(result)["site_status_tcp_connect_seconds"] < LOADED
 
 
 async def test_localhost_name_resolves_and_connects(serve: Serve) -> None:
@@ -173,20 +174,22 @@ async def test_send_and_expect_a_reply(serve: Serve) -> None:
 
 
 async def test_reply_that_does_not_match_is_critical_at_the_deadline(serve: Serve) -> None:
+    # 2 s: the greeting and the echo come in time on a loaded machine too, never /^PONG/.
     started = time.monotonic()
     port = serve("line")
-    result = await run_probe(budget=0.5, port=port, send="PING", expect="^PONG")
-    assert time.monotonic() - started < 1.0
+    result = await run_probe(budget=2.0, port=port, send="PING", expect="^PONG")
+    assert time.monotonic() - started < 2.0 + LOADED
     assert result.status is Status.CRITICAL
     assert result.summary == (
-        f"timed out after 0.5s waiting for /^PONG/ from 127.0.0.1:{port}, "
+        f"timed out after 2s waiting for /^PONG/ from 127.0.0.1:{port}, "
         "got 'HELLO site-status\\r\\nECHO PING'"
     )
     assert "\n" not in result.summary
 
 
 async def test_mismatch_excerpt_is_capped(serve: Serve) -> None:
-    result = await run_probe(budget=0.5, port=serve("line"), send="x" * 500, expect="^PONG")
+    # 2 s: the echo of the 500 bytes comes in time on a loaded machine too.
+    result = await run_probe(budget=2.0, port=serve("line"), send="x" * 500, expect="^PONG")
     assert result.status is Status.CRITICAL
     assert len(result.summary) < 150
     assert "…" in result.summary
@@ -197,7 +200,7 @@ async def test_silent_server_is_critical_within_the_timeout(serve: Serve) -> Non
     started = time.monotonic()
     port = serve("silent")
     result = await run_probe(budget=0.5, port=port, expect="^220 ")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 0.5 + LOADED
     assert result.status is Status.CRITICAL
     assert result.summary == f"timed out after 0.5s waiting for /^220 / from 127.0.0.1:{port}"
 
@@ -288,7 +291,7 @@ async def test_unverified_tls_reads_expiry_of_unknown_ca(serve: Serve, ca: trust
 
 async def test_tls_to_a_plain_server_is_critical(serve: Serve) -> None:
     port = serve("line")
-    result = await run_probe(budget=1.0, port=port, tls=True)
+    result = await run_probe(port=port, tls=True)
     assert result.status is Status.CRITICAL
     handshake = f"TLS handshake with 127.0.0.1:{port} failed: "
     assert result.summary.startswith(handshake), result.summary
@@ -298,7 +301,7 @@ async def test_tls_to_a_silent_server_times_out(serve: Serve) -> None:
     started = time.monotonic()
     port = serve("silent")
     result = await run_probe(budget=0.5, port=port, tls=True)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 0.5 + LOADED
     assert result.status is Status.CRITICAL
     assert result.summary == f"timed out after 0.5s in the TLS handshake with 127.0.0.1:{port}"
 
