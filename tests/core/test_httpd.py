@@ -12,13 +12,42 @@ import pytest
 
 from exporter.web import httpd
 from exporter.web.httpd import HttpServer, Request, Response
+from tests.support.timing import LOADED
+
+
+class SlowHandlers:
+    """``/slow``: handlers that run until the test releases them (at most 10 s), so that "while
+    it runs" does not depend on how fast a loaded machine gets there."""
+
+    def __init__(self) -> None:
+        self.started = threading.Semaphore(0)
+        self.released = threading.Event()
+
+    def run(self) -> None:
+        self.started.release()
+        self.released.wait(timeout=10)
+
+    def wait_started(self, handlers: int = 1) -> None:
+        for _ in range(handlers):
+            assert self.started.acquire(timeout=10), "the /slow handler never started"
+
+
+SLOW = SlowHandlers()
+
+
+@pytest.fixture(autouse=True)
+def slow() -> Iterator[SlowHandlers]:
+    global SLOW
+    SLOW = SlowHandlers()
+    yield SLOW
+    SLOW.released.set()
 
 
 def answer(request: Request) -> Response:
     if request.path == "/boom":
         raise RuntimeError("handler failed")
     if request.path == "/slow":
-        time.sleep(1.0)
+        SLOW.run()
     body = f"{request.method} {request.path} ua={request.header('user-agent')}\n".encode()
     return Response(200, "text/plain", body, vary="Accept")
 
@@ -182,15 +211,16 @@ def test_a_slow_client_is_cut_off_and_does_not_hold_up_others(
         assert time.monotonic() - started < 3
 
 
-def test_a_slow_handler_does_not_hold_up_another_connection(server: HttpServer) -> None:
-    with connect(server) as slow, connect(server) as fast:
-        slow.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
-        time.sleep(0.05)
-        started = time.monotonic()
+def test_a_slow_handler_does_not_hold_up_another_connection(
+    server: HttpServer, slow: SlowHandlers
+) -> None:
+    with connect(server) as busy, connect(server) as fast:
+        busy.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+        slow.wait_started()
         fast.sendall(b"GET /fast HTTP/1.1\r\n\r\n")
-        read_response(fast)
-        assert time.monotonic() - started < 0.5
-        assert read_response(slow)[2].startswith(b"GET /slow ")
+        assert read_response(fast)[2].startswith(b"GET /fast ")  # while /slow's still runs
+        slow.released.set()
+        assert read_response(busy)[2].startswith(b"GET /slow ")
 
 
 def served(connection: socket.socket, path: str = "/x") -> bool:
@@ -266,17 +296,18 @@ def test_a_new_connection_takes_the_slot_of_the_longest_idle(
 
 
 def test_only_connections_running_their_handler_are_refused(
-    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+    server: HttpServer, slow: SlowHandlers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(httpd, "MAX_CONNECTIONS", 2)
     with connect(server) as a, connect(server) as b:
         a.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
         b.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
-        time.sleep(0.3)
+        slow.wait_started(2)
         with connect(server) as third:
             line, _, body = read_response(third)
             assert line == "HTTP/1.1 503 Service Unavailable"
             assert body == b"too many connections\n"
+        slow.released.set()
         assert read_response(a)[2].startswith(b"GET /slow ")
         assert read_response(b)[2].startswith(b"GET /slow ")
     deadline = time.monotonic() + 5
@@ -313,16 +344,17 @@ def test_one_address_cannot_hold_every_slot(
             connection.close()
 
 
-def test_close_does_not_wait_for_idle_or_busy_connections() -> None:
+def test_close_does_not_wait_for_idle_or_busy_connections(slow: SlowHandlers) -> None:
     http = HttpServer("127.0.0.1", 0, answer, server_name="test/1")
     http.start()
     idle = connect(http)
     busy = connect(http)
     busy.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
-    time.sleep(0.05)
+    slow.wait_started()
     started = time.monotonic()
     http.close()
-    assert time.monotonic() - started < 0.5
+    # At once (more on a loaded machine): waiting for the busy handler would take its 10 s.
+    assert time.monotonic() - started < LOADED
     assert closed_by_server(idle)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", http.port), timeout=1)

@@ -37,10 +37,10 @@ async def test_the_runner_names_timeouts_and_exceptions() -> None:
         result, _ = await runner().run(slow, timeout=0.1)
     assert (result.reason, result.why) == (Reason.TIMEOUT, Reason.TIMEOUT)
     broken = config("probes: [{name: a, kind: test, behaviour: raise}]").probe("a")
-    result, _ = await runner().run(broken, timeout=1)
+    result, _ = await runner().run(broken, timeout=5)
     assert result.why is Reason.ERROR
     fine = config("probes: [{name: a, kind: test}]").probe("a")
-    result, _ = await runner().run(fine, timeout=1)
+    result, _ = await runner().run(fine, timeout=5)
     assert result.status is Status.OK and result.why is None
 
 

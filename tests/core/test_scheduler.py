@@ -75,7 +75,7 @@ def runner(stats: RunStats | None = None) -> ProbeRunner:
 async def test_exception_becomes_unknown_with_the_message() -> None:
     stats = RunStats()
     probe = config("probes: [{name: a, kind: test, behaviour: raise}]").probe("a")
-    result, _ = await runner(stats).run(probe, timeout=1)
+    result, _ = await runner(stats).run(probe, timeout=5)
     assert result.status is Status.UNKNOWN
     assert result.summary == "probe error: database is on fire"
     assert stats.errors["test", "exception"] == 1
@@ -85,7 +85,7 @@ async def test_exception_becomes_unknown_with_the_message() -> None:
 async def test_an_exception_quoting_secrets_is_masked_in_the_summary() -> None:
     remember_secrets(["hunter2-token"])  # as the http probe does with what it read
     probe = config("probes: [{name: a, kind: test, behaviour: leak}]").probe("a")
-    result, _ = await runner().run(probe, timeout=1)
+    result, _ = await runner().run(probe, timeout=5)
     assert result.status is Status.UNKNOWN
     for secret in ("hunter2-token", "aHVudGVyMi10b2tlbg==", "pw-in-url", "k3y-v4lue", "plain-pw"):
         assert secret not in result.summary
@@ -105,7 +105,7 @@ async def test_timeout_becomes_unknown() -> None:
 
 async def test_undeclared_metric_is_a_probe_error() -> None:
     probe = config("probes: [{name: a, kind: test, behaviour: undeclared}]").probe("a")
-    result, _ = await runner().run(probe, timeout=1)
+    result, _ = await runner().run(probe, timeout=5)
     assert result.status is Status.UNKNOWN
     assert "undeclared metric 'site_status_nope'" in result.summary
 
