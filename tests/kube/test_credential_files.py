@@ -151,10 +151,10 @@ def test_a_kubeconfig_of_many_clusters_is_refused_fast(tmp_path: Path, clusters:
     )
     path = tmp_path / "kubeconfig"
     path.write_text("clusters:\n" + "".join(entries))
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: what a loaded machine does not lengthen
     with pytest.raises(KubeconfigError, match=r"larger than|more than 50000 values"):
         cluster_config(settings_for(path))
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
 
 
 def test_aliases_are_refused_in_a_kubeconfig(tmp_path: Path) -> None:
