@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from exporter.web.httpd import BadRequest, HttpServer, Request, Response, parse_head
 
 STATUSES = {400, 405, 413, 505}
+#: CPU seconds per head (thread time: a loaded machine's stall does not count).
 PARSE_BOUND = 0.05
 TOKEN = st.text(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -57,7 +58,7 @@ def parse_uncached(head: bytes) -> Request:
 
 @given(HEADS)
 def test_a_head_parses_to_a_request_or_a_client_error(head: bytes) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         request = parse_uncached(head)
     except BadRequest as error:
@@ -67,7 +68,7 @@ def test_a_head_parses_to_a_request_or_a_client_error(head: bytes) -> None:
         assert request.method in ("GET", "HEAD")
         assert request.path.startswith(("/", "*"))
         assert request.version in ("HTTP/1.1", "HTTP/1.0")
-    assert time.perf_counter() - started < PARSE_BOUND
+    assert time.thread_time() - started < PARSE_BOUND
 
 
 @given(

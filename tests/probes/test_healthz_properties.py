@@ -110,7 +110,8 @@ bodies = st.one_of(
 
 
 def assert_graded(verdict: Verdict, started: float) -> None:
-    assert time.perf_counter() - started < 1.0
+    """``started``: ``time.thread_time()`` (CPU seconds, which a loaded machine does not add)."""
+    assert time.thread_time() - started < 1.0
     assert isinstance(verdict.status, Status)
     assert isinstance(verdict.summary, str)
     assert "\n" not in verdict.summary and "\r" not in verdict.summary
@@ -131,7 +132,7 @@ def assert_graded(verdict: Verdict, started: float) -> None:
 def test_every_format_grades_any_answer(
     fmt: str, code: int, content_type: str, body: bytes, truncated: bool
 ) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     verdict = grade_body(
         fmt,
         code,
@@ -153,7 +154,7 @@ def test_auto_grades_a_document_exactly_as_the_format_it_picked(
     document: Any, code: int, content_type: str
 ) -> None:
     body = serialised(document)
-    started = time.perf_counter()
+    started = time.thread_time()
     auto = grade_body("auto", code, content_type, body)
     assert_graded(auto, started)
     if auto.format not in ("auto", "status-code", "health+json") and auto.body_decides:
