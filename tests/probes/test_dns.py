@@ -21,6 +21,7 @@ import pytest
 from exporter.probe_api import Result, Status
 from probes import dns as dns_probe
 from tests.support.context import make_context
+from tests.support.exporter_process import PORT_ATTEMPTS
 from tests.support.timing import LOADED
 
 if TYPE_CHECKING:
@@ -67,13 +68,8 @@ class ServfailServer:
         self.socket.close()
 
 
-@pytest.fixture(scope="module")
-def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``127.0.0.1:PORT`` of a dnsmasq serving a small ``.test`` zone; stopped in teardown."""
-    upstream = ServfailServer()
-    port = free_port()
-    log = tmp_path_factory.mktemp("dnsmasq") / "dnsmasq.log"
-    arguments = [
+def dnsmasq_arguments(port: int, upstream: int) -> list[str]:
+    return [
         DNSMASQ,
         "--no-daemon",
         "--conf-file=/dev/null",
@@ -94,20 +90,44 @@ def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--cname=alias.test,lb.test",
         "--mx-host=mail.test,mx1.test,10",
         "--txt-record=txt.test,v=spf1 -all",
-        f"--server=/fail.test/127.0.0.1#{upstream.port}",
+        f"--server=/fail.test/127.0.0.1#{upstream}",
     ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(arguments, stdout=output, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        wait_until_answering(port, process, log)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a dnsmasq serving a small ``.test`` zone; stopped in teardown."""
+    upstream = ServfailServer()
+    log = tmp_path_factory.mktemp("dnsmasq") / "dnsmasq.log"
+    try:
+        # Another process (the other pytest worker's peers) may take the free port first.
+        for attempt in range(PORT_ATTEMPTS):
+            port = free_port()
+            with log.open("wb") as output:
+                process = subprocess.Popen(
+                    dnsmasq_arguments(port, upstream.port), stdout=output, stderr=subprocess.STDOUT
+                )
+            try:
+                wait_until_answering(port, process, log)
+                break
+            except RuntimeError:
+                stop(process)
+                if attempt == PORT_ATTEMPTS - 1 or "Address already in use" not in log.read_text():
+                    raise
         try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+            yield f"127.0.0.1:{port}"
+        finally:
+            stop(process)
+    finally:
         upstream.close()
 
 
