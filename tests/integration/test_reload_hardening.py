@@ -136,4 +136,4 @@ def test_sigterm_while_a_reload_waits_on_a_hung_mount(
         # still stuck in the kernel: waiting on that thread would be for ever.
         assert exporter.stop_serving(timeout=2.0 + LOADED) < 2.0 + LOADED
         hung.abort()  # the kernel releases the last thread once the connection is aborted
-        assert exporter.process.wait(timeout=5) == 0
+        assert exporter.process.wait(timeout=15) == 0
