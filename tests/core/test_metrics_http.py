@@ -136,16 +136,21 @@ def test_negotiation_helpers() -> None:
     assert not accepts_gzip("identity")
 
 
-@pytest.fixture
-def serving(exposition: Exposition) -> Iterator[tuple[Endpoints, HttpServer]]:
-    endpoints = Endpoints(
+def endpoints_of(exposition: Exposition, **options: Any) -> Endpoints:
+    return Endpoints(
         exposition,
         SelfMetrics(),
         exposition.store,
         exposition.health,
         exposition.blocking,
         exposition.site,
+        **options,
     )
+
+
+@pytest.fixture
+def serving(exposition: Exposition) -> Iterator[tuple[Endpoints, HttpServer]]:
+    endpoints = endpoints_of(exposition)
     http = serve("127.0.0.1", 0, endpoints)
     http.start()
     yield endpoints, http
@@ -269,15 +274,7 @@ def test_metrics_are_rendered_ahead_only_before_the_next_expected_scrape(
     second; a scrape never gets a result older than the store's latest, nor a body older than
     RENDERED_MAX_AGE."""
     now = [1000.0]
-    endpoints = Endpoints(
-        exposition,
-        SelfMetrics(),
-        exposition.store,
-        exposition.health,
-        exposition.blocking,
-        exposition.site,
-        clock=lambda: now[0],
-    )
+    endpoints = endpoints_of(exposition, clock=lambda: now[0])
 
     def scrape_at(at: float) -> bytes:
         now[0] = at
